@@ -1,0 +1,59 @@
+# Thin wrapper around scripts/setup.sh, CMake/Ninja and ctest.
+#
+#   make                 install what is missing, configure build/ and build
+#   make test            build, then every ctest test (unit, storage, http, conformance)
+#   make test-sanitize   the same in build-asan/ with ASan + UBSan (SANITIZE=ON)
+#   make run ARGS=...    build the server, then build/streamsy serve $(ARGS)
+#   make bench           bench/run.sh (wrk against bench-hello and streamsy)
+#   make clean           remove the build directories
+#
+# Variables: BUILD (default build), ASAN_BUILD (default build-asan), CMAKE_ARGS
+# (extra cmake configure arguments, e.g. -DCMAKE_BUILD_TYPE=Debug), CTEST_ARGS
+# (e.g. "-R conformance" or "-j2"). A compiler is chosen when a build directory
+# is first configured: CC=clang make BUILD=build-clang.
+SHELL := /bin/bash
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+ARGS ?=
+
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all build setup test test-sanitize build-sanitize run bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh --check-or-install
+
+# Configure once; afterwards ninja re-runs cmake itself when CMakeLists.txt or
+# the source globs change.
+$(BUILD)/build.ninja: | setup
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_ARGS)
+
+$(ASAN_BUILD)/build.ninja: | setup
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DSANITIZE=ON $(CMAKE_ARGS)
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+build-sanitize: $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure $(CTEST_ARGS)
+
+test-sanitize: build-sanitize
+	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure $(CTEST_ARGS)
+
+run: $(BUILD)/build.ninja
+	cmake --build $(BUILD) --target streamsy
+	$(BUILD)/streamsy serve $(ARGS)
+
+bench: setup
+	BUILD_DIR=$(BUILD) bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-*/

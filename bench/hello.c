@@ -1,0 +1,146 @@
+/* bench-hello: the smallest useful h2o (evloop) server, the baseline for
+ * bench/run.sh. Every GET or HEAD gets "hello\n" (200, Content-Length 6);
+ * anything else gets 405. Same h2o version, loop and listen setup as the
+ * streamsy front end, so the difference in a benchmark is Streamsy's own work.
+ *
+ *   bench-hello [--listen HOST:PORT]     default 127.0.0.1:4438; IPv6 as [::1]:4438
+ *
+ * Runs until killed (SIGINT/SIGTERM keep their default action). */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h> /* H2O_USE_LIBUV=0 comes from the build */
+
+#define DEFAULT_LISTEN "127.0.0.1:4438"
+#define LISTEN_BACKLOG 4096
+
+static const char body[] = "hello\n";
+
+static h2o_globalconf_t config;
+static h2o_context_t ctx;
+static h2o_accept_ctx_t accept_ctx;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req) {
+    (void)self;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        h2o_send_error_generic(req, 405, "Method Not Allowed", "method not allowed\n", 0);
+        return 0;
+    }
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = sizeof body - 1; /* else HTTP/1.1 goes chunked */
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_send_inline(req, body, sizeof body - 1);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err) {
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
+        h2o_accept(&accept_ctx, sock);
+}
+
+/* "HOST:PORT" or "[V6HOST]:PORT" -> host and port strings (host written into buf). */
+static int split_listen(const char *s, char *host, size_t cap, const char **port) {
+    const char *host_start = s, *host_end;
+    if (s[0] == '[') {
+        host_start = s + 1;
+        if ((host_end = strchr(host_start, ']')) == NULL || host_end[1] != ':')
+            return -1;
+        *port = host_end + 2;
+    } else {
+        if ((host_end = strrchr(s, ':')) == NULL)
+            return -1;
+        *port = host_end + 1;
+    }
+    size_t n = (size_t)(host_end - host_start);
+    if (n == 0 || n >= cap || **port == '\0')
+        return -1;
+    memcpy(host, host_start, n);
+    host[n] = '\0';
+    return 0;
+}
+
+static int open_listener(const char *listen_arg) {
+    char host[256];
+    const char *port;
+    if (split_listen(listen_arg, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "bench-hello: --listen wants HOST:PORT, got '%s'\n", listen_arg);
+        return -1;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
+    int gai = getaddrinfo(host, port, &hints, &res);
+    if (gai != 0) {
+        fprintf(stderr, "bench-hello: %s: %s\n", listen_arg, gai_strerror(gai));
+        return -1;
+    }
+    int fd = -1, saved_errno = 0;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol)) < 0) {
+            saved_errno = errno;
+            continue;
+        }
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+            break;
+        saved_errno = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "bench-hello: cannot listen on %s: %s\n", listen_arg, strerror(saved_errno));
+    return fd;
+}
+
+int main(int argc, char **argv) {
+    const char *listen_arg = DEFAULT_LISTEN;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
+            listen_arg = argv[++i];
+        } else if (strncmp(argv[i], "--listen=", 9) == 0) {
+            listen_arg = argv[i] + 9;
+        } else {
+            fprintf(stderr, "usage: bench-hello [--listen HOST:PORT]   (default " DEFAULT_LISTEN ")\n");
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+
+    int fd = open_listener(listen_arg);
+    if (fd < 0)
+        return 1;
+
+    h2o_config_init(&config);
+    config.server_name = h2o_iovec_init(H2O_STRLIT("bench-hello"));
+    h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof *handler);
+    handler->on_req = on_req;
+
+    h2o_context_init(&ctx, h2o_evloop_create(), &config);
+    accept_ctx.ctx = &ctx;
+    accept_ctx.hosts = config.hosts;
+
+    h2o_socket_t *listener = h2o_evloop_socket_create(ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    h2o_socket_read_start(listener, on_accept);
+
+    printf("bench-hello listening on http://%s/\n", listen_arg);
+    fflush(stdout);
+    while (h2o_evloop_run(ctx.loop, INT32_MAX) == 0)
+        ;
+    fprintf(stderr, "bench-hello: event loop failed\n");
+    return 1;
+}

@@ -1,0 +1,114 @@
+/* The transport-neutral HTTP handler: a request view in, a response or a
+ * wait directive out. Front ends (h2o, the workerd shim, tests) are thin
+ * adapters around it.
+ *
+ *   ss_handler_handle(h, &req, &res)
+ *     res.kind == SS_HTTP_DONE    send status, headers, body; done.
+ *     res.kind == SS_HTTP_WAIT    long-poll: nothing to send yet. Park
+ *                                 res.live (ss_http_live_waiter) and arm a
+ *                                 timer for ss_http_live_deadline_ms(); on
+ *                                 wake or timeout call ss_http_live_resume().
+ *     res.kind == SS_HTTP_STREAM  SSE: send status, headers and res.body now
+ *                                 as the first chunk; then park as above;
+ *                                 every resume appends the next chunk.
+ *
+ * res.live is non-NULL exactly when kind is WAIT or STREAM. The front end
+ * owns `res` (ss_http_response_release) and `res.live` (ss_http_live_free),
+ * may set the waiter's `fire` and `ctx`, and must unpark the waiter before
+ * freeing the continuation. A DONE response without Content-Length (an SSE
+ * stream that ended at once) is sent chunked. */
+#ifndef STREAMSY_HANDLER_H
+#define STREAMSY_HANDLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "protocol.h"
+
+#define SS_HTTP_MAX_RESPONSE_HEADERS 32
+#define SS_HTTP_MAX_REQUEST_HEADERS 100 /* more: 431 */
+#define SS_HTTP_DEFAULT_MAX_BODY_BYTES (64u << 20) /* larger bodies: 413 */
+#define SS_HTTP_MAX_PATH_BYTES 1024                /* longer paths: 414 */
+#define SS_SSE_LIFETIME_MS 60000                   /* SSE responses end after this */
+#define SS_SSE_MAX_PENDING_BYTES (8u << 20)        /* slow SSE readers past this are cut */
+
+typedef struct ss_http_header {
+    ss_slice name;
+    ss_slice value;
+} ss_http_header;
+
+/* A borrowed view of one request. */
+typedef struct ss_http_request {
+    ss_slice method;
+    ss_slice path;       /* percent-encoded, without the query */
+    ss_slice query;      /* after '?', percent-encoded; empty when absent */
+    ss_slice scheme;     /* "http" / "https", for Location */
+    ss_slice authority;  /* Host, for Location */
+    const ss_http_header *headers;
+    size_t n_headers;
+    ss_slice body;
+    bool body_too_large; /* the front end refused a body over max_body_bytes */
+} ss_http_request;
+
+typedef enum ss_http_kind {
+    SS_HTTP_DONE,
+    SS_HTTP_WAIT,
+    SS_HTTP_STREAM,
+} ss_http_kind;
+
+typedef struct ss_http_live ss_http_live;
+
+/* Owned by: the front end, from ss_handler_handle until ss_http_response_release. */
+typedef struct ss_http_response {
+    int status;
+    ss_http_kind kind;
+    ss_http_header headers[SS_HTTP_MAX_RESPONSE_HEADERS];
+    size_t n_headers;
+    ss_buf body;
+    bool has_content_length; /* false only for SSE (chunked) */
+    ss_http_live *live;      /* WAIT / STREAM: the continuation */
+    ss_arena arena;          /* header values */
+} ss_http_response;
+
+void ss_http_response_init(ss_http_response *r);
+void ss_http_response_release(ss_http_response *r);
+/* Adds a header; values are copied into the response arena. */
+ss_rc ss_http_response_header(ss_http_response *r, const char *name, ss_slice value);
+ss_slice ss_http_response_get_header(const ss_http_response *r, const char *name);
+
+typedef struct ss_handler ss_handler;
+
+typedef struct ss_handler_options {
+    ss_protocol *protocol;   /* borrowed */
+    const char *path_prefix; /* default "/v1/stream" */
+    size_t max_body_bytes;   /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
+} ss_handler_options;
+
+ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out);
+void ss_handler_free(ss_handler *h);
+size_t ss_handler_max_body_bytes(const ss_handler *h);
+
+/* Always fills `out` (ss_http_response_init is done by the handler). */
+void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out);
+
+/* The waiter to park (already set up; its ctx is the live continuation).
+ * The front end sets waiter->fire to its own callback before parking, and
+ * keeps its own pointer to find the connection again. */
+ss_waiter *ss_http_live_waiter(ss_http_live *l);
+ss_slice ss_http_live_stream_id(const ss_http_live *l);
+/* Absolute deadline (clock ms) of the current wait. */
+int64_t ss_http_live_deadline_ms(const ss_http_live *l);
+/* Continues after a wake (timed_out false) or the deadline (true).
+ * `out` must have been initialised (ss_http_response_init); its headers and
+ * body are replaced. `out->live` is not used: the front end keeps owning `l`.
+ * Long-poll: out becomes the final response (DONE) or WAIT (park again
+ *            until the unchanged deadline).
+ * SSE:       out->body is the next chunk (may be empty); kind STREAM (park
+ *            again until the new deadline, which may be "now" while catching
+ *            up) or DONE (send the chunk, then end the response).
+ * When out->kind is DONE the front end frees `l` after sending. */
+void ss_http_live_resume(ss_http_live *l, bool timed_out, ss_http_response *out);
+void ss_http_live_free(ss_http_live *l);
+
+#endif

@@ -1,0 +1,298 @@
+/* The storage seam: StreamFactory -> storage Stream -> commit(MutationPlan).
+ *
+ * The protocol layer decides; storage commits. Every request becomes a
+ * declarative plan (ss_create_plan, ss_fork_plan, ss_mutation_plan,
+ * ss_delete_plan) that carries pre-framed messages with their offsets, the
+ * record patch, the producer upsert and every precondition. An adapter
+ * re-reads the record (and producer row), checks every precondition, and
+ * applies the whole plan or nothing.
+ *
+ * Adapter contract (every adapter keeps all of these; tests/storage checks them):
+ *  1. Atomicity. commit() applies messages + patch + producer upsert together
+ *     or not at all. On SS_COMMIT_PRECONDITION_FAILED nothing was written.
+ *  2. Preconditions are checked against the stored state at the commit point,
+ *     in this order of reporting: offset, closed, producer.
+ *     - expected tail: record tail must equal it; a missing record fails with
+ *       reason offset and has_record = false.
+ *     - expected closed: record closed flag must equal it.
+ *     - producer: has_expected -> the stored state must equal `expected`
+ *       exactly; !has_expected -> no state may exist yet (insert if absent).
+ *  3. Offsets in a plan strictly increase and are stored exactly as given;
+ *     adapters never parse or mint offsets.
+ *  4. Plans only borrow: adapters copy what they keep. Everything an adapter
+ *     returns is copied into the caller's arena.
+ *  5. Adapters never run AfterCommitEffects themselves. The wrappers below are
+ *     the only callers of the vtables and run the plan's effects after a
+ *     successful commit, never inside it and never after a failure.
+ *  6. Calls are synchronous and single-threaded per factory.
+ *
+ * Cross-stream work (fork edges, delete/GC cascades) is a saga: each step is
+ * idempotent and convergent; see lineage.h for reusable helpers. */
+#ifndef STREAMSY_STORAGE_H
+#define STREAMSY_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "offset.h"
+
+/* ---- records ------------------------------------------------------------ */
+
+/* A stream's durable metadata. Strings are views into the arena the record
+ * was copied into (or, inside plans, into the planner's memory). */
+typedef struct ss_record {
+    ss_slice id;
+    ss_slice content_type; /* as given at create */
+    int64_t created_ms;
+    bool has_ttl;
+    uint64_t ttl_s;          /* sliding window, seconds */
+    ss_slice expires_at;     /* raw Stream-Expires-At text; empty = none */
+    bool has_expires_at_ms;
+    int64_t expires_at_ms;   /* effective deadline (TTL slide or Expires-At) */
+    bool has_last_seq;
+    ss_slice last_seq;       /* last accepted Stream-Seq */
+    bool closed;
+    int64_t closed_ms;
+    ss_slice forked_from;    /* source id; empty = not a fork */
+    ss_offset fork_offset;   /* divergence point in the source */
+    uint64_t fork_sub_offset;/* as the client supplied it; 0 = none */
+    bool soft_deleted;
+    ss_offset tail;          /* current offset: where the next read starts */
+    uint64_t counter;        /* number of messages ever stored (legacy) */
+} ss_record;
+
+/* A patch only sets values; it can never clear a field. */
+enum {
+    SS_PATCH_TAIL = 1u << 0,
+    SS_PATCH_COUNTER = 1u << 1,
+    SS_PATCH_CLOSED = 1u << 2,        /* closed = true, closed_ms */
+    SS_PATCH_LAST_SEQ = 1u << 3,
+    SS_PATCH_EXPIRES_AT_MS = 1u << 4, /* TTL slide or touch */
+};
+
+typedef struct ss_record_patch {
+    unsigned set; /* SS_PATCH_* */
+    ss_offset tail;
+    uint64_t counter;
+    int64_t closed_ms;
+    ss_slice last_seq;
+    int64_t expires_at_ms;
+} ss_record_patch;
+
+/* Applies a patch to a record in place (strings are borrowed from the patch). */
+void ss_record_apply_patch(ss_record *r, const ss_record_patch *patch);
+
+/* Copies every string of `in` into `a`. */
+ss_rc ss_record_copy(ss_arena *a, const ss_record *in, ss_record *out);
+
+typedef struct ss_message {
+    ss_slice data;
+    ss_offset offset; /* the position just after this message */
+    int64_t ts_ms;    /* set by the protocol at plan time */
+} ss_message;
+
+typedef struct ss_message_batch {
+    ss_message *msgs; /* in the caller's arena */
+    size_t n;
+    bool more;        /* stopped early because of limit or max_bytes */
+} ss_message_batch;
+
+typedef struct ss_list_opts {
+    bool has_after;
+    ss_offset after; /* exclusive */
+    bool has_until;
+    ss_offset until; /* inclusive */
+    size_t limit;    /* 0 = no limit; applied after the window */
+    size_t max_bytes;/* 0 = no limit; at least one message is always returned */
+} ss_list_opts;
+
+typedef struct ss_producer {
+    uint64_t epoch;
+    uint64_t last_seq;
+} ss_producer;
+
+/* ---- after-commit effects ---------------------------------------------- */
+
+/* Ride on plans; run by the wrappers only after the adapter reported success.
+ * cancel_expiry wins over schedule_expiry; at most one of the two runs. */
+typedef struct ss_after_commit_effects {
+    bool notify;           /* wake live readers of the plan's stream */
+    bool schedule_expiry;
+    int64_t expiry_at_ms;
+    bool cancel_expiry;    /* delete plans: runs only when the stream was purged */
+} ss_after_commit_effects;
+
+/* Where effects go. Set by the protocol (ss_protocol_new) on its factory. */
+typedef struct ss_effect_host {
+    void (*notify)(void *ctx, ss_slice id);
+    void (*schedule_expiry)(void *ctx, ss_slice id, int64_t at_ms);
+    void (*cancel_expiry)(void *ctx, ss_slice id);
+    void *ctx;
+} ss_effect_host;
+
+/* ---- plans and outcomes ------------------------------------------------ */
+
+typedef struct ss_mutation_plan {
+    bool has_expected_tail;
+    ss_offset expected_tail;
+    bool has_expected_closed;
+    bool expected_closed;
+    bool has_producer;
+    struct {
+        ss_slice id;
+        bool has_expected;
+        ss_producer expected;
+        ss_producer next;
+    } producer;
+    const ss_message *msgs; /* borrowed; offsets strictly increasing */
+    size_t n_msgs;
+    ss_record_patch patch;
+    ss_after_commit_effects effects;
+} ss_mutation_plan;
+
+typedef enum ss_commit_status {
+    SS_COMMIT_COMMITTED,
+    SS_COMMIT_PRECONDITION_FAILED,
+} ss_commit_status;
+
+typedef enum ss_fail_reason {
+    SS_FAIL_NONE,
+    SS_FAIL_OFFSET,
+    SS_FAIL_CLOSED,
+    SS_FAIL_PRODUCER,
+} ss_fail_reason;
+
+typedef struct ss_commit_outcome {
+    ss_commit_status status;
+    ss_fail_reason reason; /* when PRECONDITION_FAILED */
+    bool has_record;       /* false: the stream does not exist */
+    ss_record record;      /* fresh (committed) or latest (failed) */
+} ss_commit_outcome;
+
+typedef struct ss_create_plan {
+    ss_record record; /* complete, including a created-closed state */
+    const ss_message *msgs;
+    size_t n_msgs;
+    ss_after_commit_effects effects;
+} ss_create_plan;
+
+typedef enum ss_create_outcome_status {
+    SS_CREATE_OUTCOME_CREATED,
+    SS_CREATE_OUTCOME_EXISTS,      /* record = the existing stream */
+    SS_CREATE_OUTCOME_SOURCE_GONE, /* fork only */
+} ss_create_outcome_status;
+
+typedef struct ss_create_outcome {
+    ss_create_outcome_status status;
+    ss_record record;
+} ss_create_outcome;
+
+/* The adapter checks, atomically with creating the child, that the source
+ * exists, is not soft-deleted and has a tail >= source_live_at; it records
+ * the lineage edge source -> child (idempotently; re-added on EXISTS when the
+ * existing child's forked_from equals source_id). */
+typedef struct ss_fork_plan {
+    ss_record child;
+    ss_slice source_id;
+    ss_offset source_live_at;
+    const ss_message *msgs; /* sub-offset prefix + initial data */
+    size_t n_msgs;
+    ss_after_commit_effects effects;
+} ss_fork_plan;
+
+typedef enum ss_delete_reason {
+    SS_DELETE_USER,
+    SS_DELETE_EXPIRY,
+} ss_delete_reason;
+
+typedef struct ss_delete_plan {
+    ss_slice id;
+    ss_delete_reason reason;
+    ss_after_commit_effects effects;
+} ss_delete_plan;
+
+typedef enum ss_delete_outcome {
+    SS_DELETE_OUTCOME_PURGED,
+    SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED,
+    SS_DELETE_OUTCOME_NOT_FOUND,
+    SS_DELETE_OUTCOME_GONE, /* user delete of an already soft-deleted stream */
+} ss_delete_outcome;
+
+/* ---- the vtables -------------------------------------------------------- */
+
+typedef struct ss_stream_factory ss_stream_factory;
+typedef struct ss_storage_stream ss_storage_stream;
+
+#define SS_STORAGE_CAP_DURABLE (1u << 0) /* an acknowledged commit survives a crash */
+
+/* A storage-bound stream: a handle on one id. The stream may not exist (yet,
+ * or any more); every method re-reads the stored state. */
+typedef struct ss_storage_stream_methods {
+    int version; /* 1 */
+    ss_rc (*get_record)(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
+    ss_rc (*list_messages)(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
+                           ss_message_batch *out);
+    ss_rc (*get_producer)(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
+                          bool *out_found);
+    ss_rc (*commit)(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
+                    ss_commit_outcome *out);
+    void (*close)(ss_storage_stream *s); /* frees the handle */
+} ss_storage_stream_methods;
+
+typedef struct ss_stream_factory_methods {
+    int version;      /* 1 */
+    const char *name; /* "memory", "sqlite", ... */
+    unsigned caps;    /* SS_STORAGE_CAP_* */
+    ss_rc (*open)(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
+    ss_rc (*create)(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                    ss_create_outcome *out);
+    /* NULL: forks answer not-supported (feature "fork"). */
+    ss_rc (*fork)(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
+    ss_rc (*remove)(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
+    /* NULL: the effect host's in-process timers are used (memory, SQLite).
+     * A Durable Object maps these to alarms. Never deletes by itself: a fired
+     * timer calls ss_protocol_handle_scheduled_expiry(). */
+    ss_rc (*schedule_expiry)(ss_stream_factory *f, ss_slice id, int64_t at_ms);
+    ss_rc (*cancel_expiry)(ss_stream_factory *f, ss_slice id);
+    void (*destroy)(ss_stream_factory *f);
+} ss_stream_factory_methods;
+
+/* Base of every factory; adapters embed it first. */
+struct ss_stream_factory {
+    const ss_stream_factory_methods *m;
+    ss_effect_host host; /* zero until a protocol attaches */
+};
+
+/* Base of every storage stream; adapters embed it first. */
+struct ss_storage_stream {
+    const ss_storage_stream_methods *m;
+    ss_stream_factory *factory;
+    ss_slice id; /* owned by the adapter's handle */
+};
+
+/* ---- wrappers: the only callers of the vtables -------------------------- */
+
+void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host);
+bool ss_storage_can_fork(const ss_stream_factory *f);
+ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
+ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                        ss_create_outcome *out);
+/* SS_NOTSUP when the factory has no fork method. */
+ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
+                      ss_create_outcome *out);
+ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
+ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms);
+ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id);
+void ss_storage_factory_free(ss_stream_factory *f);
+
+ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
+ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
+                               ss_message_batch *out);
+ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
+                              bool *out_found);
+ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
+                        ss_commit_outcome *out);
+void ss_storage_close(ss_storage_stream *s);
+
+#endif

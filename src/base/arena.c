@@ -1,0 +1,70 @@
+/* A region allocator: chunks freed together by ss_arena_release. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "streamsy/bytes.h"
+
+#define ARENA_CHUNK_BYTES 4096
+#define ARENA_ALIGN 16
+
+struct ss_arena_chunk {
+    ss_arena_chunk *next;
+    size_t used;
+    size_t cap;
+    _Alignas(ARENA_ALIGN) unsigned char data[];
+};
+
+void ss_arena_init(ss_arena *a) { *a = (ss_arena){NULL, 0}; }
+
+void ss_arena_release(ss_arena *a) {
+    ss_arena_chunk *c = a->head;
+    while (c) {
+        ss_arena_chunk *next = c->next;
+        free(c);
+        c = next;
+    }
+    a->head = NULL;
+    a->total = 0;
+}
+
+void *ss_arena_alloc(ss_arena *a, size_t n) {
+    size_t size = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (size < n)
+        return NULL;
+    ss_arena_chunk *c = a->head;
+    if (!c || c->cap - c->used < size) {
+        /* Large requests get a chunk of their own behind the current one, so
+         * the current chunk's free space stays usable. */
+        size_t cap = size > ARENA_CHUNK_BYTES / 4 ? size : ARENA_CHUNK_BYTES;
+        if (cap > SIZE_MAX - sizeof(ss_arena_chunk))
+            return NULL;
+        ss_arena_chunk *fresh = malloc(sizeof(ss_arena_chunk) + cap);
+        if (!fresh)
+            return NULL;
+        fresh->used = 0;
+        fresh->cap = cap;
+        if (c && cap != ARENA_CHUNK_BYTES) {
+            fresh->next = c->next;
+            c->next = fresh;
+        } else {
+            fresh->next = c;
+            a->head = fresh;
+        }
+        c = fresh;
+    }
+    void *p = c->data + c->used;
+    c->used += size;
+    a->total += size;
+    return p;
+}
+
+ss_rc ss_arena_copy(ss_arena *a, ss_slice s, ss_slice *out) {
+    char *p = ss_arena_alloc(a, s.len + 1);
+    if (!p)
+        return SS_NOMEM;
+    if (s.len)
+        memcpy(p, s.p, s.len);
+    p[s.len] = '\0';
+    *out = (ss_slice){p, s.len};
+    return SS_OK;
+}

@@ -1,0 +1,145 @@
+/* Routing, common headers and the per-method dispatch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handler/internal.h"
+
+#define CORS_ALLOW_METHODS "GET, POST, PUT, DELETE, HEAD, OPTIONS"
+#define CORS_ALLOW_HEADERS                                                                            \
+    "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, "          \
+    "Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, " \
+    "Stream-Fork-Sub-Offset, Stream-Expected-Offset"
+#define CORS_EXPOSE_HEADERS                                                                           \
+    "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-SSE-Data-Encoding, "  \
+    "ETag, Location, Content-Type, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, "              \
+    "Producer-Received-Seq, Stream-Not-Supported"
+
+ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
+    if (!o || !o->protocol)
+        return SS_MISUSE;
+    const char *prefix = o->path_prefix ? o->path_prefix : "/v1/stream";
+    size_t len = strlen(prefix);
+    while (len && prefix[len - 1] == '/')
+        len--;
+    if (len >= SS_HTTP_MAX_PREFIX_BYTES || (len && prefix[0] != '/'))
+        return SS_BADARG;
+    ss_handler *h = calloc(1, sizeof *h);
+    if (!h)
+        return SS_NOMEM;
+    h->p = o->protocol;
+    memcpy(h->prefix, prefix, len);
+    h->prefix_len = len;
+    h->max_body = o->max_body_bytes ? o->max_body_bytes : SS_HTTP_DEFAULT_MAX_BODY_BYTES;
+    *out = h;
+    return SS_OK;
+}
+
+void ss_handler_free(ss_handler *h) { free(h); }
+
+size_t ss_handler_max_body_bytes(const ss_handler *h) { return h->max_body; }
+
+void ss__common_headers(ss_http_response *res) {
+    ss__header_cstr(res, "X-Content-Type-Options", "nosniff");
+    ss__header_cstr(res, "Cross-Origin-Resource-Policy", "cross-origin");
+    ss__header_cstr(res, "Access-Control-Allow-Origin", "*");
+    ss__header_cstr(res, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+}
+
+/* Rejects paths a stream id must never be: NUL, dot segments, over-long. */
+static const char *bad_path(ss_slice path) {
+    if (path.len > SS_HTTP_MAX_PATH_BYTES)
+        return "Path too long";
+    size_t seg = 0;
+    for (size_t i = 0; i <= path.len; i++) {
+        if (i == path.len || path.p[i] == '/') {
+            ss_slice s = {path.p + seg, i - seg};
+            if (ss_slice_eq_cstr(s, ".") || ss_slice_eq_cstr(s, "..") || ss_slice_ieq_cstr(s, "%2e") ||
+                ss_slice_ieq_cstr(s, "%2e%2e") || ss_slice_ieq_cstr(s, ".%2e") || ss_slice_ieq_cstr(s, "%2e."))
+                return "Invalid stream path";
+            seg = i + 1;
+        } else if (path.p[i] == '\0') {
+            return "Invalid stream path";
+        }
+    }
+    return NULL;
+}
+
+ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {
+    ss_get_result g;
+    ss_rc rc = ss_protocol_get(q->h->p, q->id, &g);
+    if (rc) {
+        ss__respond_rc(res, rc);
+        return NULL;
+    }
+    switch (g.status) {
+    case SS_GET_OK:
+        return g.stream;
+    case SS_GET_NOT_FOUND:
+        ss__respond_text(res, 404, "Stream not found");
+        return NULL;
+    case SS_GET_GONE:
+        ss__respond_text(res, 410, "Stream is soft-deleted");
+        return NULL;
+    }
+    return NULL;
+}
+
+static void dispatch(ss__req *q, ss_http_response *res) {
+    const ss_http_request *r = q->http;
+    ss_slice m = r->method;
+    if (ss_slice_eq_cstr(m, "OPTIONS")) {
+        ss__respond(res, 204);
+        ss__header_cstr(res, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+        ss__header_cstr(res, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        ss__header_cstr(res, "Access-Control-Max-Age", "86400");
+        return;
+    }
+    bool known = ss_slice_eq_cstr(m, "PUT") || ss_slice_eq_cstr(m, "POST") || ss_slice_eq_cstr(m, "GET") ||
+                 ss_slice_eq_cstr(m, "HEAD") || ss_slice_eq_cstr(m, "DELETE");
+    if (!known) {
+        ss__respond_text(res, 405, "Method not allowed");
+        ss__header_cstr(res, "Allow", CORS_ALLOW_METHODS);
+        return;
+    }
+    const char *why = bad_path(r->path);
+    if (why) {
+        ss__respond_text(res, r->path.len > SS_HTTP_MAX_PATH_BYTES ? 414 : 400, why);
+        return;
+    }
+    if (!ss__stream_id(q->h, r->path, &q->id)) {
+        ss_slice p = r->path;
+        bool at_root = p.len >= q->h->prefix_len && memcmp(p.p, q->h->prefix, q->h->prefix_len) == 0 &&
+                       p.len <= q->h->prefix_len + 1;
+        ss__respond_text(res, at_root ? 400 : 404, at_root ? "Stream path required" : "Not found");
+        return;
+    }
+    if (q->id.len >= 4 && memcmp(q->id.p, "__ds", 4) == 0 && (q->id.len == 4 || q->id.p[4] == '/')) {
+        ss__respond_text(res, 404, "Reserved path");
+        return;
+    }
+    if (r->body_too_large) {
+        ss__respond_text(res, 413, "Payload too large");
+        return;
+    }
+    if (ss_slice_eq_cstr(m, "PUT"))
+        ss__handle_put(q, res);
+    else if (ss_slice_eq_cstr(m, "POST"))
+        ss__handle_post(q, res);
+    else if (ss_slice_eq_cstr(m, "GET"))
+        ss__handle_get(q, res);
+    else if (ss_slice_eq_cstr(m, "HEAD"))
+        ss__handle_head(q, res);
+    else
+        ss__handle_delete(q, res);
+}
+
+void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out) {
+    ss_http_response_init(out);
+    ss__common_headers(out);
+    ss__req q = {.h = h, .http = req};
+    ss_arena_init(&q.arena);
+    dispatch(&q, out);
+    ss_arena_release(&q.arena);
+    if (out->status == 204 || out->status == 304)
+        out->body.len = 0;
+}

@@ -1,0 +1,75 @@
+/* Handler internals shared by the files of src/handler/. */
+#ifndef SS_HANDLER_INTERNAL_H
+#define SS_HANDLER_INTERNAL_H
+
+#include "streamsy/handler.h"
+
+#define SS_HTTP_MAX_PREFIX_BYTES 256
+#define SS_SSE_CHUNK_MAX (1u << 20) /* one SSE resume emits at most about this much */
+#define SS_HTTP_BODY_MAX (256u << 20) /* hard cap on any response body we build */
+
+struct ss_handler {
+    ss_protocol *p;
+    char prefix[SS_HTTP_MAX_PREFIX_BYTES]; /* without a trailing '/' */
+    size_t prefix_len;
+    size_t max_body;
+};
+
+/* One request being handled. */
+typedef struct ss__req {
+    ss_handler *h;
+    const ss_http_request *http;
+    ss_slice id;    /* stream id: the path below the prefix */
+    ss_arena arena; /* scratch for this request */
+} ss__req;
+
+/* ---- request helpers (request.c) ---- */
+/* Header value by case-insensitive name; *present tells absent from empty. */
+ss_slice ss__header(const ss_http_request *r, const char *name, bool *present);
+/* Query parameter, percent-decoded into `a`; *count = number of occurrences. */
+ss_rc ss__query(const ss_http_request *r, const char *name, ss_arena *a, ss_slice *out, size_t *count);
+/* ^(0|[1-9][0-9]*)$ without overflow. */
+bool ss__parse_int_strict(ss_slice s, uint64_t *out);
+/* ^[0-9]+$ and <= 2^53-1. */
+bool ss__parse_int_digits(ss_slice s, uint64_t *out);
+/* "true" in any case. */
+bool ss__flag(const ss_http_request *r, const char *name);
+/* Stream id for a path (or a Stream-Forked-From value); false when the path
+ * is not below the prefix. */
+bool ss__stream_id(const ss_handler *h, ss_slice path, ss_slice *out);
+
+/* ---- response helpers (response.c) ---- */
+/* Security and CORS headers every response carries (handler.c). */
+void ss__common_headers(ss_http_response *res);
+void ss__respond(ss_http_response *res, int status);
+void ss__respond_text(ss_http_response *res, int status, const char *text);
+/* Maps a result code that stopped an operation to a 5xx (or 413/507). */
+void ss__respond_rc(ss_http_response *res, ss_rc rc);
+void ss__header_cstr(ss_http_response *res, const char *name, const char *value);
+void ss__header_u64(ss_http_response *res, const char *name, uint64_t v);
+void ss__header_offset(ss_http_response *res, const char *name, const ss_offset *o);
+/* Catch-up/long-poll body for `n` messages by the stream's content type. */
+ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, size_t n);
+/* "\"b64(path):start:end[:c]\"" */
+void ss__etag(ss_slice path, ss_slice start, const ss_offset *end, bool closed, ss_buf *out);
+ss_rc ss__base64(ss_buf *out, const void *p, size_t len);
+
+/* ---- methods ---- */
+void ss__handle_put(ss__req *q, ss_http_response *res);
+void ss__handle_post(ss__req *q, ss_http_response *res);
+void ss__handle_get(ss__req *q, ss_http_response *res);
+void ss__handle_head(ss__req *q, ss_http_response *res);
+void ss__handle_delete(ss__req *q, ss_http_response *res);
+
+/* Opens the stream for POST/GET/HEAD/DELETE, answering 404/410 itself.
+ * Returns NULL when a response was written. */
+ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res);
+
+/* ---- live continuations (live.c) ---- */
+/* Long-poll: respond now or return WAIT with res->live set. */
+void ss__long_poll(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_from, ss_slice offset_param,
+                   ss_slice cursor, ss_slice content_type, ss_http_response *res);
+void ss__sse(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_from, ss_slice cursor,
+             ss_slice content_type, ss_http_response *res);
+
+#endif

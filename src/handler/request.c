@@ -1,0 +1,120 @@
+/* Request parsing: headers, query parameters, integer grammars, paths. */
+#include <string.h>
+
+#include "handler/internal.h"
+
+ss_slice ss__header(const ss_http_request *r, const char *name, bool *present) {
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (ss_slice_ieq_cstr(r->headers[i].name, name)) {
+            if (present)
+                *present = true;
+            return r->headers[i].value;
+        }
+    if (present)
+        *present = false;
+    return SS_SLICE_NULL;
+}
+
+bool ss__flag(const ss_http_request *r, const char *name) {
+    return ss_slice_ieq_cstr(ss__header(r, name, NULL), "true");
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* application/x-www-form-urlencoded decoding: %XX and '+' as space. A
+ * malformed escape is kept literally (it then fails offset validation). */
+static ss_rc url_decode(ss_slice in, ss_arena *a, ss_slice *out) {
+    char *d = ss_arena_alloc(a, in.len + 1);
+    if (!d)
+        return SS_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char c = in.p[i];
+        int hi, lo;
+        if (c == '%' && i + 2 < in.len && (hi = hex_value(in.p[i + 1])) >= 0 &&
+            (lo = hex_value(in.p[i + 2])) >= 0) {
+            d[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            d[n++] = c == '+' ? ' ' : c;
+        }
+    }
+    d[n] = '\0';
+    *out = (ss_slice){d, n};
+    return SS_OK;
+}
+
+ss_rc ss__query(const ss_http_request *r, const char *name, ss_arena *a, ss_slice *out, size_t *count) {
+    size_t nlen = strlen(name), found = 0;
+    ss_slice q = r->query;
+    size_t i = 0;
+    *out = SS_SLICE_NULL;
+    while (i <= q.len && q.len) {
+        size_t end = i;
+        while (end < q.len && q.p[end] != '&')
+            end++;
+        ss_slice pair = {q.p + i, end - i};
+        size_t eq = 0;
+        while (eq < pair.len && pair.p[eq] != '=')
+            eq++;
+        ss_slice key;
+        ss_rc rc = url_decode((ss_slice){pair.p, eq}, a, &key);
+        if (rc)
+            return rc;
+        if (key.len == nlen && memcmp(key.p, name, nlen) == 0) {
+            if (found++ == 0) {
+                ss_slice raw = eq < pair.len ? (ss_slice){pair.p + eq + 1, pair.len - eq - 1} : SS_SLICE_NULL;
+                if ((rc = url_decode(raw, a, out)))
+                    return rc;
+            }
+        }
+        i = end + 1;
+    }
+    *count = found;
+    return SS_OK;
+}
+
+bool ss__parse_int_strict(ss_slice s, uint64_t *out) {
+    if (s.len == 0 || s.len > 19 || (s.len > 1 && s.p[0] == '0'))
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s.p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool ss__parse_int_digits(ss_slice s, uint64_t *out) {
+    const uint64_t max = (UINT64_C(1) << 53) - 1;
+    if (s.len == 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] < '0' || s.p[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s.p[i] - '0');
+        if (v > max)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool ss__stream_id(const ss_handler *h, ss_slice path, ss_slice *out) {
+    if (path.len <= h->prefix_len + 1 || memcmp(path.p, h->prefix, h->prefix_len) != 0 ||
+        path.p[h->prefix_len] != '/')
+        return false;
+    *out = (ss_slice){path.p + h->prefix_len + 1, path.len - h->prefix_len - 1};
+    return true;
+}

@@ -1,0 +1,148 @@
+/* Response building: headers, text errors, body encoding, ETags, base64. */
+#include <stdio.h>
+#include <string.h>
+
+#include "handler/internal.h"
+
+void ss_http_response_init(ss_http_response *r) {
+    memset(r, 0, sizeof *r);
+    r->status = 500;
+    r->kind = SS_HTTP_DONE;
+    r->has_content_length = true;
+    ss_buf_init(&r->body, SS_HTTP_BODY_MAX);
+    ss_arena_init(&r->arena);
+}
+
+void ss_http_response_release(ss_http_response *r) {
+    ss_buf_release(&r->body);
+    ss_arena_release(&r->arena);
+    r->n_headers = 0;
+}
+
+ss_rc ss_http_response_header(ss_http_response *r, const char *name, ss_slice value) {
+    if (r->n_headers == SS_HTTP_MAX_RESPONSE_HEADERS)
+        return SS_TOOBIG;
+    ss_slice v;
+    ss_rc rc = ss_arena_copy(&r->arena, value, &v);
+    if (rc)
+        return rc;
+    r->headers[r->n_headers++] = (ss_http_header){ss_slice_cstr(name), v};
+    return SS_OK;
+}
+
+ss_slice ss_http_response_get_header(const ss_http_response *r, const char *name) {
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (ss_slice_ieq_cstr(r->headers[i].name, name))
+            return r->headers[i].value;
+    return SS_SLICE_NULL;
+}
+
+/* Header names passed here are string literals (static storage). A full
+ * header table is a programming error, caught by the tests. */
+void ss__header_cstr(ss_http_response *res, const char *name, const char *value) {
+    (void)ss_http_response_header(res, name, ss_slice_cstr(value));
+}
+
+void ss__header_u64(ss_http_response *res, const char *name, uint64_t v) {
+    char b[24];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    ss__header_cstr(res, name, b);
+}
+
+void ss__header_offset(ss_http_response *res, const char *name, const ss_offset *o) {
+    (void)ss_http_response_header(res, name, ss_offset_slice(o));
+}
+
+void ss__respond_rc(ss_http_response *res, ss_rc rc) {
+    switch (rc) {
+    case SS_OK:
+        break;
+    case SS_BUSY:
+        ss__respond_text(res, 503, "Storage busy, retry later");
+        ss__header_cstr(res, "Retry-After", "1");
+        return;
+    case SS_NOMEM:
+        ss__respond_text(res, 503, "Out of memory");
+        return;
+    case SS_FULL:
+        ss__respond_text(res, 507, "Storage full");
+        return;
+    case SS_TOOBIG:
+        ss__respond_text(res, 413, "Payload too large");
+        return;
+    case SS_NOTSUP:
+        ss__respond_text(res, 400, "Feature not supported");
+        return;
+    case SS_BADARG:
+    case SS_MISUSE:
+    case SS_IOERR:
+    case SS_CORRUPT:
+        break;
+    }
+    ss__respond_text(res, 500, "Internal server error");
+}
+
+void ss__respond(ss_http_response *res, int status) {
+    res->status = status;
+    res->kind = SS_HTTP_DONE;
+}
+
+void ss__respond_text(ss_http_response *res, int status, const char *text) {
+    ss__respond(res, status);
+    res->body.len = 0;
+    if (ss_buf_append_cstr(&res->body, text) == SS_OK)
+        ss__header_cstr(res, "Content-Type", "text/plain; charset=utf-8");
+}
+
+ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, size_t n) {
+    bool json = ss_content_type_is_json(content_type);
+    size_t total = json ? n + 2 : 0;
+    for (size_t i = 0; i < n; i++)
+        total += m[i].data.len;
+    ss_rc rc = ss_buf_reserve(body, total);
+    if (rc)
+        return rc;
+    if (json)
+        ss_buf_append(body, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (json && i)
+            ss_buf_append(body, ",", 1);
+        ss_buf_append_slice(body, m[i].data);
+    }
+    if (json)
+        ss_buf_append(body, "]", 1);
+    return SS_OK;
+}
+
+ss_rc ss__base64(ss_buf *out, const void *data, size_t len) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    ss_rc rc = ss_buf_reserve(out, (len + 2) / 3 * 4);
+    if (rc)
+        return rc;
+    char *d = out->p + out->len;
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *d++ = tbl[v >> 18];
+        *d++ = tbl[(v >> 12) & 63];
+        *d++ = tbl[(v >> 6) & 63];
+        *d++ = tbl[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        *d++ = tbl[v >> 18];
+        *d++ = tbl[(v >> 12) & 63];
+        *d++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        *d++ = '=';
+    }
+    out->len = (size_t)(d - out->p);
+    out->p[out->len] = '\0';
+    return SS_OK;
+}
+
+void ss__etag(ss_slice path, ss_slice start, const ss_offset *end, bool closed, ss_buf *out) {
+    ss_buf_append(out, "\"", 1);
+    ss__base64(out, path.p, path.len);
+    ss_buf_printf(out, ":%.*s:%s%s\"", (int)start.len, start.p, end->s, closed ? ":c" : "");
+}

@@ -1,0 +1,448 @@
+/* The h2o front end: configuration, listening socket, TLS, the loop, the
+ * access log and shutdown. Requests themselves are in h2o_exchange.c.
+ *
+ * Request bodies and 413
+ *   h2o 2.2.5 buffers the whole body before calling the handler and refuses
+ *   bodies over globalconf.max_request_entity_size itself: over HTTP/1.1 with
+ *   a Content-Length it answers "413 Request Entity Too Large" (text/plain,
+ *   without our X-Content-Type-Options/CORS headers) at once, stops reading
+ *   and closes the connection; a client that is still uploading then often
+ *   sees a connection reset instead of the 413 (with chunked bodies the 413
+ *   comes mid-body); over HTTP/2 it resets the stream (REFUSED_STREAM). So
+ *   that ordinary oversized bodies get a clean answer, h2o's limit is set
+ *   above ours, to max_body + max(max_body, SS_HTTP_BODY_DRAIN_SLACK): a body
+ *   in between is read in full (drained) and the handler answers
+ *   "413 Payload too large" with all our headers, keeping the connection.
+ *   Only bodies beyond that hard limit meet h2o's own behaviour.
+ *
+ * Shutdown
+ *   h2o 2.2.5 has no "close every connection" call, so the front end tracks
+ *   accepted sockets itself (h2o_socket_t.on_close tells when h2o closed one).
+ *   On stop it closes the listener, answers the parked live reads, then
+ *   shuts down the read side of every connection: h2o sees EOF, finishes the
+ *   response in flight and closes. Stragglers are cut (SHUT_RDWR) after
+ *   SS_HTTP_SHUTDOWN_GRACE_MS. With no socket left, the context, loop and
+ *   configuration are freed, so the process exits leak-free. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/h2o_internal.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* One accepted socket, until h2o closes it. */
+typedef struct ss__conn {
+    h2o_linklist_t link;
+    ss_h2o_front *f;
+    h2o_socket_t *sock;
+} ss__conn;
+
+typedef struct ss__h2o_logger {
+    h2o_logger_t super;
+    ss_h2o_front *f;
+} ss__h2o_logger;
+
+/* A front end whose connections would not close, kept reachable until exit. */
+static ss_h2o_front *left_to_exit;
+
+static const h2o_iovec_t alpn_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+
+static ss_rc fail(char *err, size_t cap, ss_rc rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static ss_rc fail(char *err, size_t cap, ss_rc rc, const char *fmt, ...) {
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* ---- access log ------------------------------------------------------------------------ */
+
+static void log_flush(ss_h2o_front *f) {
+    size_t off = 0;
+    while (off < f->log_len) {
+        ssize_t w = write(STDERR_FILENO, f->log + off, f->log_len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* stderr gone or full: drop the lines rather than block the loop */
+        off += (size_t)w;
+    }
+    f->log_len = 0;
+}
+
+static void log_reserve(ss_h2o_front *f, size_t n) {
+    if (f->log_len + n <= f->log_cap)
+        return;
+    if (f->log_len)
+        log_flush(f);
+    if (n > f->log_cap) {
+        char *p = realloc(f->log, n);
+        if (!p)
+            return;
+        f->log = p;
+        f->log_cap = n;
+    }
+}
+
+/* Appends s, escaping bytes that could forge or break a log line. */
+static size_t log_escape(char *dst, const char *s, size_t len, size_t max) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 4 <= max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '"') {
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        } else {
+            dst[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+#define LOG_TARGET_MAX 1024 /* escaped request target bytes per line */
+
+void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != f->log_sec) {
+        struct tm tm;
+        gmtime_r(&now.tv_sec, &tm);
+        strftime(f->log_stamp, sizeof f->log_stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        f->log_sec = now.tv_sec;
+    }
+    char peer[INET6_ADDRSTRLEN + 8] = "-";
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
+    if (sl && ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (void *)&ss;
+        char h[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+        snprintf(peer, sizeof peer, "%s:%u", h, ntohs(a->sin_port));
+    } else if (sl && ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (void *)&ss;
+        char h[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+        snprintf(peer, sizeof peer, "[%s]:%u", h, ntohs(a->sin6_port));
+    }
+    double ms = 0;
+    const struct timeval *begin = &req->timestamps.request_begin_at;
+    if (begin->tv_sec)
+        ms = (double)(now.tv_sec - begin->tv_sec) * 1e3 + ((double)now.tv_nsec / 1e6 - (double)begin->tv_usec / 1e3);
+    if (ms < 0)
+        ms = 0;
+    h2o_iovec_t method = req->input.method, target = req->input.path;
+    size_t need = 96 + sizeof peer + 4 * 16 + 4 * LOG_TARGET_MAX;
+    log_reserve(f, need);
+    if (f->log_len + need > f->log_cap)
+        return;
+    char *d = f->log + f->log_len;
+    int n = snprintf(d, need, "%s.%03ldZ %s ", f->log_stamp, now.tv_nsec / 1000000, peer);
+    size_t o = n > 0 ? (size_t)n : 0;
+    o += log_escape(d + o, method.base, method.len < 16 ? method.len : 16, 64);
+    d[o++] = ' ';
+    o += log_escape(d + o, target.base, target.len, 4 * LOG_TARGET_MAX);
+    if (target.len > LOG_TARGET_MAX)
+        o += (size_t)snprintf(d + o, need - o, "...");
+    n = snprintf(d + o, need - o, " %d %zu %.3fms %s\n", req->res.status, req->bytes_sent, ms,
+                 req->version >= 0x200 ? "h2" : req->version == 0x100 ? "h1.0" : "h1.1");
+    o += n > 0 ? (size_t)n : 0;
+    f->log_len += o;
+    if (f->log_len >= SS__ACCESS_LOG_FLUSH_BYTES)
+        log_flush(f);
+}
+
+static void on_log_access(h2o_logger_t *self, h2o_req_t *req) {
+    ss__h2o_log_request(((ss__h2o_logger *)self)->f, req);
+}
+
+/* ---- sockets ------------------------------------------------------------------------------ */
+
+static void on_conn_close(void *data) {
+    ss__conn *c = data;
+    h2o_linklist_unlink(&c->link);
+    c->f->n_conns--;
+    free(c);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err) {
+    ss_h2o_front *f = listener->data;
+    if (err)
+        return;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
+        ss__conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            h2o_socket_close(sock);
+            continue;
+        }
+        c->f = f;
+        c->sock = sock;
+        h2o_linklist_insert(&f->conns, &c->link);
+        f->n_conns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = c;
+        h2o_accept(&f->accept_ctx, sock);
+    }
+}
+
+static void shutdown_conns(ss_h2o_front *f, int how) {
+    for (h2o_linklist_t *n = f->conns.next; n != &f->conns; n = n->next) {
+        ss__conn *c = H2O_STRUCT_FROM_MEMBER(ss__conn, link, n);
+        shutdown(h2o_socket_get_fd(c->sock), how);
+    }
+}
+
+static void format_address(const struct sockaddr *sa, char *out, size_t cap, uint16_t *port) {
+    char h[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+        *port = ntohs(a->sin6_port);
+        snprintf(out, cap, "[%s]:%u", h, *port);
+    } else {
+        const struct sockaddr_in *a = (const void *)sa;
+        inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+        *port = ntohs(a->sin_port);
+        snprintf(out, cap, "%s:%u", h, *port);
+    }
+}
+
+static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, char *err, size_t cap) {
+    char port_text[8];
+    snprintf(port_text, sizeof port_text, "%u", port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host, port_text, &hints, &res);
+    if (gai == EAI_ADDRFAMILY || gai == EAI_NONAME) { /* AI_ADDRCONFIG hides loopback-only setups */
+        hints.ai_flags &= ~AI_ADDRCONFIG;
+        gai = getaddrinfo(host, port_text, &hints, &res);
+    }
+    if (gai)
+        return fail(err, cap, SS_BADARG, "cannot resolve listen host '%s': %s", host, gai_strerror(gai));
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        int on = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, LISTEN_BACKLOG) == 0)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        bool v6 = strchr(host, ':') != NULL;
+        return fail(err, cap, SS_IOERR, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "", port,
+                    strerror(e));
+    }
+    struct sockaddr_storage bound;
+    socklen_t bl = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &bl);
+    format_address((struct sockaddr *)&bound, f->address, sizeof f->address, &f->port);
+    f->listen_fd = fd;
+    return SS_OK;
+}
+
+static ss_rc setup_tls(ss_h2o_front *f, const char *cert, const char *key, char *err, size_t cap) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx)
+        return fail(err, cap, SS_NOMEM, "cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        SSL_CTX_free(ctx);
+        return fail(err, cap, SS_BADARG, "cannot load TLS certificate '%s'", cert);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_free(ctx);
+        return fail(err, cap, SS_BADARG, "cannot load TLS key '%s' (or it does not match the certificate)", key);
+    }
+    h2o_ssl_register_alpn_protocols(ctx, alpn_protocols);
+    f->ssl_ctx = ctx;
+    return SS_OK;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap) {
+    if (!o || !o->handler || !o->protocol)
+        return fail(err, err_cap, SS_MISUSE, "front end needs a handler and a protocol");
+    ss_h2o_front *f = calloc(1, sizeof *f);
+    if (!f)
+        return fail(err, err_cap, SS_NOMEM, "out of memory");
+    f->handler = o->handler;
+    f->protocol = o->protocol;
+    f->access_log = o->access_log;
+    f->listen_fd = -1;
+    ss__timers_init(&f->timers);
+    h2o_linklist_init_anchor(&f->lives);
+    h2o_linklist_init_anchor(&f->conns);
+
+    ss_rc rc = open_listener(f, o->host ? o->host : "127.0.0.1", o->port, err, err_cap);
+    if (rc == SS_OK && o->tls_cert)
+        rc = setup_tls(f, o->tls_cert, o->tls_key, err, err_cap);
+    if (rc) {
+        if (f->listen_fd >= 0)
+            close(f->listen_fd);
+        free(f);
+        return rc;
+    }
+
+    h2o_config_init(&f->config);
+    f->config.server_name = h2o_iovec_init(H2O_STRLIT("streamsy"));
+    size_t max_body = ss_handler_max_body_bytes(o->handler);
+    size_t slack = max_body > SS_HTTP_BODY_DRAIN_SLACK ? max_body : SS_HTTP_BODY_DRAIN_SLACK;
+    f->config.max_request_entity_size = max_body > SIZE_MAX - slack ? SIZE_MAX : max_body + slack;
+    f->config.http1.req_timeout = SS_HTTP1_REQUEST_TIMEOUT_MS;
+    f->config.http1.upgrade_to_http2 = o->http2;
+    h2o_hostconf_t *host = h2o_config_register_host(&f->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    ss__h2o_handler *h = (ss__h2o_handler *)h2o_create_handler(path, sizeof *h);
+    h->super.on_req = ss__h2o_on_req;
+    h->f = f;
+    if (o->access_log) {
+        /* on "/" for our requests and on the fallback path for errors h2o answers itself (400, 413, 417) */
+        h2o_pathconf_t *paths[] = {path, &host->fallback_path};
+        for (size_t i = 0; i < 2; i++) {
+            ss__h2o_logger *l = (ss__h2o_logger *)h2o_create_logger(paths[i], sizeof *l);
+            l->super.log_access = on_log_access;
+            l->f = f;
+        }
+    }
+
+    f->loop = h2o_evloop_create();
+    h2o_context_init(&f->ctx, f->loop, &f->config);
+    f->ctx_inited = true;
+    f->accept_ctx.ctx = &f->ctx;
+    f->accept_ctx.hosts = f->config.hosts;
+    f->accept_ctx.ssl_ctx = f->ssl_ctx;
+
+    f->listener = h2o_evloop_socket_create(f->loop, f->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    f->listener->data = f;
+    h2o_socket_read_start(f->listener, on_accept);
+    *out = f;
+    return SS_OK;
+}
+
+const char *ss_h2o_front_address(const ss_h2o_front *f) { return f->address; }
+
+uint16_t ss_h2o_front_port(const ss_h2o_front *f) { return f->port; }
+
+bool ss_h2o_front_is_tls(const ss_h2o_front *f) { return f->ssl_ctx != NULL; }
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* One turn: poll (bounded), then the batched waiter wake-ups, the due
+ * deadlines and the protocol's expiry timers. */
+static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
+    ss_protocol *p = f->protocol;
+    int64_t wait = max_wait;
+    if (ss_protocol_has_pending(p)) {
+        wait = 0;
+    } else {
+        int64_t next = min64(ss__timers_next(&f->timers), *next_expiry);
+        if (next != INT64_MAX) {
+            int64_t d = next - ss_protocol_now_ms(p);
+            wait = min64(wait, d < 0 ? 0 : d);
+        }
+    }
+    h2o_evloop_run(f->loop, (int32_t)wait);
+    ss_protocol_run_pending(p);
+    int64_t now = ss_protocol_now_ms(p);
+    ss__timer *t;
+    while ((t = ss__timers_pop_due(&f->timers, now)) != NULL)
+        ss__h2o_on_timer(f, t);
+    *next_expiry = ss_protocol_run_expiry(p);
+    if (f->log_len)
+        log_flush(f);
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop) {
+    int64_t next_expiry = 0;
+    while (!*stop)
+        turn(f, SS_HTTP_LOOP_MAX_WAIT_MS, &next_expiry);
+
+    /* stop accepting */
+    f->stopping = true;
+    if (f->listener) {
+        h2o_socket_read_stop(f->listener);
+        h2o_socket_close(f->listener); /* closes listen_fd */
+        f->listener = NULL;
+        f->listen_fd = -1;
+    }
+    /* answer parked long-polls, end SSE responses */
+    ss__h2o_end_all_live(f);
+    /* let responses in flight finish; idle connections see EOF and close */
+    shutdown_conns(f, SHUT_RD);
+    int64_t until = mono_ms() + SS_HTTP_SHUTDOWN_GRACE_MS;
+    while (f->n_conns && mono_ms() < until)
+        turn(f, 20, &next_expiry);
+    if (f->n_conns) {
+        shutdown_conns(f, SHUT_RDWR);
+        until = mono_ms() + 500;
+        while (f->n_conns && mono_ms() < until)
+            turn(f, 20, &next_expiry);
+    }
+    ss__h2o_end_all_live(f); /* anything that arrived while draining */
+    turn(f, 0, &next_expiry); /* free the sockets h2o closed last */
+    log_flush(f);
+    if (f->n_conns)
+        fprintf(stderr, "streamsy: %zu connection(s) did not close on shutdown\n", f->n_conns);
+    return SS_OK;
+}
+
+void ss_h2o_front_free(ss_h2o_front *f) {
+    if (!f)
+        return;
+    if (f->listener) {
+        h2o_socket_read_stop(f->listener);
+        h2o_socket_close(f->listener);
+        f->listener = NULL;
+        f->listen_fd = -1;
+    }
+    if (f->n_conns == 0 && f->ctx_inited) {
+        h2o_context_dispose(&f->ctx);
+        h2o_evloop_destroy(f->loop);
+        h2o_config_dispose(&f->config);
+        ss__timers_release(&f->timers);
+        if (f->ssl_ctx)
+            SSL_CTX_free(f->ssl_ctx);
+        if (f->listen_fd >= 0)
+            close(f->listen_fd);
+        free(f->log);
+        free(f);
+        return;
+    }
+    /* Connections still open (h2o cannot close them): tearing h2o down under
+     * them would trip its assertions, so leave it to process exit, reachable. */
+    left_to_exit = f;
+    log_flush(f);
+}

@@ -1,0 +1,70 @@
+/* The native HTTP front end: h2o 2.2.5 (evloop flavour) around the
+ * transport-neutral handler.
+ *
+ *   ss_h2o_front_new(&opts, &f, err, cap)   bind and listen (fails fast)
+ *   ss_h2o_front_run(f, &stop_flag)         serve until the flag is set,
+ *                                           then end live reads and close
+ *                                           every connection
+ *   ss_h2o_front_free(f)                    release h2o and TLS state
+ *
+ * One thread runs everything: h2o's loop, the protocol's batched waiter
+ * wake-ups (ss_protocol_run_pending once per loop turn), the long-poll/SSE
+ * deadlines and the protocol's expiry timers. The handler and protocol are
+ * borrowed and must outlive ss_h2o_front_run; after run returns no live
+ * continuation or bound stream is held any more, so they may be freed before
+ * ss_h2o_front_free. */
+#ifndef SS_HTTP_H2O_FRONT_H
+#define SS_HTTP_H2O_FRONT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "streamsy/handler.h"
+#include "streamsy/protocol.h"
+#include "streamsy/rc.h"
+
+/* Longest sleep of one loop turn; bounds the latency of shutdown and of the
+ * protocol's expiry timers if they are added between turns. */
+#define SS_HTTP_LOOP_MAX_WAIT_MS 100
+/* HTTP/1.1: the whole request head and body must arrive within this, and an
+ * idle keep-alive connection is closed after it (h2o's http1.req_timeout). */
+#define SS_HTTP1_REQUEST_TIMEOUT_MS 30000
+/* An SSE client that has not taken a chunk for this long is disconnected. */
+#define SS_SSE_STALL_MS 60000
+/* Bodies up to max_body_bytes + max(max_body_bytes, this) are read in full and
+ * answered with our own 413; h2o refuses larger ones itself (see h2o_front.c). */
+#define SS_HTTP_BODY_DRAIN_SLACK (32u << 20)
+/* On shutdown: how long connections get to finish before they are cut. */
+#define SS_HTTP_SHUTDOWN_GRACE_MS 2000
+
+typedef struct ss_h2o_front ss_h2o_front;
+
+typedef struct ss_h2o_front_options {
+    ss_handler *handler;   /* required; borrowed */
+    ss_protocol *protocol; /* required; borrowed (the handler's protocol) */
+    const char *host;      /* numeric IPv4/IPv6 or a name; NULL: 127.0.0.1 */
+    uint16_t port;         /* 0: any free port (see ss_h2o_front_port) */
+    bool http2;            /* h2c: prior knowledge and Upgrade on cleartext */
+    const char *tls_cert;  /* PEM chain; with tls_key: HTTPS, ALPN h2 + http/1.1 */
+    const char *tls_key;
+    bool access_log;       /* one line per request on stderr */
+} ss_h2o_front_options;
+
+/* Binds and listens. On failure returns non-SS_OK with a one-line reason in
+ * err (for example "cannot listen on 127.0.0.1:4437: Address already in use"). */
+ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap);
+/* The bound address with its actual port: "127.0.0.1:4437", "[::1]:4437". */
+const char *ss_h2o_front_address(const ss_h2o_front *f);
+uint16_t ss_h2o_front_port(const ss_h2o_front *f);
+bool ss_h2o_front_is_tls(const ss_h2o_front *f);
+/* Serves until *stop becomes non-zero (set it from a signal handler; the
+ * loop notices within SS_HTTP_LOOP_MAX_WAIT_MS, at once when the signal
+ * interrupts the poll). Then stops accepting, answers parked long-polls
+ * (their timeout response), ends SSE responses, lets responses in flight
+ * finish for up to SS_HTTP_SHUTDOWN_GRACE_MS and closes every connection. */
+ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop);
+void ss_h2o_front_free(ss_h2o_front *f);
+
+#endif

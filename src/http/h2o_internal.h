@@ -1,0 +1,63 @@
+/* Shared by h2o_front.c (lifecycle, sockets, loop, access log) and
+ * h2o_exchange.c (requests, responses, long-poll and SSE). */
+#ifndef SS_HTTP_H2O_INTERNAL_H
+#define SS_HTTP_H2O_INTERNAL_H
+
+#ifndef H2O_USE_LIBUV
+#define H2O_USE_LIBUV 0 /* the evloop ABI; libh2o-evloop.pc does not say so */
+#endif
+#include <h2o.h>
+
+#include "http/h2o_front.h"
+#include "http/timers.h"
+
+#define SS__ACCESS_LOG_FLUSH_BYTES (64u << 10)
+
+/* Owned by: main (ss_h2o_front_new / ss_h2o_front_free). */
+struct ss_h2o_front {
+    ss_handler *handler;
+    ss_protocol *protocol;
+    bool access_log;
+    bool stopping; /* shutdown began: no new parks, new live reads get 503 */
+
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    bool ctx_inited;
+    h2o_evloop_t *loop;
+    h2o_accept_ctx_t accept_ctx;
+    SSL_CTX *ssl_ctx;
+
+    int listen_fd;
+    h2o_socket_t *listener;
+    char address[80]; /* "127.0.0.1:4437" / "[::1]:4437" */
+    uint16_t port;
+
+    ss__timers timers;  /* deadlines of parked live reads and SSE stall checks */
+    h2o_linklist_t lives; /* every ss__live_req that still owns a continuation */
+    h2o_linklist_t conns; /* every accepted socket (ss__conn), until h2o closes it */
+    size_t n_conns;
+
+    char *log;          /* access-log lines not yet written */
+    size_t log_len, log_cap;
+    time_t log_sec;     /* second of log_stamp */
+    char log_stamp[24]; /* "2026-11-26T21:30:00" */
+};
+
+/* ---- h2o_exchange.c ---- */
+/* The h2o handler callback for every path. */
+int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req);
+/* A deadline in f->timers is due. */
+void ss__h2o_on_timer(ss_h2o_front *f, ss__timer *t);
+/* Shutdown: answer every parked long-poll and end every SSE response. */
+void ss__h2o_end_all_live(ss_h2o_front *f);
+
+/* ---- h2o_front.c ---- */
+/* Appends one access-log line for a finished request. */
+void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req);
+/* The handler object registered on "/": gives on_req its front end. */
+typedef struct ss__h2o_handler {
+    h2o_handler_t super;
+    ss_h2o_front *f;
+} ss__h2o_handler;
+
+#endif

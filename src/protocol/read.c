@@ -1,0 +1,275 @@
+/* Reads (catch-up and live), metadata and delete. */
+#include <string.h>
+
+#include "protocol/internal.h"
+
+/* ---- fork-chain reads -------------------------------------------------------- */
+
+static ss_rc chain_push(ss_arena *a, ss__chain_read *cr, const ss_message_batch *b) {
+    if (cr->n + b->n > cr->cap) {
+        size_t cap = cr->cap ? cr->cap : 16;
+        while (cap < cr->n + b->n)
+            cap *= 2;
+        ss_message *m = ss_arena_alloc(a, cap * sizeof *m);
+        if (!m)
+            return SS_NOMEM;
+        if (cr->n)
+            memcpy(m, cr->msgs, cr->n * sizeof *m);
+        cr->msgs = m;
+        cr->cap = cap;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        cr->msgs[cr->n++] = b->msgs[i];
+        cr->bytes += b->msgs[i].data.len;
+    }
+    return SS_OK;
+}
+
+static ss_rc read_level(ss_protocol *p, ss_storage_stream *st, const ss_record *rec, const ss_offset *after,
+                        const ss_offset *cap, bool touch, int depth, ss_arena *a, ss__chain_read *cr) {
+    if (depth > SS_MAX_FORK_DEPTH)
+        return SS_CORRUPT;
+    const ss_offset *own_after = after;
+    ss_rc rc;
+    if (rec->forked_from.len && (!after || ss_offset_cmp(after, &rec->fork_offset) < 0)) {
+        const ss_offset *src_cap = (cap && ss_offset_cmp(cap, &rec->fork_offset) < 0) ? cap : &rec->fork_offset;
+        ss_storage_stream *src;
+        if ((rc = ss_storage_open(p->storage, rec->forked_from, &src)))
+            return rc;
+        ss_record sr;
+        bool found;
+        rc = ss_storage_get_record(src, a, &sr, &found);
+        if (!rc && found) /* a purged source contributes nothing */
+            rc = read_level(p, src, &sr, after, src_cap, false, depth + 1, a, cr);
+        ss_storage_close(src);
+        if (rc)
+            return rc;
+        own_after = &rec->fork_offset;
+    }
+    if (touch)
+        ss__touch(p, st, rec);
+    if (cr->more)
+        return SS_OK;
+    ss_list_opts lo = {0};
+    if (own_after) {
+        lo.has_after = true;
+        lo.after = *own_after;
+    }
+    if (cap) {
+        lo.has_until = true;
+        lo.until = *cap;
+    }
+    /* Keep at least one message of progress; past that, honour the byte budget. */
+    size_t budget = p->read_max_bytes;
+    if (cr->n) {
+        if (cr->bytes >= budget) {
+            cr->more = true;
+            return SS_OK;
+        }
+        lo.max_bytes = budget - cr->bytes;
+    } else {
+        lo.max_bytes = budget;
+    }
+    ss_message_batch b;
+    if ((rc = ss_storage_list_messages(st, &lo, a, &b)))
+        return rc;
+    if (cr->n && b.n && cr->bytes + b.msgs[0].data.len > budget) {
+        cr->more = true; /* the first own message would break the budget */
+        return SS_OK;
+    }
+    if ((rc = chain_push(a, cr, &b)))
+        return rc;
+    cr->more = b.more;
+    return SS_OK;
+}
+
+ss_rc ss__read_chain(ss_protocol *p, ss_storage_stream *st, const ss_record *rec, const ss_offset *after,
+                     bool touch, ss_arena *a, ss__chain_read *out) {
+    return read_level(p, st, rec, after, NULL, touch, 0, a, out);
+}
+
+/* next offset, up-to-date and closed for a read that returned `cr`. */
+static void finish_range(const ss_record *r, const ss__chain_read *cr, ss_offset *next, bool *up_to_date,
+                         bool *closed) {
+    *next = cr->more ? cr->msgs[cr->n - 1].offset : r->tail;
+    *up_to_date = !cr->more;
+    *closed = r->closed && *up_to_date;
+}
+
+/* ---- catch-up ---------------------------------------------------------------- */
+
+ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out) {
+    memset(out, 0, sizeof *out);
+    ss_record r;
+    bool found;
+    ss_rc rc = ss__load_record(s->p, s->st, a, &r, &found);
+    if (rc)
+        return rc;
+    if (!found || r.soft_deleted) {
+        out->status = found ? SS_READ_GONE : SS_READ_NOT_FOUND;
+        return SS_OK;
+    }
+    ss__chain_read cr = {0};
+    if ((rc = ss__read_chain(s->p, s->st, &r, o->has_offset ? &o->offset : NULL, true, a, &cr)))
+        return rc;
+    out->status = SS_READ_OK;
+    out->msgs = cr.msgs;
+    out->n = cr.n;
+    finish_range(&r, &cr, &out->next_offset, &out->up_to_date, &out->closed);
+    return SS_OK;
+}
+
+/* ---- live ---------------------------------------------------------------------- */
+
+static void live_from_chain(ss_protocol *p, const ss_record *r, const ss__chain_read *cr, ss_slice cursor,
+                            ss_live_result *out) {
+    out->msgs = cr->msgs;
+    out->n = cr->n;
+    finish_range(r, cr, &out->next_offset, &out->up_to_date, &out->closed);
+    out->status = cr->n ? SS_LIVE_OK : SS_LIVE_TIMEOUT;
+    ss__cursor(p, cursor, out->cursor);
+}
+
+/* Own messages after `from` (no fork-chain walk, no TTL touch). */
+static ss_rc read_own(ss_protocol *p, ss_storage_stream *st, const ss_record *r, const ss_offset *from,
+                      ss_arena *a, ss__chain_read *cr) {
+    ss_record own = *r;
+    own.forked_from = SS_SLICE_NULL; /* the caller is at or past the fork point */
+    return read_level(p, st, &own, from, NULL, false, 0, a, cr);
+}
+
+static bool load_live(ss_protocol_stream *s, ss_arena *a, ss_record *r, ss_live_result *out, ss_rc *rc) {
+    bool found;
+    *rc = ss__load_record(s->p, s->st, a, r, &found);
+    if (*rc)
+        return false;
+    if (!found || r->soft_deleted) {
+        out->status = found ? SS_LIVE_GONE : SS_LIVE_NOT_FOUND;
+        return false;
+    }
+    return true;
+}
+
+ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o, ss_arena *a,
+                                ss_live_result *out) {
+    ss_protocol *p = s->p;
+    memset(out, 0, sizeof *out);
+    ss_record r;
+    ss_rc rc;
+    if (!load_live(s, a, &r, out, &rc))
+        return rc;
+    const ss_offset *after = o->has_offset ? &o->offset : NULL;
+    bool before_fork = r.forked_from.len && (!after || ss_offset_cmp(after, &r.fork_offset) < 0);
+    if (r.closed || before_fork) {
+        /* Answer at once: EOF or remaining data of a closed stream, or the
+         * inherited part of a fork. */
+        ss__chain_read cr = {0};
+        if ((rc = ss__read_chain(p, s->st, &r, after, true, a, &cr)))
+            return rc;
+        if (cr.n || r.closed) {
+            live_from_chain(p, &r, &cr, o->cursor, out);
+            return SS_OK;
+        }
+    } else {
+        ss__touch(p, s->st, &r);
+    }
+    ss_offset from;
+    if (after && ss_protocol_is_valid_offset(p, ss_offset_slice(after)))
+        from = *after;
+    else
+        ss_offset_set(&from, ss_slice_cstr(p->gen.initial));
+    if (ss_offset_cmp(&from, &r.tail) > 0) {
+        /* Beyond the tail: answer at once with the real tail, never wait. */
+        ss__chain_read none = {0};
+        live_from_chain(p, &r, &none, o->cursor, out);
+        return SS_OK;
+    }
+    ss__chain_read cr = {0};
+    if ((rc = read_own(p, s->st, &r, &from, a, &cr)))
+        return rc;
+    if (cr.n) {
+        live_from_chain(p, &r, &cr, o->cursor, out);
+        return SS_OK;
+    }
+    out->status = SS_LIVE_WAIT;
+    out->next_offset = from;
+    ss__cursor(p, o->cursor, out->cursor);
+    return SS_OK;
+}
+
+ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
+                                 ss_arena *a, ss_live_result *out) {
+    ss_protocol *p = s->p;
+    memset(out, 0, sizeof *out);
+    ss_record r;
+    ss_rc rc;
+    if (!load_live(s, a, &r, out, &rc))
+        return rc;
+    ss__chain_read cr = {0};
+    if ((rc = read_own(p, s->st, &r, from, a, &cr)))
+        return rc;
+    bool changed = cr.n || r.closed || !ss_offset_eq(&r.tail, from);
+    if (!changed && !timed_out) {
+        out->status = SS_LIVE_WAIT; /* a wake without news for us (a TTL touch): park again */
+        out->next_offset = *from;
+        ss__cursor(p, cursor, out->cursor);
+        return SS_OK;
+    }
+    live_from_chain(p, &r, &cr, cursor, out);
+    return SS_OK;
+}
+
+/* ---- metadata / delete -------------------------------------------------------- */
+
+ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out) {
+    memset(out, 0, sizeof *out);
+    ss_record r;
+    bool found;
+    ss_rc rc = ss__load_record(s->p, s->st, a, &r, &found);
+    if (rc)
+        return rc;
+    if (!found || r.soft_deleted) {
+        out->status = found ? SS_META_GONE : SS_META_NOT_FOUND;
+        return SS_OK;
+    }
+    *out = (ss_meta_result){.status = SS_META_OK,
+                            .content_type = r.content_type,
+                            .next_offset = r.tail,
+                            .has_ttl = r.has_ttl,
+                            .ttl_s = r.ttl_s,
+                            .expires_at = r.expires_at,
+                            .closed = r.closed};
+    return SS_OK;
+}
+
+ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out) {
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_record r;
+    bool found;
+    ss_rc rc = ss__load_record(s->p, s->st, &a, &r, &found); /* lazy expiry first */
+    ss_arena_release(&a);
+    if (rc)
+        return rc;
+    if (!found) {
+        *out = SS_DELETE_NOT_FOUND;
+        return SS_OK;
+    }
+    ss_delete_plan plan = {.id = s->st->id, .reason = SS_DELETE_USER, .effects = {.notify = true, .cancel_expiry = true}};
+    ss_delete_outcome oc;
+    if ((rc = ss_storage_delete(s->p->storage, &plan, &oc)))
+        return rc;
+    switch (oc) {
+    case SS_DELETE_OUTCOME_PURGED:
+    case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
+        *out = SS_DELETE_OK;
+        break;
+    case SS_DELETE_OUTCOME_NOT_FOUND:
+        *out = SS_DELETE_NOT_FOUND;
+        break;
+    case SS_DELETE_OUTCOME_GONE:
+        *out = SS_DELETE_GONE;
+        break;
+    }
+    return SS_OK;
+}

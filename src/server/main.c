@@ -1,0 +1,116 @@
+/* The `streamsy` binary: parse the command line, wire storage -> protocol ->
+ * handler -> h2o front end, serve until SIGINT/SIGTERM, free everything. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/h2o_front.h"
+#include "server/options.h"
+#include "streamsy/streamsy.h"
+
+extern char **environ;
+
+/* Set by the signal handler only; the loop polls it at least every
+ * SS_HTTP_LOOP_MAX_WAIT_MS (and a signal interrupts its epoll_wait). */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_signals(void) {
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed socket must be an error, not a death */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: let the signal cut the poll short */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int serve(const ss_cli_options *o) {
+    ss_stream_factory *storage = NULL;
+    ss_protocol *protocol = NULL;
+    ss_handler *handler = NULL;
+    ss_h2o_front *front = NULL;
+    char err[256];
+    int status = 1;
+    ss_rc rc = SS_MISUSE;
+
+    install_signals();
+
+    switch (o->storage) {
+    case SS_CLI_STORAGE_MEMORY:
+        rc = ss_memory_factory_new(NULL, &storage);
+        break;
+    }
+    if (rc) {
+        fprintf(stderr, "streamsy: cannot create %s storage: %s\n", ss_cli_storage_name(o->storage), ss_rc_str(rc));
+        goto done;
+    }
+    ss_protocol_options po = {.storage = storage, .long_poll_timeout_ms = o->long_poll_timeout_ms};
+    if ((rc = ss_protocol_new(&po, &protocol)) != SS_OK) {
+        fprintf(stderr, "streamsy: cannot create the protocol: %s\n", ss_rc_str(rc));
+        goto done;
+    }
+    ss_handler_options ho = {.protocol = protocol, .path_prefix = o->path_prefix, .max_body_bytes = o->max_body_bytes};
+    if ((rc = ss_handler_new(&ho, &handler)) != SS_OK) {
+        fprintf(stderr, "streamsy: cannot create the HTTP handler: %s\n", ss_rc_str(rc));
+        goto done;
+    }
+    ss_h2o_front_options fo = {
+        .handler = handler,
+        .protocol = protocol,
+        .host = o->host,
+        .port = o->port,
+        .http2 = o->http2,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
+        .access_log = o->access_log,
+    };
+    if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
+        fprintf(stderr, "streamsy: %s\n", err);
+        goto done;
+    }
+    printf("streamsy %s listening on %s://%s%s (storage %s, long-poll %u ms%s)\n", STREAMSY_VERSION,
+           ss_h2o_front_is_tls(front) ? "https" : "http", ss_h2o_front_address(front),
+           o->path_prefix[0] ? o->path_prefix : "/", ss_cli_storage_name(o->storage), o->long_poll_timeout_ms,
+           ss_h2o_front_is_tls(front) ? ", h2 via ALPN" : o->http2 ? ", h2c" : "");
+    fflush(stdout);
+
+    rc = ss_h2o_front_run(front, &stop_requested);
+    status = rc == SS_OK ? 0 : 1;
+
+done:
+    /* run() has ended every live read, so no bound stream is held any more */
+    ss_h2o_front_free(front);
+    ss_handler_free(handler);
+    if (protocol)
+        ss_protocol_free(protocol);
+    if (storage)
+        ss_storage_factory_free(storage);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    ss_cli_options o;
+    char err[SS_CLI_ERROR_BYTES];
+    if (!ss_cli_parse(argc, argv, environ, &o, err, sizeof err)) {
+        fprintf(stderr, "streamsy: %s\nTry 'streamsy --help'.\n", err);
+        return SS_CLI_EXIT_USAGE;
+    }
+    switch (o.command) {
+    case SS_CLI_HELP:
+        fputs(ss_cli_usage(), stdout);
+        return 0;
+    case SS_CLI_VERSION:
+        printf("streamsy %s\n", STREAMSY_VERSION);
+        return 0;
+    case SS_CLI_SERVE:
+        break;
+    }
+    return serve(&o);
+}

@@ -1,0 +1,323 @@
+/* Command line and environment parsing for `streamsy` (see options.h). */
+#include "server/options.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "streamsy/handler.h" /* SS_HTTP_DEFAULT_MAX_BODY_BYTES (a macro: no link dependency) */
+
+/* Every setting, in one table: its flag, its environment variable and
+ * whether it is a switch. The parse collects the winning raw text per
+ * setting first and validates afterwards, so an overridden environment
+ * value can never cause an error. */
+typedef enum setting_id {
+    OPT_LISTEN,
+    OPT_STORAGE,
+    OPT_LONG_POLL,
+    OPT_PREFIX,
+    OPT_MAX_BODY,
+    OPT_HTTP2,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_QUIET,
+    OPT_COUNT,
+} setting_id;
+
+typedef struct setting {
+    const char *flag;
+    const char *env; /* NULL: no environment variable */
+    bool is_switch;  /* takes no value on the command line */
+    bool env_inverted; /* STREAMSY_ACCESS_LOG=0 means --quiet */
+} setting;
+
+static const setting settings[OPT_COUNT] = {
+    [OPT_LISTEN] = {"--listen", "STREAMSY_LISTEN", false, false},
+    [OPT_STORAGE] = {"--storage", "STREAMSY_STORAGE", false, false},
+    [OPT_LONG_POLL] = {"--long-poll-timeout-ms", "STREAMSY_LONG_POLL_TIMEOUT_MS", false, false},
+    [OPT_PREFIX] = {"--path-prefix", "STREAMSY_PATH_PREFIX", false, false},
+    [OPT_MAX_BODY] = {"--max-body-bytes", "STREAMSY_MAX_BODY_BYTES", false, false},
+    [OPT_HTTP2] = {"--http2", "STREAMSY_HTTP2", true, false},
+    [OPT_TLS_CERT] = {"--tls-cert", "STREAMSY_TLS_CERT", false, false},
+    [OPT_TLS_KEY] = {"--tls-key", "STREAMSY_TLS_KEY", false, false},
+    [OPT_QUIET] = {"--quiet", "STREAMSY_ACCESS_LOG", true, true},
+};
+
+/* The winning raw value of one setting and where it came from. */
+typedef struct raw_value {
+    const char *text;   /* NULL: not given */
+    const char *source; /* flag or environment variable name, for messages */
+    bool from_env;
+} raw_value;
+
+static const char usage_text[] =
+    "usage: streamsy serve [flags]\n"
+    "       streamsy --help | --version\n"
+    "\n"
+    "flags (environment variable in brackets; flags win):\n"
+    "  --listen HOST:PORT          address to listen on, IPv6 as [::1]:4437\n"
+    "                              (default " SS_CLI_DEFAULT_LISTEN ") [STREAMSY_LISTEN]\n"
+    "  --storage memory            storage adapter (default memory) [STREAMSY_STORAGE]\n"
+    "  --long-poll-timeout-ms N    long-poll and SSE keep-alive timeout, 1..3600000\n"
+    "                              (default 30000) [STREAMSY_LONG_POLL_TIMEOUT_MS]\n"
+    "  --path-prefix PATH          URL prefix of the streams (default " SS_CLI_DEFAULT_PATH_PREFIX ")\n"
+    "                              [STREAMSY_PATH_PREFIX]\n"
+    "  --max-body-bytes N          largest request body; larger bodies get 413\n"
+    "                              (default 67108864, at most 1073741824) [STREAMSY_MAX_BODY_BYTES]\n"
+    "  --http2                     accept cleartext HTTP/2 (h2c: prior knowledge and Upgrade)\n"
+    "                              [STREAMSY_HTTP2=1]\n"
+    "  --tls-cert FILE             serve HTTPS with this PEM certificate chain; HTTP/2 and\n"
+    "  --tls-key FILE              HTTP/1.1 are negotiated by ALPN [STREAMSY_TLS_CERT, STREAMSY_TLS_KEY]\n"
+    "  --quiet                     no access log on stderr [STREAMSY_ACCESS_LOG=0]\n"
+    "  --help                      this text\n"
+    "\n"
+    "Every flag also takes the form --flag=value.\n";
+
+const char *ss_cli_usage(void) { return usage_text; }
+
+const char *ss_cli_storage_name(ss_cli_storage s) {
+    switch (s) {
+    case SS_CLI_STORAGE_MEMORY:
+        return "memory";
+    }
+    return "?";
+}
+
+static bool fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool fail(char *err, size_t cap, const char *fmt, ...) {
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+/* Looks NAME up in a "NAME=value" array. */
+static const char *env_get(char *const *envp, const char *name) {
+    if (!envp)
+        return NULL;
+    size_t n = strlen(name);
+    for (; *envp; envp++)
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+            return *envp + n + 1;
+    return NULL;
+}
+
+/* ^[0-9]+$ without overflow past `max`. */
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out) {
+    if (!*s)
+        return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(const char *s, bool *out) {
+    static const char *yes[] = {"1", "true", "yes", "on"};
+    static const char *no[] = {"0", "false", "no", "off", ""};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (strcmp(s, yes[i]) == 0)
+            return *out = true, true;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcmp(s, no[i]) == 0)
+            return *out = false, true;
+    return false;
+}
+
+static bool host_char_ok(char c, bool v6) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+        c == '_')
+        return true;
+    return v6 && (c == ':' || c == '%');
+}
+
+static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size_t cap) {
+    const char *s = rv->text;
+    const char *host, *host_end, *port;
+    bool v6 = false;
+    if (s[0] == '[') {
+        host = s + 1;
+        host_end = strchr(host, ']');
+        if (!host_end || host_end[1] != ':')
+            return fail(err, cap, "invalid %s '%s' (expected HOST:PORT, IPv6 as [::1]:4437)", rv->source, s);
+        port = host_end + 2;
+        v6 = true;
+    } else {
+        host = s;
+        host_end = strrchr(s, ':');
+        if (!host_end)
+            return fail(err, cap, "invalid %s '%s' (expected HOST:PORT, for example 127.0.0.1:4437)", rv->source, s);
+        if (memchr(s, ':', (size_t)(host_end - s)))
+            return fail(err, cap, "invalid %s '%s' (write IPv6 addresses in brackets: [::1]:4437)", rv->source, s);
+        port = host_end + 1;
+    }
+    size_t hlen = (size_t)(host_end - host);
+    if (hlen == 0)
+        return fail(err, cap, "invalid %s '%s' (missing host)", rv->source, s);
+    if (hlen > SS_CLI_MAX_HOST_BYTES)
+        return fail(err, cap, "invalid %s (host longer than %d bytes)", rv->source, SS_CLI_MAX_HOST_BYTES);
+    for (size_t i = 0; i < hlen; i++)
+        if (!host_char_ok(host[i], v6))
+            return fail(err, cap, "invalid %s '%s' (bad character in host)", rv->source, s);
+    uint64_t p;
+    if (!parse_uint(port, 65535, &p))
+        return fail(err, cap, "invalid %s '%s' (port must be 0..65535)", rv->source, s);
+    memcpy(o->host, host, hlen);
+    o->host[hlen] = '\0';
+    o->host_is_ipv6 = v6;
+    o->port = (uint16_t)p;
+    return true;
+}
+
+static bool parse_prefix(const raw_value *rv, ss_cli_options *o, char *err, size_t cap) {
+    const char *s = rv->text;
+    size_t len = strlen(s);
+    if (len && s[0] != '/')
+        return fail(err, cap, "invalid %s '%s' (must start with '/')", rv->source, s);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#')
+            return fail(err, cap, "invalid %s '%s' (spaces, control characters, '?' and '#' are not allowed)",
+                        rv->source, s);
+    }
+    while (len && s[len - 1] == '/')
+        len--;
+    if (len > SS_CLI_MAX_PREFIX_BYTES)
+        return fail(err, cap, "invalid %s (longer than %d bytes)", rv->source, SS_CLI_MAX_PREFIX_BYTES);
+    memcpy(o->path_prefix, s, len);
+    o->path_prefix[len] = '\0';
+    return true;
+}
+
+/* Turns the collected raw values into options. */
+static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err, size_t cap) {
+    const raw_value *rv;
+
+    rv = &raw[OPT_LISTEN];
+    raw_value listen_default = {SS_CLI_DEFAULT_LISTEN, "default listen address", false};
+    if (!parse_listen(rv->text ? rv : &listen_default, o, err, cap))
+        return false;
+
+    rv = &raw[OPT_STORAGE];
+    o->storage = SS_CLI_STORAGE_MEMORY;
+    if (rv->text && strcmp(rv->text, "memory") != 0)
+        return fail(err, cap, "unknown storage '%s' (expected: memory)", rv->text);
+
+    rv = &raw[OPT_LONG_POLL];
+    o->long_poll_timeout_ms = SS_CLI_DEFAULT_LONG_POLL_TIMEOUT_MS;
+    if (rv->text) {
+        uint64_t v;
+        if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_LONG_POLL_TIMEOUT_MS)
+            return fail(err, cap, "invalid %s '%s' (expected milliseconds, 1..%u)", rv->source, rv->text,
+                        SS_CLI_MAX_LONG_POLL_TIMEOUT_MS);
+        o->long_poll_timeout_ms = (uint32_t)v;
+    }
+
+    rv = &raw[OPT_PREFIX];
+    raw_value prefix_default = {SS_CLI_DEFAULT_PATH_PREFIX, "default path prefix", false};
+    if (!parse_prefix(rv->text ? rv : &prefix_default, o, err, cap))
+        return false;
+
+    rv = &raw[OPT_MAX_BODY];
+    o->max_body_bytes = SS_HTTP_DEFAULT_MAX_BODY_BYTES;
+    if (rv->text) {
+        uint64_t v;
+        if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_BODY_BYTES_LIMIT)
+            return fail(err, cap, "invalid %s '%s' (expected bytes, 1..%llu)", rv->source, rv->text,
+                        (unsigned long long)SS_CLI_MAX_BODY_BYTES_LIMIT);
+        o->max_body_bytes = (size_t)v;
+    }
+
+    rv = &raw[OPT_HTTP2];
+    o->http2 = false;
+    if (rv->text && !parse_bool(rv->text, &o->http2))
+        return fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+
+    rv = &raw[OPT_QUIET];
+    o->access_log = true;
+    if (rv->text) {
+        bool v;
+        if (!parse_bool(rv->text, &v))
+            return fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+        o->access_log = rv->from_env ? v : !v; /* STREAMSY_ACCESS_LOG=1 logs, --quiet=1 does not */
+    }
+
+    o->tls_cert = raw[OPT_TLS_CERT].text && raw[OPT_TLS_CERT].text[0] ? raw[OPT_TLS_CERT].text : NULL;
+    o->tls_key = raw[OPT_TLS_KEY].text && raw[OPT_TLS_KEY].text[0] ? raw[OPT_TLS_KEY].text : NULL;
+    if (!o->tls_cert != !o->tls_key)
+        return fail(err, cap, "--tls-cert and --tls-key must be given together");
+    return true;
+}
+
+static int find_setting(const char *name, size_t len) {
+    for (int i = 0; i < OPT_COUNT; i++)
+        if (strlen(settings[i].flag) == len && memcmp(settings[i].flag, name, len) == 0)
+            return i;
+    return -1;
+}
+
+bool ss_cli_parse(int argc, char *const *argv, char *const *envp, ss_cli_options *out, char *err, size_t err_cap) {
+    memset(out, 0, sizeof *out);
+    if (err && err_cap)
+        err[0] = '\0';
+    if (argc < 2 || !argv[1])
+        return fail(err, err_cap, "missing command (expected: serve)");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        out->command = SS_CLI_HELP;
+        return true;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        out->command = SS_CLI_VERSION;
+        return true;
+    }
+    if (strcmp(cmd, "serve") != 0)
+        return fail(err, err_cap, "unknown command '%s' (expected: serve, --help, --version)", cmd);
+    out->command = SS_CLI_SERVE;
+
+    raw_value raw[OPT_COUNT] = {{0}};
+    for (int i = 0; i < OPT_COUNT; i++) {
+        const char *v = env_get(envp, settings[i].env);
+        if (v)
+            raw[i] = (raw_value){v, settings[i].env, true};
+    }
+
+    for (int i = 2; i < argc && argv[i]; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            out->command = SS_CLI_HELP;
+            return true;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
+            return fail(err, err_cap, "unexpected argument '%s'", a);
+        const char *eq = strchr(a, '=');
+        size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
+        int id = find_setting(a, name_len);
+        if (id < 0)
+            return fail(err, err_cap, "unknown option '%.*s'", (int)name_len, a);
+        const setting *s = &settings[id];
+        const char *value;
+        if (eq) {
+            value = eq + 1;
+        } else if (s->is_switch) {
+            value = "1";
+        } else {
+            if (i + 1 >= argc || !argv[i + 1])
+                return fail(err, err_cap, "option '%s' requires a value", s->flag);
+            value = argv[++i];
+        }
+        raw[id] = (raw_value){value, s->flag, false};
+    }
+    return resolve(raw, out, err, err_cap);
+}

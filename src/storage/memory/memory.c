@@ -1,0 +1,462 @@
+/* The in-memory storage factory.
+ *
+ * A registry maps stream id -> mem_stream (record, message log, producer
+ * map, child edges). Every method runs synchronously on the caller's thread,
+ * which is the atomic boundary: a commit checks all preconditions, allocates
+ * everything it needs, and only then mutates. Deletes use cascade reclaim
+ * with reference counting over the child edges. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "streamsy/lineage.h"
+#include "streamsy/memory.h"
+
+typedef struct mem_msg {
+    ss_offset offset;
+    int64_t ts_ms;
+    const char *data; /* in the stream's data arena */
+    size_t len;
+} mem_msg;
+
+/* Owned by: the factory's registry. Lifetime: create/fork until purge. */
+typedef struct mem_stream {
+    ss_record rec;   /* id, content_type, expires_at, forked_from live in `strings` */
+    ss_arena strings;
+    ss_buf last_seq; /* rec.last_seq points here */
+    ss_arena data;   /* message bytes */
+    mem_msg *msgs;
+    size_t n_msgs;
+    size_t cap_msgs;
+    ss__map producers; /* producer id -> ss_producer* (malloc'd) */
+    ss__map children;  /* child id -> non-NULL marker */
+} mem_stream;
+
+typedef struct mem_factory {
+    ss_stream_factory base;
+    ss__map streams; /* id -> mem_stream* */
+    ss_lineage_store lineage;
+    ss_lineage_policy policy;
+} mem_factory;
+
+typedef struct mem_handle {
+    ss_storage_stream base;
+    char id[]; /* base.id points here */
+} mem_handle;
+
+static mem_factory *factory_of(ss_stream_factory *f) { return (mem_factory *)f; }
+
+static mem_stream *lookup(mem_factory *mf, ss_slice id) { return ss__map_get(&mf->streams, id); }
+
+/* ---- stream lifetime ------------------------------------------------------ */
+
+static void stream_free(mem_stream *st) {
+    ss__map_iter it = {0};
+    void *v;
+    while (ss__map_next(&st->producers, &it, NULL, &v))
+        free(v);
+    ss__map_release(&st->producers);
+    ss__map_release(&st->children);
+    ss_arena_release(&st->strings);
+    ss_arena_release(&st->data);
+    ss_buf_release(&st->last_seq);
+    free(st->msgs);
+    free(st);
+}
+
+static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
+    if (st->cap_msgs - st->n_msgs >= extra)
+        return SS_OK;
+    size_t cap = st->cap_msgs ? st->cap_msgs : 16;
+    while (cap - st->n_msgs < extra)
+        cap *= 2;
+    mem_msg *m = realloc(st->msgs, cap * sizeof *m);
+    if (!m)
+        return SS_NOMEM;
+    st->msgs = m;
+    st->cap_msgs = cap;
+    return SS_OK;
+}
+
+/* Copies message bytes into the stream's data arena; the log entries are
+ * written into the reserved tail slots but n_msgs is not advanced. */
+static ss_rc stage_messages(mem_stream *st, const ss_message *msgs, size_t n) {
+    ss_rc rc = reserve_msgs(st, n);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        char *p = ss_arena_alloc(&st->data, msgs[i].data.len ? msgs[i].data.len : 1);
+        if (!p)
+            return SS_NOMEM;
+        if (msgs[i].data.len)
+            memcpy(p, msgs[i].data.p, msgs[i].data.len);
+        st->msgs[st->n_msgs + i] = (mem_msg){msgs[i].offset, msgs[i].ts_ms, p, msgs[i].data.len};
+    }
+    return SS_OK;
+}
+
+static ss_rc set_last_seq(mem_stream *st, ss_slice seq) {
+    ss_buf fresh;
+    ss_buf_init(&fresh, SIZE_MAX);
+    ss_rc rc = ss_buf_append(&fresh, seq.p ? seq.p : "", seq.len);
+    if (rc) {
+        ss_buf_release(&fresh);
+        return rc;
+    }
+    ss_buf_release(&st->last_seq);
+    st->last_seq = fresh;
+    st->rec.has_last_seq = true;
+    st->rec.last_seq = ss_buf_slice(&st->last_seq);
+    return SS_OK;
+}
+
+/* Builds a stream from a complete record plus initial messages. */
+static ss_rc stream_new(const ss_record *rec, const ss_message *msgs, size_t n, mem_stream **out) {
+    mem_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return SS_NOMEM;
+    ss_arena_init(&st->strings);
+    ss_arena_init(&st->data);
+    ss_buf_init(&st->last_seq, SIZE_MAX);
+    ss__map_init(&st->producers);
+    ss__map_init(&st->children);
+    ss_rc rc = ss_record_copy(&st->strings, rec, &st->rec);
+    if (!rc && rec->has_last_seq)
+        rc = set_last_seq(st, rec->last_seq);
+    if (!rc)
+        rc = stage_messages(st, msgs, n);
+    if (rc) {
+        stream_free(st);
+        return rc;
+    }
+    st->n_msgs = n;
+    *out = st;
+    return SS_OK;
+}
+
+static ss_rc copy_record_out(const mem_stream *st, ss_arena *a, ss_record *out) {
+    return ss_record_copy(a, &st->rec, out);
+}
+
+/* ---- storage stream methods --------------------------------------------- */
+
+static ss_rc m_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found) {
+    mem_stream *st = lookup(factory_of(s->factory), s->id);
+    if (!st) {
+        *out_found = false;
+        return SS_OK;
+    }
+    ss_rc rc = copy_record_out(st, a, out);
+    if (!rc)
+        *out_found = true;
+    return rc;
+}
+
+/* First index whose offset is greater than `after`. */
+static size_t first_after(const mem_stream *st, const ss_offset *after) {
+    size_t lo = 0, hi = st->n_msgs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ss_offset_cmp(&st->msgs[mid].offset, after) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
+                             ss_message_batch *out) {
+    mem_stream *st = lookup(factory_of(s->factory), s->id);
+    ss_message_batch b = {NULL, 0, false};
+    if (!st) {
+        *out = b;
+        return SS_OK;
+    }
+    size_t start = o->has_after ? first_after(st, &o->after) : 0;
+    size_t end = start, bytes = 0;
+    while (end < st->n_msgs) {
+        const mem_msg *m = &st->msgs[end];
+        if (o->has_until && ss_offset_cmp(&m->offset, &o->until) > 0)
+            break;
+        if ((o->limit && end - start >= o->limit) ||
+            (o->max_bytes && end > start && bytes + m->len > o->max_bytes)) {
+            b.more = true;
+            break;
+        }
+        bytes += m->len;
+        end++;
+    }
+    b.n = end - start;
+    if (b.n) {
+        b.msgs = ss_arena_alloc(a, b.n * sizeof *b.msgs);
+        if (!b.msgs)
+            return SS_NOMEM;
+        for (size_t i = 0; i < b.n; i++) {
+            const mem_msg *m = &st->msgs[start + i];
+            ss_rc rc = ss_arena_copy(a, ss_slice_of(m->data, m->len), &b.msgs[i].data);
+            if (rc)
+                return rc;
+            b.msgs[i].offset = m->offset;
+            b.msgs[i].ts_ms = m->ts_ms;
+        }
+    }
+    *out = b;
+    return SS_OK;
+}
+
+static ss_rc m_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
+                            bool *out_found) {
+    mem_stream *st = lookup(factory_of(s->factory), s->id);
+    ss_producer *p = st ? ss__map_get(&st->producers, producer_id) : NULL;
+    *out_found = p != NULL;
+    if (p)
+        *out = *p;
+    return SS_OK;
+}
+
+static ss_fail_reason check_preconditions(mem_stream *st, const ss_mutation_plan *p) {
+    if (p->has_expected_tail && !ss_offset_eq(&st->rec.tail, &p->expected_tail))
+        return SS_FAIL_OFFSET;
+    if (p->has_expected_closed && st->rec.closed != p->expected_closed)
+        return SS_FAIL_CLOSED;
+    if (p->has_producer) {
+        ss_producer *cur = ss__map_get(&st->producers, p->producer.id);
+        if (p->producer.has_expected
+                ? !cur || cur->epoch != p->producer.expected.epoch ||
+                      cur->last_seq != p->producer.expected.last_seq
+                : cur != NULL)
+            return SS_FAIL_PRODUCER;
+    }
+    return SS_FAIL_NONE;
+}
+
+static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
+                      ss_commit_outcome *out) {
+    mem_stream *st = lookup(factory_of(s->factory), s->id);
+    ss_commit_outcome o = {.status = SS_COMMIT_PRECONDITION_FAILED, .reason = SS_FAIL_OFFSET};
+    if (!st) {
+        *out = o;
+        return SS_OK;
+    }
+    o.reason = check_preconditions(st, p);
+    if (o.reason != SS_FAIL_NONE) {
+        o.has_record = true;
+        ss_rc rc = copy_record_out(st, a, &o.record);
+        if (!rc)
+            *out = o;
+        return rc;
+    }
+    /* Allocate everything first; nothing visible changes until all succeeded. */
+    ss_rc rc = stage_messages(st, p->msgs, p->n_msgs);
+    ss_producer *fresh = NULL;
+    if (!rc && p->has_producer && !ss__map_get(&st->producers, p->producer.id)) {
+        fresh = malloc(sizeof *fresh);
+        rc = fresh ? ss__map_put(&st->producers, p->producer.id, fresh) : SS_NOMEM;
+        if (rc) {
+            free(fresh);
+            fresh = NULL;
+        }
+    }
+    if (!rc && (p->patch.set & SS_PATCH_LAST_SEQ))
+        rc = set_last_seq(st, p->patch.last_seq);
+    if (rc) {
+        if (fresh)
+            free(ss__map_remove(&st->producers, p->producer.id));
+        return rc;
+    }
+    st->n_msgs += p->n_msgs;
+    ss_record_patch patch = p->patch;
+    patch.set &= ~(unsigned)SS_PATCH_LAST_SEQ; /* already applied with an owned copy */
+    ss_record_apply_patch(&st->rec, &patch);
+    if (p->has_producer)
+        *(ss_producer *)ss__map_get(&st->producers, p->producer.id) = p->producer.next;
+    o.status = SS_COMMIT_COMMITTED;
+    o.has_record = true;
+    rc = copy_record_out(st, a, &o.record);
+    if (!rc)
+        *out = o;
+    return rc;
+}
+
+static void m_close(ss_storage_stream *s) { free(s); }
+
+static const ss_storage_stream_methods mem_stream_methods = {
+    .version = 1,
+    .get_record = m_get_record,
+    .list_messages = m_list_messages,
+    .get_producer = m_get_producer,
+    .commit = m_commit,
+    .close = m_close,
+};
+
+/* ---- lineage store over the registry -------------------------------------- */
+
+static ss_rc l_get_record(void *ctx, ss_slice id, ss_arena *a, ss_record *out, bool *out_found) {
+    mem_stream *st = lookup(ctx, id);
+    *out_found = st != NULL;
+    return st ? copy_record_out(st, a, out) : SS_OK;
+}
+
+static ss_rc l_purge_self(void *ctx, ss_slice id) {
+    mem_stream *st = ss__map_remove(&((mem_factory *)ctx)->streams, id);
+    if (st)
+        stream_free(st);
+    return SS_OK;
+}
+
+static ss_rc l_soft_delete(void *ctx, ss_slice id) {
+    mem_stream *st = lookup(ctx, id);
+    if (st)
+        st->rec.soft_deleted = true;
+    return SS_OK;
+}
+
+static ss_rc l_add_edge(void *ctx, ss_slice parent, ss_slice child) {
+    mem_stream *st = lookup(ctx, parent);
+    return st ? ss__map_put(&st->children, child, st) : SS_OK;
+}
+
+static ss_rc l_drop_edge(void *ctx, ss_slice parent, ss_slice child) {
+    mem_stream *st = lookup(ctx, parent);
+    if (st)
+        ss__map_remove(&st->children, child);
+    return SS_OK;
+}
+
+static ss_rc l_count_dependents(void *ctx, ss_slice parent, uint64_t *out) {
+    mem_stream *st = lookup(ctx, parent);
+    *out = st ? ss__map_size(&st->children) : 0;
+    return SS_OK;
+}
+
+/* ---- factory methods ------------------------------------------------------ */
+
+static ss_rc f_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out) {
+    mem_handle *h = malloc(sizeof *h + id.len + 1);
+    if (!h)
+        return SS_NOMEM;
+    memcpy(h->id, id.p, id.len);
+    h->id[id.len] = '\0';
+    h->base = (ss_storage_stream){&mem_stream_methods, f, ss_slice_of(h->id, id.len)};
+    *out = &h->base;
+    return SS_OK;
+}
+
+static ss_rc insert_stream(mem_factory *mf, const ss_record *rec, const ss_message *msgs, size_t n,
+                           ss_arena *a, ss_create_outcome *out) {
+    mem_stream *st;
+    ss_rc rc = stream_new(rec, msgs, n, &st);
+    if (rc)
+        return rc;
+    rc = ss__map_put(&mf->streams, st->rec.id, st);
+    if (!rc)
+        rc = copy_record_out(st, a, &out->record);
+    if (rc) {
+        ss__map_remove(&mf->streams, st->rec.id);
+        stream_free(st);
+        return rc;
+    }
+    out->status = SS_CREATE_OUTCOME_CREATED;
+    return SS_OK;
+}
+
+static ss_rc f_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                      ss_create_outcome *out) {
+    mem_factory *mf = factory_of(f);
+    mem_stream *existing = lookup(mf, p->record.id);
+    if (existing) {
+        out->status = SS_CREATE_OUTCOME_EXISTS;
+        return copy_record_out(existing, a, &out->record);
+    }
+    return insert_stream(mf, &p->record, p->msgs, p->n_msgs, a, out);
+}
+
+static ss_rc f_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
+                    ss_create_outcome *out) {
+    mem_factory *mf = factory_of(f);
+    mem_stream *existing = lookup(mf, p->child.id);
+    if (existing) {
+        out->status = SS_CREATE_OUTCOME_EXISTS;
+        if (ss_slice_eq(existing->rec.forked_from, p->source_id)) {
+            ss_rc rc = l_add_edge(mf, p->source_id, p->child.id); /* saga repair */
+            if (rc)
+                return rc;
+        }
+        return copy_record_out(existing, a, &out->record);
+    }
+    mem_stream *src = lookup(mf, p->source_id);
+    if (!src || src->rec.soft_deleted || ss_offset_cmp(&src->rec.tail, &p->source_live_at) < 0) {
+        out->status = SS_CREATE_OUTCOME_SOURCE_GONE;
+        memset(&out->record, 0, sizeof out->record);
+        return SS_OK;
+    }
+    ss_rc rc = ss__map_put(&src->children, p->child.id, src);
+    if (rc)
+        return rc;
+    rc = insert_stream(mf, &p->child, p->msgs, p->n_msgs, a, out);
+    if (rc)
+        ss__map_remove(&src->children, p->child.id);
+    return rc;
+}
+
+static ss_rc f_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out) {
+    mem_factory *mf = factory_of(f);
+    return ss_lineage_cascade_reclaim(&mf->lineage, p, &mf->policy, out);
+}
+
+static void f_destroy(ss_stream_factory *f) {
+    mem_factory *mf = factory_of(f);
+    ss__map_iter it = {0};
+    void *v;
+    while (ss__map_next(&mf->streams, &it, NULL, &v))
+        stream_free(v);
+    ss__map_release(&mf->streams);
+    free(mf);
+}
+
+static const ss_stream_factory_methods mem_factory_methods = {
+    .version = 1,
+    .name = "memory",
+    .caps = 0,
+    .open = f_open,
+    .create = f_create,
+    .fork = f_fork,
+    .remove = f_remove,
+    .schedule_expiry = NULL,
+    .cancel_expiry = NULL,
+    .destroy = f_destroy,
+};
+
+static const ss_stream_factory_methods mem_forkless_methods = {
+    .version = 1,
+    .name = "memory-forkless",
+    .caps = 0,
+    .open = f_open,
+    .create = f_create,
+    .fork = NULL,
+    .remove = f_remove,
+    .schedule_expiry = NULL,
+    .cancel_expiry = NULL,
+    .destroy = f_destroy,
+};
+
+ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **out) {
+    mem_factory *mf = calloc(1, sizeof *mf);
+    if (!mf)
+        return SS_NOMEM;
+    mf->base.m = (opts && opts->forkless) ? &mem_forkless_methods : &mem_factory_methods;
+    ss__map_init(&mf->streams);
+    mf->lineage = (ss_lineage_store){
+        .get_record = l_get_record,
+        .purge_self = l_purge_self,
+        .soft_delete = l_soft_delete,
+        .add_edge = l_add_edge,
+        .drop_edge = l_drop_edge,
+        .count_dependents = l_count_dependents,
+        .ctx = mf,
+    };
+    ss_lineage_ref_count(&mf->lineage, &mf->policy);
+    *out = &mf->base;
+    return SS_OK;
+}

@@ -1,0 +1,188 @@
+/* The storage wrappers: the only callers of the adapter vtables. They check
+ * the obvious misuse, and run a plan's AfterCommitEffects after (and only
+ * after) the adapter reported success. */
+#include <assert.h>
+#include <string.h>
+
+#include "streamsy/storage.h"
+
+/* ---- records ------------------------------------------------------------- */
+
+void ss_record_apply_patch(ss_record *r, const ss_record_patch *p) {
+    if (p->set & SS_PATCH_TAIL)
+        r->tail = p->tail;
+    if (p->set & SS_PATCH_COUNTER)
+        r->counter = p->counter;
+    if (p->set & SS_PATCH_CLOSED) {
+        r->closed = true;
+        r->closed_ms = p->closed_ms;
+    }
+    if (p->set & SS_PATCH_LAST_SEQ) {
+        r->has_last_seq = true;
+        r->last_seq = p->last_seq;
+    }
+    if (p->set & SS_PATCH_EXPIRES_AT_MS) {
+        r->has_expires_at_ms = true;
+        r->expires_at_ms = p->expires_at_ms;
+    }
+}
+
+ss_rc ss_record_copy(ss_arena *a, const ss_record *in, ss_record *out) {
+    ss_record r = *in;
+    ss_rc rc;
+    if ((rc = ss_arena_copy(a, in->id, &r.id)) || (rc = ss_arena_copy(a, in->content_type, &r.content_type)) ||
+        (rc = ss_arena_copy(a, in->expires_at, &r.expires_at)) ||
+        (rc = ss_arena_copy(a, in->last_seq, &r.last_seq)) ||
+        (rc = ss_arena_copy(a, in->forked_from, &r.forked_from)))
+        return rc;
+    *out = r;
+    return SS_OK;
+}
+
+/* ---- effects ------------------------------------------------------------- */
+
+static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e,
+                        bool allow_cancel) {
+    if (e->notify && f->host.notify)
+        f->host.notify(f->host.ctx, id);
+    if (e->cancel_expiry && allow_cancel)
+        ss_storage_cancel_expiry(f, id);
+    else if (e->schedule_expiry)
+        ss_storage_schedule_expiry(f, id, e->expiry_at_ms);
+}
+
+void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host) {
+    if (host)
+        f->host = *host;
+    else
+        memset(&f->host, 0, sizeof f->host);
+}
+
+/* ---- factory ------------------------------------------------------------- */
+
+bool ss_storage_can_fork(const ss_stream_factory *f) { return f->m->fork != NULL; }
+
+ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out) {
+    if (!id.len)
+        return SS_MISUSE;
+    return f->m->open(f, id, out);
+}
+
+ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                        ss_create_outcome *out) {
+    if (!p->record.id.len)
+        return SS_MISUSE;
+    ss_create_outcome o;
+    ss_rc rc = f->m->create(f, p, a, &o);
+    if (rc)
+        return rc;
+    if (o.status == SS_CREATE_OUTCOME_CREATED)
+        run_effects(f, p->record.id, &p->effects, false);
+    *out = o;
+    return SS_OK;
+}
+
+ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
+                      ss_create_outcome *out) {
+    if (!f->m->fork)
+        return SS_NOTSUP;
+    if (!p->child.id.len || !p->source_id.len)
+        return SS_MISUSE;
+    ss_create_outcome o;
+    ss_rc rc = f->m->fork(f, p, a, &o);
+    if (rc)
+        return rc;
+    if (o.status == SS_CREATE_OUTCOME_CREATED)
+        run_effects(f, p->child.id, &p->effects, false);
+    *out = o;
+    return SS_OK;
+}
+
+ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out) {
+    if (!p->id.len)
+        return SS_MISUSE;
+    ss_delete_outcome o;
+    ss_rc rc = f->m->remove(f, p, &o);
+    if (rc)
+        return rc;
+    switch (o) {
+    case SS_DELETE_OUTCOME_PURGED:
+        run_effects(f, p->id, &p->effects, true);
+        break;
+    case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
+        run_effects(f, p->id, &p->effects, false);
+        break;
+    case SS_DELETE_OUTCOME_NOT_FOUND:
+    case SS_DELETE_OUTCOME_GONE:
+        break;
+    }
+    *out = o;
+    return SS_OK;
+}
+
+ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms) {
+    if (f->m->schedule_expiry)
+        return f->m->schedule_expiry(f, id, at_ms);
+    if (f->host.schedule_expiry)
+        f->host.schedule_expiry(f->host.ctx, id, at_ms);
+    return SS_OK;
+}
+
+ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id) {
+    if (f->m->cancel_expiry)
+        return f->m->cancel_expiry(f, id);
+    if (f->host.cancel_expiry)
+        f->host.cancel_expiry(f->host.ctx, id);
+    return SS_OK;
+}
+
+void ss_storage_factory_free(ss_stream_factory *f) {
+    if (f)
+        f->m->destroy(f);
+}
+
+/* ---- storage streams ----------------------------------------------------- */
+
+ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found) {
+    return s->m->get_record(s, a, out, out_found);
+}
+
+ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
+                               ss_message_batch *out) {
+    return s->m->list_messages(s, o, a, out);
+}
+
+ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
+                              bool *out_found) {
+    return s->m->get_producer(s, producer_id, out, out_found);
+}
+
+/* Offsets in a plan must strictly increase and lie above the expected tail. */
+static bool plan_offsets_ordered(const ss_mutation_plan *p) {
+    for (size_t i = 0; i < p->n_msgs; i++) {
+        const ss_offset *prev = i ? &p->msgs[i - 1].offset : (p->has_expected_tail ? &p->expected_tail : NULL);
+        if (prev && ss_offset_cmp(prev, &p->msgs[i].offset) >= 0)
+            return false;
+    }
+    return true;
+}
+
+ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
+                        ss_commit_outcome *out) {
+    if (!plan_offsets_ordered(p))
+        return SS_MISUSE;
+    ss_commit_outcome o;
+    ss_rc rc = s->m->commit(s, p, a, &o);
+    if (rc)
+        return rc;
+    assert(o.status == SS_COMMIT_COMMITTED || o.reason != SS_FAIL_NONE);
+    if (o.status == SS_COMMIT_COMMITTED)
+        run_effects(s->factory, s->id, &p->effects, false);
+    *out = o;
+    return SS_OK;
+}
+
+void ss_storage_close(ss_storage_stream *s) {
+    if (s)
+        s->m->close(s);
+}

@@ -1,0 +1,40 @@
+/* A tiny blocking HTTP/1.1 client and server launcher for the tests that
+ * talk to the real `streamsy` binary on a loopback port. */
+#ifndef SS_TEST_HTTP_CLIENT_H
+#define SS_TEST_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct test_server {
+    pid_t pid;
+    int port;
+    char log_path[128];
+} test_server;
+
+/* Starts build/streamsy (or $STREAMSY_BIN) with the memory storage and a
+ * 500 ms long-poll timeout, waits until it accepts connections. */
+bool test_server_start(test_server *s, const char *extra_arg);
+/* SIGTERM, wait; returns true when it exited with status 0. */
+bool test_server_stop(test_server *s);
+
+typedef struct test_response {
+    int status;
+    char headers[8192]; /* raw header block */
+    char *body;         /* malloc'd, NUL-terminated */
+    size_t body_len;
+} test_response;
+
+/* Sends `raw` (a complete request) on a fresh connection and reads one
+ * response (Content-Length, chunked, or until close). Returns false on a
+ * connection error or timeout (5 s). */
+bool test_http_raw(int port, const char *raw, size_t raw_len, test_response *out);
+/* Builds a request with Connection: close. extra_headers: "A: b\r\nC: d\r\n". */
+bool test_http(int port, const char *method, const char *target, const char *extra_headers, const char *body,
+               size_t body_len, test_response *out);
+/* Header value (case-insensitive name) copied into buf; false when absent. */
+bool test_header(const test_response *r, const char *name, char *buf, size_t cap);
+void test_response_free(test_response *r);
+
+#endif
