@@ -19,7 +19,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 ARGS ?=
 
-SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all build setup test test-sanitize build-sanitize run bench clean
 
