@@ -93,4 +93,6 @@ else
   rm -f "$LOG"
 fi
 echo "$LINE"
+# `make test` prints this file after ctest, which hides a passing test's output.
+[ -n "${CONFORMANCE_SUMMARY_FILE:-}" ] && echo "conformance: $LINE" > "$CONFORMANCE_SUMMARY_FILE"
 exit "$FAILED"
