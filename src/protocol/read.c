@@ -6,6 +6,13 @@
 /* ---- fork-chain reads -------------------------------------------------------- */
 
 static ss_rc chain_push(ss_arena *a, ss__chain_read *cr, const ss_message_batch *b) {
+    if (cr->n == 0) { /* the common case, one level: adopt the batch's array */
+        cr->msgs = b->msgs;
+        cr->n = cr->cap = b->n;
+        for (size_t i = 0; i < b->n; i++)
+            cr->bytes += b->msgs[i].data.len;
+        return SS_OK;
+    }
     if (cr->n + b->n > cr->cap) {
         size_t cap = cr->cap ? cr->cap : 16;
         while (cap < cr->n + b->n)
