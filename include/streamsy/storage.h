@@ -25,6 +25,9 @@
  *     the only callers of the vtables and run the plan's effects after a
  *     successful commit, never inside it and never after a failure.
  *  6. Calls are synchronous and single-threaded per factory.
+ *  7. Durability: a version-2 adapter with a flush slot may keep commits in
+ *     an open transaction; they are visible to its own reads at once and
+ *     durable after flush(). Callers acknowledge writes only after a flush.
  *
  * Cross-stream work (fork edges, delete/GC cascades) is a saga: each step is
  * idempotent and convergent; see lineage.h for reusable helpers. */
@@ -256,12 +259,24 @@ typedef struct ss_stream_factory_methods {
     ss_rc (*schedule_expiry)(ss_stream_factory *f, ss_slice id, int64_t at_ms);
     ss_rc (*cancel_expiry)(ss_stream_factory *f, ss_slice id);
     void (*destroy)(ss_stream_factory *f);
+    /* ---- version 2 ---- */
+    /* Makes every commit so far durable (group commit: one transaction and
+     * one sync for everything since the previous flush). NULL: every commit
+     * is durable when it returns. On failure the unflushed commits are lost
+     * (rolled back) and the error is returned (SS_FULL, SS_IOERR, ...). */
+    ss_rc (*flush)(ss_stream_factory *f);
+    /* Calls fn for every stream with an expiry deadline, so timers can be
+     * re-armed after a restart. NULL: nothing survives a restart. */
+    ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                             void *ctx);
 } ss_stream_factory_methods;
 
 /* Base of every factory; adapters embed it first. */
 struct ss_stream_factory {
     const ss_stream_factory_methods *m;
     ss_effect_host host; /* zero until a protocol attaches */
+    uint64_t _writes;    /* successful state changes, counted by the wrappers */
+    uint64_t _flushed;   /* _writes when the last flush succeeded */
 };
 
 /* Base of every storage stream; adapters embed it first. */
@@ -285,6 +300,12 @@ ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete
 ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms);
 ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id);
 void ss_storage_factory_free(ss_stream_factory *f);
+/* True when some state change is not yet durable: the front end holds the
+ * responses of this loop turn until ss_storage_flush() succeeded. */
+bool ss_storage_has_unflushed(const ss_stream_factory *f);
+ss_rc ss_storage_flush(ss_stream_factory *f);
+ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                                 void *ctx);
 
 ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
 ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,

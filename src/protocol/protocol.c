@@ -24,6 +24,10 @@ static void host_schedule(void *ctx, ss_slice id, int64_t at_ms) {
 
 static void host_cancel(void *ctx, ss_slice id) { ss__expiry_cancel(&((ss_protocol *)ctx)->expiry, id); }
 
+static void rearm_expiry(void *ctx, ss_slice id, int64_t at_ms) {
+    (void)ss_storage_schedule_expiry(((ss_protocol *)ctx)->storage, id, at_ms);
+}
+
 ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
     if (!o || !o->storage)
         return SS_MISUSE;
@@ -47,6 +51,12 @@ ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
     ss__expiry_init(&p->expiry);
     ss_effect_host host = {host_notify, host_schedule, host_cancel, p};
     ss_storage_set_effect_host(p->storage, &host);
+    /* Deadlines stored before a restart get their timers back. */
+    ss_rc rc = ss_storage_for_each_expiry(p->storage, rearm_expiry, p);
+    if (rc) {
+        ss_protocol_free(p);
+        return rc;
+    }
     *out = p;
     return SS_OK;
 }

@@ -76,8 +76,10 @@ ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena 
     ss_rc rc = f->m->create(f, p, a, &o);
     if (rc)
         return rc;
-    if (o.status == SS_CREATE_OUTCOME_CREATED)
+    if (o.status == SS_CREATE_OUTCOME_CREATED) {
+        f->_writes++;
         run_effects(f, p->record.id, &p->effects, false);
+    }
     *out = o;
     return SS_OK;
 }
@@ -92,8 +94,10 @@ ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
     ss_rc rc = f->m->fork(f, p, a, &o);
     if (rc)
         return rc;
-    if (o.status == SS_CREATE_OUTCOME_CREATED)
+    if (o.status == SS_CREATE_OUTCOME_CREATED) {
+        f->_writes++;
         run_effects(f, p->child.id, &p->effects, false);
+    }
     *out = o;
     return SS_OK;
 }
@@ -107,9 +111,11 @@ ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete
         return rc;
     switch (o) {
     case SS_DELETE_OUTCOME_PURGED:
+        f->_writes++;
         run_effects(f, p->id, &p->effects, true);
         break;
     case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
+        f->_writes++;
         run_effects(f, p->id, &p->effects, false);
         break;
     case SS_DELETE_OUTCOME_NOT_FOUND:
@@ -134,6 +140,26 @@ ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id) {
     if (f->host.cancel_expiry)
         f->host.cancel_expiry(f->host.ctx, id);
     return SS_OK;
+}
+
+bool ss_storage_has_unflushed(const ss_stream_factory *f) {
+    return f->m->version >= 2 && f->m->flush && f->_writes != f->_flushed;
+}
+
+ss_rc ss_storage_flush(ss_stream_factory *f) {
+    if (!ss_storage_has_unflushed(f))
+        return SS_OK;
+    uint64_t writes = f->_writes;
+    ss_rc rc = f->m->flush(f);
+    f->_flushed = writes; /* on failure the unflushed writes were rolled back: nothing is pending */
+    return rc;
+}
+
+ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                                 void *ctx) {
+    if (f->m->version < 2 || !f->m->for_each_expiry)
+        return SS_OK;
+    return f->m->for_each_expiry(f, fn, ctx);
 }
 
 void ss_storage_factory_free(ss_stream_factory *f) {
@@ -176,8 +202,10 @@ ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_aren
     if (rc)
         return rc;
     assert(o.status == SS_COMMIT_COMMITTED || o.reason != SS_FAIL_NONE);
-    if (o.status == SS_COMMIT_COMMITTED)
+    if (o.status == SS_COMMIT_COMMITTED) {
+        s->factory->_writes++;
         run_effects(s->factory, s->id, &p->effects, false);
+    }
     *out = o;
     return SS_OK;
 }
