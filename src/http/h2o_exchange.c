@@ -575,6 +575,71 @@ void ss__h2o_end_all_live(ss_h2o_front *f) {
     }
 }
 
+/* ---- group commit: responses held until their writes are durable --------------------------- */
+
+/* Owned by: f->held until released. */
+typedef struct ss__held {
+    h2o_linklist_t link;
+    h2o_req_t *req;          /* NULL once the request is gone */
+    struct ss__held **anchor; /* in the request pool; cleared before we let go of the request */
+    ss_http_response res;
+} ss__held;
+
+static void on_held_request_gone(void *anchor) {
+    ss__held *h = *(ss__held **)anchor;
+    if (h) {
+        h->req = NULL;
+        h->anchor = NULL;
+    }
+}
+
+/* Sends now, or holds the response when the storage has commits that are
+ * not durable yet: an acknowledgement must never precede its commit. */
+static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
+    if (!f->storage || !ss_storage_has_unflushed(f->storage)) {
+        send_done(req, res);
+        return;
+    }
+    ss__held *h = malloc(sizeof *h);
+    if (!h) { /* out of memory: make the writes durable now instead of holding */
+        ss_rc rc = ss_storage_flush(f->storage);
+        if (rc)
+            send_plain(req, rc == SS_FULL ? 507 : 503, rc == SS_FULL ? "Storage full" : "Storage unavailable");
+        else
+            send_done(req, res);
+        return;
+    }
+    h->req = req;
+    h->res = *res; /* moved: the arena and body now belong to h */
+    ss_http_response_init(res);
+    h->anchor = h2o_mem_alloc_shared(&req->pool, sizeof *h->anchor, on_held_request_gone);
+    *h->anchor = h;
+    h2o_linklist_insert(&f->held, &h->link);
+}
+
+void ss__h2o_flush_and_release(ss_h2o_front *f) {
+    if (!f->storage)
+        return;
+    ss_rc rc = ss_storage_flush(f->storage);
+    if (rc)
+        fprintf(stderr, "streamsy: storage flush failed: %s; answering the turn's requests with an error\n",
+                ss_rc_str(rc));
+    while (!h2o_linklist_is_empty(&f->held)) {
+        ss__held *h = H2O_STRUCT_FROM_MEMBER(ss__held, link, f->held.next);
+        h2o_linklist_unlink(&h->link);
+        if (h->req) {
+            *h->anchor = NULL;
+            if (rc == SS_OK)
+                send_done(h->req, &h->res);
+            else
+                send_plain(h->req, rc == SS_FULL ? 507 : 503,
+                           rc == SS_FULL ? "Storage full" : "Storage unavailable, retry later");
+        }
+        ss_http_response_release(&h->res);
+        free(h);
+    }
+}
+
 /* ---- the h2o handler ------------------------------------------------------------------------ */
 
 int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
@@ -589,7 +654,7 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
     ss_handler_handle(f->handler, &view, &res);
     switch (res.kind) {
     case SS_HTTP_DONE:
-        send_done(req, &res);
+        respond_or_hold(f, req, &res);
         break;
     case SS_HTTP_WAIT:
     case SS_HTTP_STREAM:

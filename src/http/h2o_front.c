@@ -298,6 +298,8 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     f->listen_fd = -1;
     ss__timers_init(&f->timers);
     h2o_linklist_init_anchor(&f->lives);
+    h2o_linklist_init_anchor(&f->held);
+    f->storage = o->storage;
     h2o_linklist_init_anchor(&f->conns);
 
     ss_rc rc = open_listener(f, o->host ? o->host : "127.0.0.1", o->port, err, err_cap);
@@ -369,12 +371,16 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
         }
     }
     h2o_evloop_run(f->loop, (int32_t)wait);
+    /* Group commit: one flush for every write of this turn, then the held
+     * acknowledgements; readers are woken only after that. */
+    ss__h2o_flush_and_release(f);
     ss_protocol_run_pending(p);
     int64_t now = ss_protocol_now_ms(p);
     ss__timer *t;
     while ((t = ss__timers_pop_due(&f->timers, now)) != NULL)
         ss__h2o_on_timer(f, t);
     *next_expiry = ss_protocol_run_expiry(p);
+    ss__h2o_flush_and_release(f); /* TTL touches and expiry deletes of this turn */
     if (f->log_len)
         log_flush(f);
 }

@@ -24,6 +24,7 @@
 #include "streamsy/handler.h"
 #include "streamsy/protocol.h"
 #include "streamsy/rc.h"
+#include "streamsy/storage.h"
 
 /* Longest sleep of one loop turn; bounds the latency of shutdown and of the
  * protocol's expiry timers if they are added between turns. */
@@ -50,6 +51,9 @@ typedef struct ss_h2o_front_options {
     const char *tls_cert;  /* PEM chain; with tls_key: HTTPS, ALPN h2 + http/1.1 */
     const char *tls_key;
     bool access_log;       /* one line per request on stderr */
+    ss_stream_factory *storage; /* borrowed; when it has unflushed commits, the
+                                   responses of a loop turn are held until
+                                   ss_storage_flush() succeeded (group commit) */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in

@@ -32,6 +32,9 @@ struct ss_h2o_front {
     char address[80]; /* "127.0.0.1:4437" / "[::1]:4437" */
     uint16_t port;
 
+    ss_stream_factory *storage; /* for group commit: flush, then release held responses */
+    h2o_linklist_t held;        /* ss__held: responses waiting for the next flush */
+
     ss__timers timers;  /* deadlines of parked live reads and SSE stall checks */
     h2o_linklist_t lives; /* every ss__live_req that still owns a continuation */
     h2o_linklist_t conns; /* every accepted socket (ss__conn), until h2o closes it */
@@ -50,6 +53,9 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req);
 void ss__h2o_on_timer(ss_h2o_front *f, ss__timer *t);
 /* Shutdown: answer every parked long-poll and end every SSE response. */
 void ss__h2o_end_all_live(ss_h2o_front *f);
+/* Group commit: makes the turn's commits durable, then sends the responses
+ * held for it (or an error in their place when the flush failed). */
+void ss__h2o_flush_and_release(ss_h2o_front *f);
 
 /* ---- h2o_front.c ---- */
 /* Appends one access-log line for a finished request. */

@@ -83,6 +83,7 @@ static int serve(const ss_cli_options *o) {
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
         .access_log = o->access_log,
+        .storage = storage,
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
         fprintf(stderr, "streamsy: %s\n", err);
