@@ -45,14 +45,14 @@ build-sanitize: $(ASAN_BUILD)/build.ninja
 # ctest hides a passing test's output, so the conformance suite's own
 # "N passed, N failed, N skipped" line is printed again at the end.
 test: build
-	@rm -f $(BUILD)/conformance-summary.txt
+	@rm -f $(BUILD)/conformance-summary-*.txt
 	@status=0; ctest --test-dir $(BUILD) --output-on-failure $(CTEST_ARGS) || status=$$?; \
-	  cat $(BUILD)/conformance-summary.txt 2>/dev/null; exit $$status
+	  cat $(BUILD)/conformance-summary-*.txt 2>/dev/null; exit $$status
 
 test-sanitize: build-sanitize
-	@rm -f $(ASAN_BUILD)/conformance-summary.txt
+	@rm -f $(ASAN_BUILD)/conformance-summary-*.txt
 	@status=0; $(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure $(CTEST_ARGS) || status=$$?; \
-	  cat $(ASAN_BUILD)/conformance-summary.txt 2>/dev/null; exit $$status
+	  cat $(ASAN_BUILD)/conformance-summary-*.txt 2>/dev/null; exit $$status
 
 run: $(BUILD)/build.ninja
 	cmake --build $(BUILD) --target streamsy

@@ -37,6 +37,7 @@ DURATION="${WRK_DURATION:-10}"
 DURATION="${DURATION%s}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
 MESSAGES=1000
+MANY_STREAMS="${BENCH_STREAMS:-1000}"
 TAIL_MESSAGES=10
 
 die() { echo "bench: error: $*" >&2; exit 1; }
@@ -154,11 +155,16 @@ fill() { # url count
     note "prefill: $bad of $count POSTs to ${url#"$BASE"} did not get 200/204 ($(sort <<<"$codes" | uniq -c | tr -s ' \n' ' '))"
 }
 
-bench_streamsy() {
-  local octet=(-H "Content-Type: application/octet-stream") read_path=/v1/stream/bench-read tail_offset offset
+# Row names carry the storage: "append memory", "append sqlite", ...
+bench_streamsy() { # storage-label
+  local label="$1" octet=(-H "Content-Type: application/octet-stream") read_path=/v1/stream/bench-read tail_offset offset
   # append: one stream, created first
   expect_status '20[01]' PUT "$BASE/v1/stream/bench-append" "${octet[@]}" || return 1
-  run_wrk append "$BASE/v1/stream/bench-append" "$HERE/append.lua" BENCH_STREAM_PATH=/v1/stream/bench-append
+  run_wrk "append-1 $label" "$BASE/v1/stream/bench-append" "$HERE/append.lua" BENCH_STREAM_PATH=/v1/stream/bench-append
+
+  # append across many streams
+  create_streams "$MANY_STREAMS" || return 1
+  run_wrk "append-$MANY_STREAMS $label" "$BASE/" "$HERE/append_many.lua" BENCH_STREAMS="$MANY_STREAMS"
 
   # reads: 1000 messages of 100 bytes; remember the offset after message 990
   expect_status '20[01]' PUT "$BASE$read_path" "${octet[@]}" || return 1
@@ -169,8 +175,49 @@ bench_streamsy() {
   for offset in "$tail_offset" -1; do
     expect_status 200 GET "$BASE$read_path?offset=$offset" || return 1
   done
-  run_wrk read-tail "$BASE$read_path" "$HERE/read.lua" BENCH_STREAM_PATH="$read_path" BENCH_READ_OFFSET="$tail_offset"
-  run_wrk read-all "$BASE$read_path" "$HERE/read.lua" BENCH_STREAM_PATH="$read_path" BENCH_READ_OFFSET=-1
+  run_wrk "read-tail $label" "$BASE$read_path" "$HERE/read.lua" BENCH_STREAM_PATH="$read_path" BENCH_READ_OFFSET="$tail_offset"
+  run_wrk "read-all $label" "$BASE$read_path" "$HERE/read.lua" BENCH_STREAM_PATH="$read_path" BENCH_READ_OFFSET=-1
+}
+
+# PUT /v1/stream/bench-many-0 .. count-1 over one keep-alive connection.
+create_streams() { # count
+  local count="$1" cfg="$OUT/create.curlrc" codes bad i
+  {
+    echo 'silent'
+    echo 'request = "PUT"'
+    echo 'header = "Content-Type: application/octet-stream"'
+    echo 'write-out = "%{http_code}\n"'
+    for ((i = 0; i < count; i++)); do
+      echo "url = \"$BASE/v1/stream/bench-many-$i\""
+      echo 'output = "/dev/null"'
+    done
+  } >"$cfg"
+  codes="$(curl --max-time 120 -K "$cfg")" || true
+  bad="$(grep -cvE '^20[01]$' <<<"$codes" || true)"
+  [ "$bad" -eq 0 ] || note "creating $count streams: $bad PUTs failed"
+}
+
+# Starts streamsy on one storage, runs bench_streamsy, stops it.
+run_storage() { # label storage-spec
+  local label="$1" spec="$2"
+  [ -z "$STREAMSY_NOTE" ] || return 0
+  if server_start "$OUT/streamsy-$label.log" /v1/stream/x \
+      "$STREAMSY_BIN" serve --listen 127.0.0.1:PORT --storage "$spec" --long-poll-timeout-ms 500 --quiet; then
+    PIDS+=("$SERVER_PID")
+    STREAMSY_PID="$SERVER_PID"
+    BASE="http://127.0.0.1:$SERVER_PORT"
+    bench_streamsy "$label" || true
+    if ! kill -0 "$STREAMSY_PID" 2>/dev/null; then
+      STATUS=0
+      wait "$STREAMSY_PID" 2>/dev/null || STATUS=$?
+      STREAMSY_NOTE="streamsy ($label) died during the benchmark (exit status $STATUS)${STREAMSY_NOTE:+; before that: $STREAMSY_NOTE}; log: $OUT/streamsy-$label.log"
+    else
+      server_stop "$STREAMSY_PID"
+      [ "$SERVER_STATUS" = 0 ] || STREAMSY_NOTE="${STREAMSY_NOTE:+$STREAMSY_NOTE; }streamsy ($label) exited with status $SERVER_STATUS on SIGTERM (log: $OUT/streamsy-$label.log)"
+    fi
+  else
+    STREAMSY_NOTE="streamsy ($label) did not start: $SERVER_ERROR"
+  fi
 }
 
 # --- hello baseline ------------------------------------------------------------------------
@@ -180,37 +227,22 @@ PIDS+=("$SERVER_PID")
 run_wrk hello "http://127.0.0.1:$SERVER_PORT/" "$HERE/report.lua"
 server_stop "$SERVER_PID"
 
-# --- streamsy --------------------------------------------------------------------------------
-if [ -z "$STREAMSY_NOTE" ]; then
-  if server_start "$OUT/streamsy.log" /v1/stream/x \
-      "$STREAMSY_BIN" serve --listen 127.0.0.1:PORT --storage memory --long-poll-timeout-ms 500 --quiet; then
-    PIDS+=("$SERVER_PID")
-    STREAMSY_PID="$SERVER_PID"
-    BASE="http://127.0.0.1:$SERVER_PORT"
-    bench_streamsy || true
-    if ! kill -0 "$STREAMSY_PID" 2>/dev/null; then
-      STATUS=0
-      wait "$STREAMSY_PID" 2>/dev/null || STATUS=$?
-      STREAMSY_NOTE="streamsy died during the benchmark (exit status $STATUS)${STREAMSY_NOTE:+; before that: $STREAMSY_NOTE}; log: $OUT/streamsy.log"
-    else
-      server_stop "$STREAMSY_PID"
-      [ "$SERVER_STATUS" = 0 ] || STREAMSY_NOTE="${STREAMSY_NOTE:+$STREAMSY_NOTE; }streamsy exited with status $SERVER_STATUS on SIGTERM (log: $OUT/streamsy.log)"
-    fi
-  else
-    STREAMSY_NOTE="streamsy did not start: $SERVER_ERROR"
-  fi
-fi
+# --- streamsy: memory, then SQLite (a fresh durable database file) ------------------------------
+run_storage memory memory
+SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-bench.XXXXXX")"
+run_storage sqlite "sqlite:$SQLITE_DIR/bench.db"
+rm -rf "$SQLITE_DIR"
 
 # --- report ------------------------------------------------------------------------------------
 echo
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, loopback, $(nproc) cores, build type ${BUILD_TYPE:-?}, results in $OUT"
-printf '%-10s %10s %9s %9s %11s  %s\n' benchmark "req/s" "p50 ms" "p99 ms" "bytes/resp" errors
+printf '%-20s %10s %9s %9s %11s  %s\n' benchmark "req/s" "p50 ms" "p99 ms" "bytes/resp" errors
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name rps p50 p99 size errors <<<"$row"
-  printf '%-10s %10s %9s %9s %11s  %s\n' "$name" "$rps" "$p50" "$p99" "$size" "$errors"
+  printf '%-20s %10s %9s %9s %11s  %s\n' "$name" "$rps" "$p50" "$p99" "$size" "$errors"
 done
 ratio() { awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-echo "append/hello ratio: $(ratio append hello)   read-tail/hello ratio: $(ratio read-tail hello)"
+echo "append-1 memory/hello: $(ratio "append-1 memory" hello)   read-tail memory/hello: $(ratio "read-tail memory" hello)   append-1 sqlite/memory: $(ratio "append-1 sqlite" "append-1 memory")"
 
 if [ -n "$STREAMSY_NOTE" ]; then
   echo "bench: error: $STREAMSY_NOTE" >&2

@@ -609,6 +609,7 @@ static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
             send_done(req, res);
         return;
     }
+    h->link = (h2o_linklist_t){NULL, NULL};
     h->req = req;
     h->res = *res; /* moved: the arena and body now belong to h */
     ss_http_response_init(res);

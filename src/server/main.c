@@ -8,6 +8,7 @@
 
 #include "http/h2o_front.h"
 #include "server/options.h"
+#include "server/storage_open.h"
 #include "streamsy/streamsy.h"
 
 extern char **environ;
@@ -55,13 +56,8 @@ static int serve(const ss_cli_options *o) {
     install_signals();
     tune_malloc();
 
-    switch (o->storage) {
-    case SS_CLI_STORAGE_MEMORY:
-        rc = ss_memory_factory_new(NULL, &storage);
-        break;
-    }
-    if (rc) {
-        fprintf(stderr, "streamsy: cannot create %s storage: %s\n", ss_cli_storage_name(o->storage), ss_rc_str(rc));
+    if ((rc = ss_server_open_storage(o, &storage, err, sizeof err)) != SS_OK) {
+        fprintf(stderr, "streamsy: %s\n", err);
         goto done;
     }
     ss_protocol_options po = {.storage = storage, .long_poll_timeout_ms = o->long_poll_timeout_ms};
@@ -89,9 +85,10 @@ static int serve(const ss_cli_options *o) {
         fprintf(stderr, "streamsy: %s\n", err);
         goto done;
     }
-    printf("streamsy %s listening on %s://%s%s (storage %s, long-poll %u ms%s)\n", STREAMSY_VERSION,
+    printf("streamsy %s listening on %s://%s%s (storage %s%s%s, long-poll %u ms%s)\n", STREAMSY_VERSION,
            ss_h2o_front_is_tls(front) ? "https" : "http", ss_h2o_front_address(front),
-           o->path_prefix[0] ? o->path_prefix : "/", ss_cli_storage_name(o->storage), o->long_poll_timeout_ms,
+           o->path_prefix[0] ? o->path_prefix : "/", ss_cli_storage_name(o->storage),
+           o->storage_path[0] ? ":" : "", o->storage_path, o->long_poll_timeout_ms,
            ss_h2o_front_is_tls(front) ? ", h2 via ALPN" : o->http2 ? ", h2c" : "");
     fflush(stdout);
 

@@ -57,7 +57,9 @@ static const char usage_text[] =
     "flags (environment variable in brackets; flags win):\n"
     "  --listen HOST:PORT          address to listen on, IPv6 as [::1]:4437\n"
     "                              (default " SS_CLI_DEFAULT_LISTEN ") [STREAMSY_LISTEN]\n"
-    "  --storage memory            storage adapter (default memory) [STREAMSY_STORAGE]\n"
+    "  --storage sqlite:PATH|memory  where streams live: a SQLite file (durable; its directory\n"
+    "                              is created) or process memory (gone on exit)\n"
+    "                              (default sqlite:" SS_CLI_DEFAULT_SQLITE_PATH ") [STREAMSY_STORAGE]\n"
     "  --long-poll-timeout-ms N    long-poll and SSE keep-alive timeout, 1..3600000\n"
     "                              (default 30000) [STREAMSY_LONG_POLL_TIMEOUT_MS]\n"
     "  --path-prefix PATH          URL prefix of the streams (default " SS_CLI_DEFAULT_PATH_PREFIX ")\n"
@@ -79,6 +81,8 @@ const char *ss_cli_storage_name(ss_cli_storage s) {
     switch (s) {
     case SS_CLI_STORAGE_MEMORY:
         return "memory";
+    case SS_CLI_STORAGE_SQLITE:
+        return "sqlite";
     }
     return "?";
 }
@@ -210,9 +214,22 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
         return false;
 
     rv = &raw[OPT_STORAGE];
-    o->storage = SS_CLI_STORAGE_MEMORY;
-    if (rv->text && strcmp(rv->text, "memory") != 0)
-        return fail(err, cap, "unknown storage '%s' (expected: memory)", rv->text);
+    const char *storage = rv->text ? rv->text : "sqlite:" SS_CLI_DEFAULT_SQLITE_PATH;
+    o->storage_path[0] = '\0';
+    if (strcmp(storage, "memory") == 0) {
+        o->storage = SS_CLI_STORAGE_MEMORY;
+    } else if (strncmp(storage, "sqlite:", 7) == 0) {
+        const char *path = storage + 7;
+        if (!*path)
+            return fail(err, cap, "invalid %s '%s' (expected sqlite:PATH)", rv->source, storage);
+        if (strlen(path) > SS_CLI_MAX_STORAGE_PATH_BYTES)
+            return fail(err, cap, "invalid %s (path longer than %d bytes)", rv->source,
+                        SS_CLI_MAX_STORAGE_PATH_BYTES);
+        o->storage = SS_CLI_STORAGE_SQLITE;
+        strcpy(o->storage_path, path);
+    } else {
+        return fail(err, cap, "unknown storage '%s' (expected sqlite:PATH or memory)", storage);
+    }
 
     rv = &raw[OPT_LONG_POLL];
     o->long_poll_timeout_ms = SS_CLI_DEFAULT_LONG_POLL_TIMEOUT_MS;

@@ -36,7 +36,11 @@ typedef enum ss_cli_command {
 
 typedef enum ss_cli_storage {
     SS_CLI_STORAGE_MEMORY,
+    SS_CLI_STORAGE_SQLITE,
 } ss_cli_storage;
+
+#define SS_CLI_DEFAULT_SQLITE_PATH "./data/streamsy.db"
+#define SS_CLI_MAX_STORAGE_PATH_BYTES 1024
 
 /* Owned by: the caller (plain value; strings point into argv/envp or into
  * the struct itself, so argv and envp must outlive it). */
@@ -46,6 +50,7 @@ typedef struct ss_cli_options {
     bool host_is_ipv6;                    /* was written as [v6] */
     uint16_t port;                        /* 0: any free port */
     ss_cli_storage storage;
+    char storage_path[SS_CLI_MAX_STORAGE_PATH_BYTES + 1]; /* SQLite file; "" for memory */
     uint32_t long_poll_timeout_ms;        /* 1..SS_CLI_MAX_LONG_POLL_TIMEOUT_MS */
     char path_prefix[SS_CLI_MAX_PREFIX_BYTES + 1]; /* "/v1/stream"; "" for the root */
     size_t max_body_bytes;

@@ -34,13 +34,20 @@ if [ ! -x "$BIN" ]; then
 fi
 
 LOG="$(mktemp "${TMPDIR:-/tmp}/streamsy-conformance.XXXXXX.log")"
+# CONFORMANCE_STORAGE: memory (default) or sqlite (a fresh database file).
+STORAGE=memory DB_DIR=""
+case "${CONFORMANCE_STORAGE:-memory}" in
+  memory) ;;
+  sqlite) DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-conformance-db.XXXXXX")"; STORAGE="sqlite:$DB_DIR/streams.db" ;;
+  *) echo "[server-test] unknown CONFORMANCE_STORAGE '${CONFORMANCE_STORAGE}' (memory or sqlite)"; summary "bad storage"; exit 1 ;;
+esac
 # Under ctest the suite's own cap must come before ctest's 900 s timeout, so
 # that the summary still gets printed.
 export DS_CONF_MAX_SECONDS="${DS_CONF_MAX_SECONDS:-780}"
 
 # shellcheck disable=SC2086 # STREAMSY_ARGS is a list of flags
 if ! server_start "$LOG" /v1/stream/x \
-    "$BIN" serve --listen 127.0.0.1:PORT --storage memory --long-poll-timeout-ms 500 ${STREAMSY_ARGS:-}; then
+    "$BIN" serve --listen 127.0.0.1:PORT --storage "$STORAGE" --long-poll-timeout-ms 500 ${STREAMSY_ARGS:-}; then
   echo "[server-test] $SERVER_ERROR"
   echo "[server-test] server log ($LOG), last lines:"
   tail -n 30 "$LOG" | sed 's/^/  /'
@@ -48,7 +55,7 @@ if ! server_start "$LOG" /v1/stream/x \
   exit 1
 fi
 trap 'kill -KILL "$SERVER_PID" 2>/dev/null' EXIT
-echo "[server-test] $BIN (pid $SERVER_PID) on http://127.0.0.1:$SERVER_PORT, log $LOG"
+echo "[server-test] $BIN (pid $SERVER_PID, storage $STORAGE) on http://127.0.0.1:$SERVER_PORT, log $LOG"
 
 OUT="$(mktemp "${TMPDIR:-/tmp}/streamsy-conformance-run.XXXXXX")"
 "$HERE/run.sh" "http://127.0.0.1:$SERVER_PORT" "$@" 2>&1 | tee "$OUT"
@@ -94,5 +101,6 @@ else
 fi
 echo "$LINE"
 # `make test` prints this file after ctest, which hides a passing test's output.
-[ -n "${CONFORMANCE_SUMMARY_FILE:-}" ] && echo "conformance: $LINE" > "$CONFORMANCE_SUMMARY_FILE"
+[ -n "$DB_DIR" ] && rm -rf "$DB_DIR"
+[ -n "${CONFORMANCE_SUMMARY_FILE:-}" ] && echo "conformance-${CONFORMANCE_STORAGE:-memory}: $LINE" > "$CONFORMANCE_SUMMARY_FILE"
 exit "$FAILED"

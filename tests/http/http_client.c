@@ -42,21 +42,31 @@ static int connect_port(int port) {
 }
 
 bool test_server_start(test_server *s, const char *extra_arg) {
+    return test_server_start_storage(s, "memory", 0, extra_arg);
+}
+
+void test_server_kill(test_server *s) {
+    int status;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &status, 0);
+}
+
+bool test_server_start_storage(test_server *s, const char *storage, int port, const char *extra_arg) {
     const char *bin = getenv("STREAMSY_BIN");
     if (!bin)
         bin = STREAMSY_BIN_DEFAULT;
-    s->port = free_port();
+    s->port = port ? port : free_port();
     snprintf(s->log_path, sizeof s->log_path, "/tmp/streamsy-test-%d.log", (int)getpid());
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
     s->pid = fork();
     if (s->pid == 0) {
-        int fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, bin, "serve", "--listen", listen, "--storage", "memory", "--long-poll-timeout-ms", "500",
+        execl(bin, bin, "serve", "--listen", listen, "--storage", storage, "--long-poll-timeout-ms", "500",
               "--quiet", extra_arg, (char *)NULL);
         _exit(127);
     }

@@ -16,6 +16,10 @@ typedef struct test_server {
 /* Starts build/streamsy (or $STREAMSY_BIN) with the memory storage and a
  * 500 ms long-poll timeout, waits until it accepts connections. */
 bool test_server_start(test_server *s, const char *extra_arg);
+/* The same with a --storage value ("memory", "sqlite:PATH") and an optional fixed port (0: a free one). */
+bool test_server_start_storage(test_server *s, const char *storage, int port, const char *extra_arg);
+/* SIGKILL, no cleanup: a crash. */
+void test_server_kill(test_server *s);
 /* SIGTERM, wait; returns true when it exited with status 0. */
 bool test_server_stop(test_server *s);
 

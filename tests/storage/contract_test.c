@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "streamsy/memory.h"
+#include "streamsy/sqlite.h"
 #include "streamsy/storage.h"
 
 /* ---- the factory table ---------------------------------------------------- */
@@ -26,10 +28,51 @@ static ss_rc make_memory_forkless(ss_stream_factory **out) {
     return ss_memory_factory_new(&(ss_memory_options){.forkless = true}, out);
 }
 
+static ss_rc make_sqlite_memory(ss_stream_factory **out) {
+    return ss_sqlite_factory_open(&(ss_sqlite_options){.path = ":memory:"}, out, NULL, 0);
+}
+
+/* A fresh database file in a temporary directory, removed when the test's
+ * process exits. group_commit: every case runs in one open transaction that
+ * is never flushed, so the cases also prove that commits are visible to
+ * reads before a flush (the flush itself is covered in sqlite_test.c). */
+static char sqlite_dir[64];
+
+static void remove_sqlite_dir(void) {
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-lock", "-journal"};
+    char path[128];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s/contract.db%s", sqlite_dir, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(sqlite_dir);
+}
+
+static ss_rc make_sqlite_file_at(bool group_commit, ss_stream_factory **out) {
+    snprintf(sqlite_dir, sizeof sqlite_dir, "/tmp/streamsy-contract-XXXXXX");
+    cr_assert_not_null(mkdtemp(sqlite_dir));
+    atexit(remove_sqlite_dir);
+    char path[128];
+    snprintf(path, sizeof path, "%s/contract.db", sqlite_dir);
+    char err[256];
+    ss_rc rc = ss_sqlite_factory_open(&(ss_sqlite_options){.path = path, .group_commit = group_commit}, out, err,
+                                      sizeof err);
+    cr_assert_eq(rc, SS_OK, "%s", err);
+    return rc;
+}
+
+static ss_rc make_sqlite_file(ss_stream_factory **out) { return make_sqlite_file_at(true, out); }
+
+/* Without group commit: every intent is its own durable transaction. */
+static ss_rc make_sqlite_file_autocommit(ss_stream_factory **out) { return make_sqlite_file_at(false, out); }
+
 /* X(suite, constructor, can fork, case): one line per adapter. */
 #define CONTRACT_FACTORIES(X, c)                                                                   \
     X(memory, make_memory, true, c)                                                                \
-    X(memory_forkless, make_memory_forkless, false, c)
+    X(memory_forkless, make_memory_forkless, false, c)                                             \
+    X(sqlite_memory, make_sqlite_memory, true, c)                                                  \
+    X(sqlite_file, make_sqlite_file, true, c)                                                      \
+    X(sqlite_file_autocommit, make_sqlite_file_autocommit, true, c)
 
 /* ---- the per-test environment ------------------------------------------- */
 

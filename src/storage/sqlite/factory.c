@@ -1,0 +1,205 @@
+/* The SQLite storage factory: open, destroy, the vtables, flush and
+ * for_each_expiry. See streamsy/sqlite.h and docs/sqlite.md. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "storage/sqlite/sqlite_internal.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---- factory methods -------------------------------------------------------- */
+
+static void f_destroy(ss_stream_factory *base) {
+    sq_factory *f = sq_of(base);
+    /* Unflushed group-commit changes are rolled back, never half-kept: the
+     * server flushes before it shuts down. */
+    ss__sq_abandon(f);
+    ss__sq_finalize_all(f);
+    sqlite3_close_v2(f->db); /* checkpoints the WAL when it is the last connection */
+    ss__sq_unlock(f->lock_fd);
+    free(f);
+}
+
+static ss_rc f_flush(ss_stream_factory *base) { return ss__sq_flush(sq_of(base)); }
+
+typedef struct expiry {
+    ss_slice id;
+    int64_t at_ms;
+} expiry;
+
+/* Collects first and calls afterwards, so fn may use the factory. */
+static ss_rc f_for_each_expiry(ss_stream_factory *base, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                               void *ctx) {
+    sq_factory *f = sq_of(base);
+    ss_arena a;
+    ss_arena_init(&a);
+    expiry *v = NULL;
+    size_t n = 0, cap = 0;
+    ss_rc rc = SS_OK;
+    sqlite3_stmt *st = ss__sq_stmt(f, SQ_EXPIRIES);
+    for (;;) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_DONE)
+            break;
+        if (s != SQLITE_ROW) {
+            rc = ss__sq_fail(f, s);
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            expiry *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = SS_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        const unsigned char *id = sqlite3_column_text(st, 0);
+        if (!id) {
+            rc = SS_NOMEM;
+            break;
+        }
+        if ((rc = ss_arena_copy(&a, ss_slice_of(id, (size_t)sqlite3_column_bytes(st, 0)), &v[n].id)))
+            break;
+        v[n++].at_ms = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; !rc && i < n; i++)
+        fn(ctx, v[i].id, v[i].at_ms);
+    free(v);
+    ss_arena_release(&a);
+    return rc;
+}
+
+static const ss_stream_factory_methods sq_file_methods = {
+    .version = 2,
+    .name = "sqlite",
+    .caps = SS_STORAGE_CAP_DURABLE,
+    .open = ss__sq_open_stream,
+    .create = ss__sq_create,
+    .fork = ss__sq_fork,
+    .remove = ss__sq_remove,
+    .schedule_expiry = NULL, /* the protocol's in-process timers, re-armed by for_each_expiry */
+    .cancel_expiry = NULL,
+    .destroy = f_destroy,
+    .flush = f_flush,
+    .for_each_expiry = f_for_each_expiry,
+};
+
+static const ss_stream_factory_methods sq_memory_methods = {
+    .version = 2,
+    .name = "sqlite",
+    .caps = 0, /* ":memory:" dies with the process */
+    .open = ss__sq_open_stream,
+    .create = ss__sq_create,
+    .fork = ss__sq_fork,
+    .remove = ss__sq_remove,
+    .schedule_expiry = NULL,
+    .cancel_expiry = NULL,
+    .destroy = f_destroy,
+    .flush = f_flush,
+    .for_each_expiry = f_for_each_expiry,
+};
+
+sqlite3 *ss__sqlite_db(ss_stream_factory *f) {
+    return f && (f->m == &sq_file_methods || f->m == &sq_memory_methods) ? sq_of(f)->db : NULL;
+}
+
+/* ---- open ------------------------------------------------------------------- */
+
+/* Clear messages for the path mistakes SQLite would report as "unable to open". */
+static ss_rc check_path(const char *path, char *err, size_t err_cap) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            ss__sq_errf(err, err_cap, "%s is a directory, not a database file", path);
+            return SS_BADARG;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            ss__sq_errf(err, err_cap, "%s is not a regular file", path);
+            return SS_BADARG;
+        }
+        if (access(path, R_OK) != 0) {
+            ss__sq_errf(err, err_cap, "cannot read database %s: %s", path, strerror(errno));
+            return SS_IOERR;
+        }
+        if (access(path, W_OK) != 0) {
+            ss__sq_errf(err, err_cap, "database %s is read-only (%s)", path, strerror(errno));
+            return SS_IOERR;
+        }
+        return SS_OK;
+    }
+    if (errno != ENOENT) {
+        ss__sq_errf(err, err_cap, "cannot access %s: %s", path, strerror(errno));
+        return SS_IOERR;
+    }
+    char *copy = strdup(path);
+    if (!copy) {
+        ss__sq_errf(err, err_cap, "out of memory");
+        return SS_NOMEM;
+    }
+    const char *dir = dirname(copy);
+    ss_rc rc = SS_OK;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT)
+            ss__sq_errf(err, err_cap, "cannot create database %s: directory %s does not exist", path, dir);
+        else
+            ss__sq_errf(err, err_cap, "cannot create database %s: %s: %s", path, dir, strerror(errno));
+        rc = errno == ENOENT ? SS_BADARG : SS_IOERR;
+    } else if (!S_ISDIR(sb.st_mode)) {
+        ss__sq_errf(err, err_cap, "cannot create database %s: %s is not a directory", path, dir);
+        rc = SS_BADARG;
+    }
+    free(copy);
+    return rc;
+}
+
+ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out, char *err, size_t err_cap) {
+    if (err && err_cap)
+        err[0] = '\0';
+    if (!o || !out || !o->path || !o->path[0]) {
+        ss__sq_errf(err, err_cap, "no database path given (a file path or \":memory:\")");
+        return SS_BADARG;
+    }
+    const char *path = o->path;
+    bool file = strcmp(path, ":memory:") != 0;
+    int lock_fd = -1;
+    ss_rc rc;
+    if (file && ((rc = check_path(path, err, err_cap)) || (rc = ss__sq_lock(path, &lock_fd, err, err_cap))))
+        return rc;
+    sq_factory *f = calloc(1, sizeof *f);
+    if (!f) {
+        ss__sq_unlock(lock_fd);
+        ss__sq_errf(err, err_cap, "out of memory");
+        return SS_NOMEM;
+    }
+    f->base.m = file ? &sq_file_methods : &sq_memory_methods;
+    f->group_commit = o->group_commit;
+    f->lock_fd = lock_fd;
+    /* No URI parsing: the path is a plain file name. One thread per factory. */
+    int src = sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        ss__sq_errf(err, err_cap, "cannot open database %s: %s", path,
+                    f->db ? sqlite3_errmsg(f->db) : sqlite3_errstr(src));
+        rc = ss__sq_rc(src) ? ss__sq_rc(src) : SS_IOERR;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(f->db, 1);
+    sqlite3_busy_timeout(f->db, BUSY_TIMEOUT_MS);
+    if ((rc = ss__sq_schema_open(f->db, path, file, err, err_cap)) || (rc = ss__sq_prepare_all(f, err, err_cap)))
+        goto fail;
+    ss__sq_lineage_init(f);
+    *out = &f->base;
+    return SS_OK;
+fail:
+    ss__sq_finalize_all(f);
+    sqlite3_close_v2(f->db);
+    ss__sq_unlock(lock_fd);
+    free(f);
+    return rc;
+}

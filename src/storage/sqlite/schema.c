@@ -1,0 +1,249 @@
+/* First touch, pragmas and forward migrations.
+ *
+ * Nothing is written before the file has been read as a SQLite database, so
+ * a file that is not one (SQLITE_NOTADB) is refused untouched. A database
+ * with tables of its own but no streamsy_schema_version is refused too (it is
+ * somebody else's database), and so is one whose version is newer than this
+ * build: an old streamsy never writes to a schema it does not know.
+ *
+ * MIGRATIONS lists every step from an empty file to SS_SQLITE_SCHEMA_VERSION;
+ * each missing step runs in its own transaction and records its row in
+ * streamsy_schema_version. To change the schema, append a step (never edit a
+ * released one) and bump SS_SQLITE_SCHEMA_VERSION. */
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/sqlite/sqlite_internal.h"
+
+typedef struct migration {
+    int64_t version;
+    const char *sql;
+} migration;
+
+static const migration MIGRATIONS[] = {
+    {1,
+     "CREATE TABLE streamsy_schema_version ("
+     "  version INTEGER PRIMARY KEY,"
+     "  applied_at_ms INTEGER NOT NULL"
+     ") STRICT;"
+     /* One row per stream. Absent optionals are NULL (see record.c). */
+     "CREATE TABLE streamsy_streams ("
+     "  stream_id TEXT NOT NULL PRIMARY KEY,"
+     "  content_type TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  ttl_seconds INTEGER,"
+     "  expires_at TEXT,"
+     "  expires_at_ms INTEGER,"
+     "  current_offset TEXT NOT NULL,"
+     "  counter INTEGER NOT NULL,"
+     "  last_seq TEXT,"
+     "  closed INTEGER NOT NULL DEFAULT 0,"
+     "  closed_at INTEGER,"
+     "  forked_from TEXT,"
+     "  fork_offset TEXT,"
+     "  fork_sub_offset INTEGER,"
+     "  soft_deleted INTEGER NOT NULL DEFAULT 0"
+     ") STRICT, WITHOUT ROWID;"
+     /* Dependents of a parent (lineage is derived from forked_from). */
+     "CREATE INDEX streamsy_streams_forked_from ON streamsy_streams (forked_from)"
+     "  WHERE forked_from IS NOT NULL;"
+     /* Deadlines to re-arm at start. */
+     "CREATE INDEX streamsy_streams_expires_at_ms ON streamsy_streams (expires_at_ms)"
+     "  WHERE expires_at_ms IS NOT NULL;"
+     /* Messages clustered by (stream, offset): a range read or a tail probe
+      * is one b-tree descent. "offset" is the position after the message. */
+     "CREATE TABLE streamsy_messages ("
+     "  stream_id TEXT NOT NULL,"
+     "  \"offset\" TEXT NOT NULL,"
+     "  timestamp INTEGER NOT NULL,"
+     "  data BLOB NOT NULL,"
+     "  PRIMARY KEY (stream_id, \"offset\")"
+     ") STRICT, WITHOUT ROWID;"
+     "CREATE TABLE streamsy_producers ("
+     "  stream_id TEXT NOT NULL,"
+     "  producer_id TEXT NOT NULL,"
+     "  epoch INTEGER NOT NULL,"
+     "  last_seq INTEGER NOT NULL,"
+     "  PRIMARY KEY (stream_id, producer_id)"
+     ") STRICT, WITHOUT ROWID;"},
+};
+
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+
+_Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SS_SQLITE_SCHEMA_VERSION,
+               "one migration step per schema version");
+
+/* One integer from a query; sqlite's rc. */
+static int query_int(sqlite3 *db, const char *sql, int64_t *out) {
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        *out = 0;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The error of the first read of the file, as a sentence. */
+static ss_rc first_touch_error(sqlite3 *db, int rc, const char *path, char *err, size_t err_cap) {
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        ss__sq_errf(err, err_cap, "%s is not a SQLite database (refusing to touch it)", path);
+        return SS_CORRUPT;
+    case SQLITE_CORRUPT:
+        ss__sq_errf(err, err_cap, "database %s is corrupt: %s", path, sqlite3_errmsg(db));
+        return SS_CORRUPT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        ss__sq_errf(err, err_cap, "database %s is locked by another program", path);
+        return SS_BUSY;
+    default:
+        ss__sq_errf(err, err_cap, "cannot read database %s: %s", path, sqlite3_errmsg(db));
+        return ss__sq_rc(rc) ? ss__sq_rc(rc) : SS_IOERR;
+    }
+}
+
+static ss_rc write_error(sqlite3 *db, int rc, const char *path, const char *what, char *err, size_t err_cap) {
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+        ss__sq_errf(err, err_cap, "database %s is locked by another program", path);
+        return SS_BUSY;
+    }
+    ss__sq_errf(err, err_cap, "database %s: cannot %s: %s", path, what, sqlite3_errmsg(db));
+    return ss__sq_rc(rc) ? ss__sq_rc(rc) : SS_IOERR;
+}
+
+ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out) {
+    int64_t has_table = 0;
+    int rc = query_int(db,
+                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
+                       &has_table);
+    if (rc == SQLITE_OK && has_table)
+        rc = query_int(db, "SELECT coalesce(max(version), 0) FROM streamsy_schema_version", out);
+    else if (rc == SQLITE_OK)
+        *out = 0;
+    return rc == SQLITE_OK ? SS_OK : (ss__sq_rc(rc) ? ss__sq_rc(rc) : SS_IOERR);
+}
+
+/* Reads the version; refuses foreign and newer databases. */
+static ss_rc read_version(sqlite3 *db, const char *path, int64_t *out, char *err, size_t err_cap) {
+    int64_t has_table = 0, tables = 0;
+    int rc = query_int(db,
+                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
+                       &has_table);
+    if (rc == SQLITE_OK && !has_table)
+        rc = query_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", &tables);
+    if (rc != SQLITE_OK)
+        return first_touch_error(db, rc, path, err, err_cap);
+    if (!has_table && tables) {
+        ss__sq_errf(err, err_cap, "%s is a SQLite database but not a streamsy one (no streamsy_schema_version table)",
+                    path);
+        return SS_CORRUPT;
+    }
+    int64_t version = 0;
+    if (has_table && (rc = query_int(db, "SELECT coalesce(max(version), 0) FROM streamsy_schema_version",
+                                     &version)) != SQLITE_OK)
+        return first_touch_error(db, rc, path, err, err_cap);
+    if (version > SS_SQLITE_SCHEMA_VERSION) {
+        ss__sq_errf(err, err_cap,
+                    "database %s has schema version %lld, newer than this streamsy supports (%d): use a newer streamsy",
+                    path, (long long)version, SS_SQLITE_SCHEMA_VERSION);
+        return SS_NOTSUP;
+    }
+    *out = version;
+    return SS_OK;
+}
+
+static ss_rc apply_step(sqlite3 *db, const migration *m, const char *path, char *err, size_t err_cap) {
+    int rc = ss__sq_exec(db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return write_error(db, rc, path, "begin a migration", err, err_cap);
+    /* Re-read inside the transaction: the step may have been applied meanwhile. */
+    int64_t version = 0;
+    ss_rc out = read_version(db, path, &version, err, err_cap);
+    if (!out && version < m->version) {
+        rc = ss__sq_exec(db, m->sql);
+        if (rc == SQLITE_OK) {
+            sqlite3_stmt *st;
+            rc = sqlite3_prepare_v2(db,
+                                    "INSERT INTO streamsy_schema_version (version, applied_at_ms) "
+                                    "VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                                    -1, &st, NULL);
+            if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, m->version);
+                rc = sqlite3_step(st);
+                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+                sqlite3_finalize(st);
+            }
+        }
+        if (rc == SQLITE_OK)
+            rc = ss__sq_exec(db, "COMMIT");
+        if (rc != SQLITE_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "migrate to schema version %lld", (long long)m->version);
+            out = write_error(db, rc, path, what, err, err_cap);
+        }
+    }
+    if (!sqlite3_get_autocommit(db))
+        (void)ss__sq_exec(db, out ? "ROLLBACK" : "COMMIT");
+    return out;
+}
+
+static ss_rc set_pragmas(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap) {
+    if (file) {
+        /* WAL: readers never wait for the writer; one append + sync per commit. */
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        bool wal = false;
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                const unsigned char *mode = sqlite3_column_text(st, 0);
+                wal = mode && strcmp((const char *)mode, "wal") == 0;
+                rc = SQLITE_OK;
+            }
+            sqlite3_finalize(st);
+        }
+        if (rc != SQLITE_OK)
+            return write_error(db, rc, path, "switch to WAL mode", err, err_cap);
+        if (!wal) {
+            ss__sq_errf(err, err_cap, "database %s cannot use WAL mode", path);
+            return SS_IOERR;
+        }
+    }
+    /* FULL: the WAL is synced at every commit, so an acknowledged commit
+     * survives a power loss (NORMAL would only survive a process crash). */
+    int rc = ss__sq_exec(db, "PRAGMA synchronous = FULL");
+    if (rc != SQLITE_OK)
+        return write_error(db, rc, path, "set synchronous = FULL", err, err_cap);
+    return SS_OK;
+}
+
+ss_rc ss__sq_schema_open(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap) {
+    /* SQLite falls back to read-only for a write-protected file. */
+    if (file && sqlite3_db_readonly(db, "main") == 1) {
+        ss__sq_errf(err, err_cap, "database %s is read-only (no write permission)", path);
+        return SS_IOERR;
+    }
+    /* First touch: a read. NOTADB and CORRUPT show up here, before any write. */
+    int64_t n;
+    int rc = query_int(db, "SELECT count(*) FROM sqlite_master", &n);
+    if (rc != SQLITE_OK)
+        return first_touch_error(db, rc, path, err, err_cap);
+    int64_t version;
+    ss_rc out = read_version(db, path, &version, err, err_cap);
+    if (out)
+        return out;
+    if ((out = set_pragmas(db, path, file, err, err_cap)))
+        return out;
+    for (size_t i = 0; i < N_MIGRATIONS; i++)
+        if (MIGRATIONS[i].version > version && (out = apply_step(db, &MIGRATIONS[i], path, err, err_cap)))
+            return out;
+    return SS_OK;
+}
