@@ -6,7 +6,7 @@
  *
  *   cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc bench/sqlite_commit_bench.c \
  *      build/libstreamsy_core.a -lsqlite3 -lm -o build/sqlite_commit_bench
- *   build/sqlite_commit_bench [DIR] [SECONDS]
+ *   build/sqlite_commit_bench [DIR] [SECONDS] [ROW-FILTER]
  *
  * DIR (default /tmp) should be on the disk you care about: the numbers are
  * dominated by its fsync latency. Each row runs for SECONDS (default 2). */
@@ -148,8 +148,10 @@ int main(int argc, char **argv) {
         {"file, group FULL, batch 64, 1000 streams", "sqlite-file", true, "FULL", 64, 1000},
         {"file, group NORMAL, batch 64, 1000 streams", "sqlite-file", true, "NORMAL", 64, 1000},
     };
+    const char *only = argc > 3 ? argv[3] : NULL; /* run only rows whose name contains this */
     printf("| %-44s | %10s | %8s |\n|---|---:|---:|\n", "row (100-byte appends)", "appends/s", "syncs/s");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        run(&rows[i], dir, seconds);
+        if (!only || strstr(rows[i].name, only))
+            run(&rows[i], dir, seconds);
     return 0;
 }
