@@ -32,12 +32,15 @@ typedef struct ss_sqlite_options {
 } ss_sqlite_options;
 
 /* Opens (creating if needed) and migrates the database at o->path. On failure
- * *out is untouched and `err` (when err_cap > 0) receives one human line:
- * a missing directory, a read-only file, not a database, a corrupt file, a
- * schema newer than this build, or a database in use by another process.
- * SS_BADARG for bad options or paths, SS_BUSY when the database is in use,
- * SS_CORRUPT for a file that is not a (valid, streamsy) database, SS_IOERR
- * otherwise. Free the factory with ss_storage_factory_free(). */
+ * *out is untouched, nothing was written to the file, and `err` (when
+ * err_cap > 0) receives one human line naming the path and the problem:
+ *   SS_BADARG   no path, a missing directory, a directory or special file
+ *   SS_IOERR    a read-only file, an unwritable directory, other I/O errors
+ *   SS_CORRUPT  not a SQLite database, a corrupt one, or somebody else's
+ *   SS_NOTSUP   a schema version newer than SS_SQLITE_SCHEMA_VERSION
+ *   SS_BUSY     in use by another streamsy factory ("... (pid N)"), or
+ *               locked by another program
+ * Free the factory with ss_storage_factory_free(). */
 ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out, char *err, size_t err_cap);
 
 #endif

@@ -484,6 +484,30 @@ Test(sqlite_persistence, a_fork_plan_whose_child_does_not_name_the_source_is_mis
     ss_storage_factory_free(f);
 }
 
+Test(sqlite_persistence, a_plan_whose_offsets_collide_with_stored_ones_is_misuse_and_writes_nothing) {
+    for (int group = 0; group < 2; group++) {
+        ss_stream_factory *f = open_db(":memory:", group);
+        create_n(f, "s", 2);
+        /* A new offset between 1 and 2, then 2 again: no expected tail guards them. */
+        ss_message m[2] = {msg(3), msg(2)};
+        cr_assert_eq(ss_offset_set(&m[0].offset, S("0000000000000000_0000000000000001a")), SS_OK);
+        ss_mutation_plan p = {.msgs = m, .n_msgs = 2};
+        p.patch.set = SS_PATCH_COUNTER;
+        p.patch.counter = 9;
+        cr_assert_eq(commit_rc(f, "s", &p, NULL), SS_MISUSE);
+        assert_messages(f, "s", 1, 2);
+        ss_arena a;
+        ss_arena_init(&a);
+        ss_record r;
+        cr_assert(read_record(f, "s", &a, &r));
+        cr_assert_eq(r.counter, 2, "the patch did not land");
+        ss_arena_release(&a);
+        append_one(f, "s", 2); /* and the factory carries on */
+        cr_assert_eq(ss_storage_flush(f), SS_OK);
+        ss_storage_factory_free(f);
+    }
+}
+
 /* ==== group commit ============================================================== */
 
 Test(sqlite_group_commit, commits_are_visible_before_flush_and_lost_when_the_factory_is_destroyed) {
@@ -693,6 +717,23 @@ Test(sqlite_schema, a_file_that_is_not_a_database_is_refused_and_left_unchanged)
     fputs("hello, I am a text file\n", fp);
     fclose(fp);
     open_fails(path, SS_CORRUPT);
+}
+
+Test(sqlite_schema, a_database_with_a_corrupt_first_page_is_refused) {
+    const char *path = tmp_path("bad.db");
+    ss_stream_factory *f = open_db(path, false);
+    create_n(f, "s", 3);
+    ss_storage_factory_free(f);
+    /* Keep the 100-byte header, scribble over the rest of page 1 (the schema). */
+    int fd = open(path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    char junk[1024];
+    memset(junk, 0xA5, sizeof junk);
+    cr_assert_eq(pwrite(fd, junk, sizeof junk, 100), (ssize_t)sizeof junk);
+    close(fd);
+    const char *err = open_fails(path, SS_CORRUPT);
+    assert_contains(err, "corrupt");
+    assert_contains(err, path);
 }
 
 Test(sqlite_schema, somebody_elses_sqlite_database_is_refused) {

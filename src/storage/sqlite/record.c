@@ -8,7 +8,6 @@
  * values (counter, ttl, producer epoch and seq) are stored as their int64 bit
  * pattern, so every value round-trips. A value whose flag is off is not kept
  * and reads back as zero. */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 

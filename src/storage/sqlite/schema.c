@@ -196,6 +196,7 @@ static ss_rc apply_step(sqlite3 *db, const migration *m, const char *path, char 
 }
 
 static ss_rc set_pragmas(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap) {
+    int rc0;
     if (file) {
         /* WAL: readers never wait for the writer; one append + sync per commit. */
         sqlite3_stmt *st;
@@ -217,6 +218,9 @@ static ss_rc set_pragmas(sqlite3 *db, const char *path, bool file, char *err, si
             return SS_IOERR;
         }
     }
+    /* After a checkpoint the WAL file is cut back to 64 MiB. */
+    if (file && (rc0 = ss__sq_exec(db, "PRAGMA journal_size_limit = 67108864")) != SQLITE_OK)
+        return write_error(db, rc0, path, "set journal_size_limit", err, err_cap);
     /* FULL: the WAL is synced at every commit, so an acknowledged commit
      * survives a power loss (NORMAL would only survive a process crash). */
     int rc = ss__sq_exec(db, "PRAGMA synchronous = FULL");
