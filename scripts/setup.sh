@@ -25,7 +25,7 @@ NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libh2o-evloop-dev libssl-dev libcriterion-dev libjansson-dev libsqlite3-dev
-  curl wrk nghttp2-client
+  curl wrk nghttp2-client json-schema-test-suite
 )
 
 die() { echo "setup.sh: error: $*" >&2; exit 1; }

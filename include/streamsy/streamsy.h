@@ -7,11 +7,13 @@
 
 #include "bytes.h"
 #include "handler.h"
+#include "json_error.h"
 #include "lineage.h"
 #include "memory.h"
 #include "offset.h"
 #include "protocol.h"
 #include "rc.h"
+#include "sqlite.h"
 #include "storage.h"
 
 #endif
