@@ -208,6 +208,16 @@ bool test_http_raw(int port, const char *raw, size_t raw_len, test_response *out
     return ok;
 }
 
+bool test_http_raw_hangup(int port, const char *raw, size_t raw_len, int wait_ms) {
+    int fd = connect_port(port);
+    if (fd < 0)
+        return false;
+    bool ok = send_all(fd, raw, raw_len);
+    usleep((useconds_t)wait_ms * 1000);
+    close(fd);
+    return ok;
+}
+
 bool test_http(int port, const char *method, const char *target, const char *extra_headers, const char *body,
                size_t body_len, test_response *out) {
     size_t cap = 1024 + (extra_headers ? strlen(extra_headers) : 0) + body_len;

@@ -34,6 +34,8 @@ typedef struct test_response {
  * response (Content-Length, chunked, or until close). Returns false on a
  * connection error or timeout (5 s). */
 bool test_http_raw(int port, const char *raw, size_t raw_len, test_response *out);
+/* Sends `raw`, waits `wait_ms`, closes the connection without reading. */
+bool test_http_raw_hangup(int port, const char *raw, size_t raw_len, int wait_ms);
 /* Builds a request with Connection: close. extra_headers: "A: b\r\nC: d\r\n". */
 bool test_http(int port, const char *method, const char *target, const char *extra_headers, const char *body,
                size_t body_len, test_response *out);

@@ -207,3 +207,26 @@ Test(server, concurrent_cas_writers_over_http_lose_no_update) {
     test_response_free(&r);
     cr_log_info("%d CAS conflicts retried across %d writers", conflicts, CAS_WRITERS);
 }
+
+/* Clients that go away while parked (long-poll) or streaming (SSE) must not
+ * leave anything behind: the server keeps serving and, under the sanitizer
+ * build, exits leak-free (checked by stop() in the suite's fini). */
+Test(server, clients_that_disconnect_while_parked_or_streaming_are_cleaned_up) {
+    test_response r = req("PUT", "/v1/stream/gone", "Content-Type: text/plain\r\n", NULL);
+    test_response_free(&r);
+    const char *targets[] = {"/v1/stream/gone?offset=now&live=long-poll", "/v1/stream/gone?offset=-1&live=sse"};
+    for (int round = 0; round < 20; round++) {
+        const char *t = targets[round % 2];
+        char raw[256];
+        int n = snprintf(raw, sizeof raw, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", t);
+        /* send, wait a moment so the request is parked, hang up */
+        cr_assert(test_http_raw_hangup(srv.port, raw, (size_t)n, 20));
+    }
+    usleep(200000);
+    r = req("POST", "/v1/stream/gone", "Content-Type: text/plain\r\n", "after");
+    cr_assert_eq(r.status, 204, "appends still work and wake nobody stale");
+    test_response_free(&r);
+    r = req("GET", "/v1/stream/gone?offset=-1", NULL, NULL);
+    cr_assert_str_eq(r.body, "after");
+    test_response_free(&r);
+}
