@@ -147,12 +147,12 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
     int attempts = 0, no_progress = 0;
     for (;;) {
         ss_record r;
-        bool found;
-        ss_rc rc = ss__load_record(p, s->st, a, &r, &found);
+        ss__presence pr;
+        ss_rc rc = ss__load_present(s, a, &r, &pr);
         if (rc)
             return rc;
-        if (!found || r.soft_deleted) {
-            out->status = found ? SS_APPEND_GONE : SS_APPEND_NOT_FOUND;
+        if (pr != SS__PRESENT) {
+            out->status = pr == SS__SOFT_DELETED ? SS_APPEND_GONE : SS_APPEND_NOT_FOUND;
             return SS_OK;
         }
         ss_producer state;

@@ -41,6 +41,23 @@ static bool config_matches(const ss_record *r, const ss_create_options *o) {
     return o->closed == r->closed;
 }
 
+/* A created/exists result carrying a stream bound to `st` (taken). */
+static ss_rc bound(ss_protocol *p, ss_storage_stream *st, const ss_record *r, ss_create_status status,
+                   ss_create_result *out) {
+    ss_protocol_stream *s;
+    ss_rc rc = ss__bind(p, st, &s);
+    if (rc) {
+        ss_storage_close(st);
+        return rc;
+    }
+    *out = (ss_create_result){.status = status,
+                              .stream = s,
+                              .next_offset = r->tail,
+                              .content_type = r->content_type,
+                              .closed = r->closed};
+    return SS_OK;
+}
+
 /* Classifies a create against the stream already at the path. Takes `st`. */
 static ss_rc result_for_existing(ss_protocol *p, ss_storage_stream *st, const ss_record *r,
                                  const ss_create_options *o, ss_create_result *out) {
@@ -51,34 +68,12 @@ static ss_rc result_for_existing(ss_protocol *p, ss_storage_stream *st, const ss
                                           "Stream exists with different configuration");
         return SS_OK;
     }
-    ss_protocol_stream *s;
-    ss_rc rc = ss__bind(p, st, &s);
-    if (rc) {
-        ss_storage_close(st);
-        return rc;
-    }
-    *out = (ss_create_result){.status = SS_CREATE_EXISTS,
-                              .stream = s,
-                              .next_offset = r->tail,
-                              .content_type = r->content_type,
-                              .closed = r->closed};
-    return SS_OK;
+    return bound(p, st, r, SS_CREATE_EXISTS, out);
 }
 
 static ss_rc created(ss_protocol *p, ss_storage_stream *st, const ss_record *r, ss_create_result *out) {
     ss__emit_commit(p, r);
-    ss_protocol_stream *s;
-    ss_rc rc = ss__bind(p, st, &s);
-    if (rc) {
-        ss_storage_close(st);
-        return rc;
-    }
-    *out = (ss_create_result){.status = SS_CREATE_CREATED,
-                              .stream = s,
-                              .next_offset = r->tail,
-                              .content_type = r->content_type,
-                              .closed = r->closed};
-    return SS_OK;
+    return bound(p, st, r, SS_CREATE_CREATED, out);
 }
 
 /* Frames `data` into messages appended after `prev` (after `n_prefix` slots

@@ -74,6 +74,14 @@ struct ss_protocol_stream {
     ss_storage_stream *st;
 };
 
+/* Whether a bound stream's record is there to serve. */
+typedef enum ss__presence {
+    SS__PRESENT,
+    SS__MISSING,      /* not found (or expired) */
+    SS__SOFT_DELETED, /* gone */
+} ss__presence;
+/* Lazy expiry, then the record and its presence. */
+ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss__presence *presence);
 /* Lazy expiry, then the current record. */
 ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found);
 ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out);

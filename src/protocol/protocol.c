@@ -117,6 +117,14 @@ ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_rec
     return ss_storage_get_record(st, a, out, found);
 }
 
+ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss__presence *presence) {
+    bool found;
+    ss_rc rc = ss__load_record(s->p, s->st, a, out, &found);
+    if (!rc)
+        *presence = !found ? SS__MISSING : out->soft_deleted ? SS__SOFT_DELETED : SS__PRESENT;
+    return rc;
+}
+
 ss_rc ss_protocol_get(ss_protocol *p, ss_slice id, ss_get_result *out) {
     ss_storage_stream *st;
     ss_rc rc = ss_storage_open(p->storage, id, &st);

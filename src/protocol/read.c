@@ -108,12 +108,12 @@ static void finish_range(const ss_record *r, const ss__chain_read *cr, ss_offset
 ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    bool found;
-    ss_rc rc = ss__load_record(s->p, s->st, a, &r, &found);
+    ss__presence pr;
+    ss_rc rc = ss__load_present(s, a, &r, &pr);
     if (rc)
         return rc;
-    if (!found || r.soft_deleted) {
-        out->status = found ? SS_READ_GONE : SS_READ_NOT_FOUND;
+    if (pr != SS__PRESENT) {
+        out->status = pr == SS__SOFT_DELETED ? SS_READ_GONE : SS_READ_NOT_FOUND;
         return SS_OK;
     }
     ss__chain_read cr = {0};
@@ -146,12 +146,12 @@ static ss_rc read_own(ss_protocol *p, ss_storage_stream *st, const ss_record *r,
 }
 
 static bool load_live(ss_protocol_stream *s, ss_arena *a, ss_record *r, ss_live_result *out, ss_rc *rc) {
-    bool found;
-    *rc = ss__load_record(s->p, s->st, a, r, &found);
+    ss__presence pr;
+    *rc = ss__load_present(s, a, r, &pr);
     if (*rc)
         return false;
-    if (!found || r->soft_deleted) {
-        out->status = found ? SS_LIVE_GONE : SS_LIVE_NOT_FOUND;
+    if (pr != SS__PRESENT) {
+        out->status = pr == SS__SOFT_DELETED ? SS_LIVE_GONE : SS_LIVE_NOT_FOUND;
         return false;
     }
     return true;
@@ -231,12 +231,12 @@ ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, s
 ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    bool found;
-    ss_rc rc = ss__load_record(s->p, s->st, a, &r, &found);
+    ss__presence pr;
+    ss_rc rc = ss__load_present(s, a, &r, &pr);
     if (rc)
         return rc;
-    if (!found || r.soft_deleted) {
-        out->status = found ? SS_META_GONE : SS_META_NOT_FOUND;
+    if (pr != SS__PRESENT) {
+        out->status = pr == SS__SOFT_DELETED ? SS_META_GONE : SS_META_NOT_FOUND;
         return SS_OK;
     }
     *out = (ss_meta_result){.status = SS_META_OK,
