@@ -17,6 +17,15 @@
  *   front end's timer heap. A wake (fired from ss_protocol_run_pending, once
  *   per loop turn) or the deadline calls ss_http_live_resume; DONE is sent,
  *   WAIT parks again until the unchanged deadline.
+ *   Disconnects: h2o stops reading an HTTP/1 connection once it has parsed
+ *   a request, so a client that leaves a parked long-poll would go unnoticed
+ *   until the deadline. While parked, the front end reads the connection
+ *   itself (h2o_socket_read_start with its own callback; it owns the socket's
+ *   on_close slot, see ss__conn): EOF or an error answers the poll at once
+ *   with its timeout response, whose write fails and makes h2o close the
+ *   connection and dispose the request. Bytes of a pipelined next request
+ *   just end the watch (they stay in the socket's input buffer for h2o).
+ *   HTTP/2 needs none of this: h2o resets the stream and disposes it.
  *
  * SSE (SS_HTTP_STREAM)
  *   h2o_start_response with our generator; no Content-Length (chunked on
@@ -50,6 +59,7 @@ typedef struct ss__live_req {
     int64_t inflight_since;
     ss_buf pending; /* SSE: the next send */
     ss_buf out;     /* SSE: the send h2o holds until proceed() */
+    ss__conn *watch; /* HTTP/1 long-poll: the connection watched for EOF while parked */
     unsigned busy;  /* calls of ours running on this state */
     bool sse;
     bool parked;
@@ -235,9 +245,27 @@ static bool leave(ss__live_req *st) {
     return true;
 }
 
+/* Stops reading the connection of a parked HTTP/1 long-poll. */
+static void unwatch(ss__live_req *st) {
+    ss__conn *c = st->watch;
+    if (!c)
+        return;
+    st->watch = NULL;
+    c->watch = NULL;
+    h2o_socket_read_stop(c->sock);
+}
+
+void ss__h2o_conn_closing(ss__conn *c) {
+    if (c->watch) {
+        c->watch->watch = NULL;
+        c->watch = NULL;
+    }
+}
+
 /* Ends the continuation: unpark, drop the deadline, free it. */
 static void end_live(ss__live_req *st) {
     ss_h2o_front *f = st->f;
+    unwatch(st);
     if (st->parked) {
         ss_protocol_unpark(f->protocol, st->waiter);
         st->parked = false;
@@ -326,7 +354,11 @@ static const char *park_failure_text(const ss__live_req *st, ss_rc rc) {
     return rc == SS_TOOBIG ? "Too many waiters" : "Out of memory";
 }
 
+static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res);
+
 /* ---- long-poll --------------------------------------------------------------------------- */
+
+static void watch(ss__live_req *st);
 
 /* Acts on a long-poll step: respond, or park again. */
 static void long_poll_step(ss__live_req *st, ss_http_response *res) {
@@ -336,12 +368,14 @@ static void long_poll_step(ss__live_req *st, ss_http_response *res) {
         if (rc) {
             end_live(st);
             send_plain(st->req, 503, park_failure_text(st, rc));
+        } else {
+            watch(st);
         }
         return;
     }
     case SS_HTTP_DONE:
         end_live(st);
-        send_done(st->req, res);
+        respond_or_hold(st->f, st->req, res); /* data read before this turn's flush waits for it */
         return;
     case SS_HTTP_STREAM:
         end_live(st);
@@ -358,6 +392,38 @@ static void long_poll_resume(ss__live_req *st, bool timed_out) {
     ss_http_live_resume(st->live, timed_out, &res);
     long_poll_step(st, &res);
     ss_http_response_release(&res);
+}
+
+/* The parked HTTP/1 client's connection became readable. */
+static void on_watch_read(h2o_socket_t *sock, const char *err) {
+    ss__conn *c = sock->on_close.data;
+    ss__live_req *st = c->watch;
+    if (!st) { /* cannot happen: unwatch stops reading */
+        h2o_socket_read_stop(sock);
+        return;
+    }
+    unwatch(st);
+    if (!err)
+        return; /* a pipelined request: h2o reads it after this response */
+    enter(st);
+    if (st->parked) {
+        ss_protocol_unpark(st->f->protocol, st->waiter);
+        st->parked = false;
+    }
+    ss__timers_disarm(&st->f->timers, &st->timer);
+    long_poll_resume(st, true); /* the client is gone; the answer's write fails and h2o closes */
+    leave(st);
+}
+
+static void watch(ss__live_req *st) {
+    if (st->watch || !st->req)
+        return;
+    ss__conn *c = ss__h2o_conn_of(st->req);
+    if (!c || c->watch)
+        return;
+    c->watch = st;
+    st->watch = c;
+    h2o_socket_read_start(c->sock, on_watch_read);
 }
 
 static void start_long_poll(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {

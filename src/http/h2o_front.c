@@ -39,13 +39,6 @@
 
 #define LISTEN_BACKLOG 4096
 
-/* One accepted socket, until h2o closes it. */
-typedef struct ss__conn {
-    h2o_linklist_t link;
-    ss_h2o_front *f;
-    h2o_socket_t *sock;
-} ss__conn;
-
 typedef struct ss__h2o_logger {
     h2o_logger_t super;
     ss_h2o_front *f;
@@ -175,6 +168,7 @@ static void on_log_access(h2o_logger_t *self, h2o_req_t *req) {
 
 static void on_conn_close(void *data) {
     ss__conn *c = data;
+    ss__h2o_conn_closing(c);
     h2o_linklist_unlink(&c->link);
     c->f->n_conns--;
     free(c);
@@ -199,6 +193,13 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         sock->on_close.data = c;
         h2o_accept(&f->accept_ctx, sock);
     }
+}
+
+ss__conn *ss__h2o_conn_of(h2o_req_t *req) {
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
+        return NULL;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    return sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
 }
 
 static void shutdown_conns(ss_h2o_front *f, int how) {
@@ -361,7 +362,13 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     ss_protocol *p = f->protocol;
     int64_t wait = max_wait;
-    if (ss_protocol_has_pending(p)) {
+    /* Work done after the previous h2o_evloop_run (wakes, deadlines, held
+     * responses) writes to sockets outside h2o's own turn: h2o queues the
+     * write-completion callbacks (which finish a response, restart reading a
+     * keep-alive connection, call an SSE generator's proceed) on the loop's
+     * pending list, which its poll timeout does not take into account. Poll
+     * without sleeping so they run now, not after SS_HTTP_LOOP_MAX_WAIT_MS. */
+    if (ss_protocol_has_pending(p) || f->loop->_pending_as_server || f->loop->_pending_as_client) {
         wait = 0;
     } else {
         int64_t next = min64(ss__timers_next(&f->timers), *next_expiry);

@@ -46,9 +46,21 @@ struct ss_h2o_front {
     char log_stamp[24]; /* "2026-11-26T21:30:00" */
 };
 
+struct ss__live_req;
+
+/* One accepted socket, until h2o closes it (h2o_socket_t.on_close). */
+typedef struct ss__conn {
+    h2o_linklist_t link;
+    ss_h2o_front *f;
+    h2o_socket_t *sock;
+    struct ss__live_req *watch; /* HTTP/1 long-poll parked on this connection, watched for EOF */
+} ss__conn;
+
 /* ---- h2o_exchange.c ---- */
 /* The h2o handler callback for every path. */
 int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req);
+/* h2o is closing a tracked socket: forget any watch on it. */
+void ss__h2o_conn_closing(ss__conn *c);
 /* A deadline in f->timers is due. */
 void ss__h2o_on_timer(ss_h2o_front *f, ss__timer *t);
 /* Shutdown: answer every parked long-poll and end every SSE response. */
@@ -58,6 +70,8 @@ void ss__h2o_end_all_live(ss_h2o_front *f);
 void ss__h2o_flush_and_release(ss_h2o_front *f);
 
 /* ---- h2o_front.c ---- */
+/* The tracking entry of an HTTP/1 request's connection; NULL for HTTP/2. */
+ss__conn *ss__h2o_conn_of(h2o_req_t *req);
 /* Appends one access-log line for a finished request. */
 void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req);
 /* The handler object registered on "/": gives on_req its front end. */

@@ -51,7 +51,18 @@ void test_server_kill(test_server *s) {
     waitpid(s->pid, &status, 0);
 }
 
+static bool start_once(test_server *s, const char *storage, int port, const char *extra_arg);
+
+/* A free port can be taken (by some client's ephemeral port) between our
+ * probe and the server's bind: retry a few times with a new port. */
 bool test_server_start_storage(test_server *s, const char *storage, int port, const char *extra_arg) {
+    for (int attempt = 0; attempt < (port ? 1 : 3); attempt++)
+        if (start_once(s, storage, port, extra_arg))
+            return true;
+    return false;
+}
+
+static bool start_once(test_server *s, const char *storage, int port, const char *extra_arg) {
     const char *bin = getenv("STREAMSY_BIN");
     if (!bin)
         bin = STREAMSY_BIN_DEFAULT;
