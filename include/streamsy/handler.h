@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "bytes.h"
+#include "json_error.h"
 #include "protocol.h"
 
 #define SS_HTTP_MAX_RESPONSE_HEADERS 32
@@ -79,10 +80,20 @@ ss_slice ss_http_response_get_header(const ss_http_response *r, const char *name
 
 typedef struct ss_handler ss_handler;
 
+/* Server-side enforcement of typed streams (JSON Schema, Durable State):
+ * called for every non-empty PUT/POST body before anything is written.
+ * Returns true to let the write through; false with `err` filled to answer
+ * 400 "Invalid message <index> at <path>: <rule>: <message>". */
+typedef struct ss_http_validator {
+    bool (*check)(void *ctx, ss_slice stream_id, ss_slice content_type, ss_slice body, ss_json_error *err);
+    void *ctx;
+} ss_http_validator;
+
 typedef struct ss_handler_options {
     ss_protocol *protocol;   /* borrowed */
     const char *path_prefix; /* default "/v1/stream" */
     size_t max_body_bytes;   /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
+    ss_http_validator validator; /* check == NULL: no enforcement (the base protocol) */
 } ss_handler_options;
 
 ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out);

@@ -30,6 +30,7 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
     memcpy(h->prefix, prefix, len);
     h->prefix_len = len;
     h->max_body = o->max_body_bytes ? o->max_body_bytes : SS_HTTP_DEFAULT_MAX_BODY_BYTES;
+    h->validator = o->validator;
     *out = h;
     return SS_OK;
 }
@@ -62,6 +63,25 @@ static const char *bad_path(ss_slice path) {
         }
     }
     return NULL;
+}
+
+bool ss__validate_body(ss__req *q, ss_slice content_type, ss_slice body, ss_http_response *res) {
+    const ss_http_validator *v = &q->h->validator;
+    if (!v->check || !body.len)
+        return true;
+    ss_json_error err = {.index = -1};
+    if (v->check(v->ctx, q->id, content_type, body, &err))
+        return true;
+    ss_buf text;
+    ss_buf_init(&text, 1024);
+    ss_buf_append_cstr(&text, "Invalid message");
+    if (err.index >= 0)
+        ss_buf_printf(&text, " %ld", err.index);
+    ss_buf_printf(&text, " at %s: %s: %s", err.path[0] ? err.path : "/", err.rule[0] ? err.rule : "invalid",
+                  err.message[0] ? err.message : "rejected");
+    ss__respond_text(res, 400, text.p ? text.p : "Invalid message");
+    ss_buf_release(&text);
+    return false;
 }
 
 ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {

@@ -13,6 +13,7 @@ struct ss_handler {
     char prefix[SS_HTTP_MAX_PREFIX_BYTES]; /* without a trailing '/' */
     size_t prefix_len;
     size_t max_body;
+    ss_http_validator validator;
 };
 
 /* One request being handled. */
@@ -53,6 +54,10 @@ ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, 
 /* "\"b64(path):start:end[:c]\"" */
 void ss__etag(ss_slice path, ss_slice start, const ss_offset *end, bool closed, ss_buf *out);
 ss_rc ss__base64(ss_buf *out, const void *p, size_t len);
+
+/* Runs the configured validator on a body about to be written; answers 400
+ * itself and returns false when the body is refused. */
+bool ss__validate_body(ss__req *q, ss_slice content_type, ss_slice body, ss_http_response *res);
 
 /* ---- methods ---- */
 void ss__handle_put(ss__req *q, ss_http_response *res);

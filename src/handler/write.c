@@ -83,7 +83,7 @@ static bool parse_create(ss__req *q, ss_http_response *res, ss_create_options *o
         }
     }
     o->initial_data = r->body;
-    return true;
+    return ss__validate_body(q, o->content_type, r->body, res);
 }
 
 void ss__handle_put(ss__req *q, ss_http_response *res) {
@@ -238,6 +238,10 @@ void ss__handle_post(ss__req *q, ss_http_response *res) {
     if (o.data.len && !o.content_type.len) {
         ss__respond_text(res, 400, "Content-Type required");
         return;
+    }
+    if (!o.close || o.data.len) {
+        if (!ss__validate_body(q, o.content_type, o.data, res))
+            return;
     }
     ss_slice seq = ss__header(r, "Stream-Seq", NULL);
     if (seq.len) {
