@@ -108,7 +108,25 @@ static size_t log_escape(char *dst, const char *s, size_t len, size_t max) {
     return o;
 }
 
-#define LOG_TARGET_MAX 1024 /* escaped request target bytes per line */
+#define LOG_TARGET_MAX 1024 /* request target bytes per line (escaped: up to 4x) */
+
+static void on_conn_close(void *data);
+
+static void format_peer(h2o_socket_t *sock, char *out, size_t cap) {
+    struct sockaddr_storage ss;
+    socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    char h[INET6_ADDRSTRLEN];
+    snprintf(out, cap, "-");
+    if (sl && ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+        snprintf(out, cap, "%s:%u", h, ntohs(a->sin_port));
+    } else if (sl && ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const void *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+        snprintf(out, cap, "[%s]:%u", h, ntohs(a->sin6_port));
+    }
+}
 
 void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
     struct timespec now;
@@ -119,28 +137,16 @@ void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
         strftime(f->log_stamp, sizeof f->log_stamp, "%Y-%m-%dT%H:%M:%S", &tm);
         f->log_sec = now.tv_sec;
     }
-    char peer[INET6_ADDRSTRLEN + 8] = "-";
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername ? req->conn->callbacks->get_peername(req->conn, (void *)&ss) : 0;
-    if (sl && ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (void *)&ss;
-        char h[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
-        snprintf(peer, sizeof peer, "%s:%u", h, ntohs(a->sin_port));
-    } else if (sl && ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (void *)&ss;
-        char h[INET6_ADDRSTRLEN];
-        inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
-        snprintf(peer, sizeof peer, "[%s]:%u", h, ntohs(a->sin6_port));
-    }
-    double ms = 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
+    const char *peer = sock && sock->on_close.cb == on_conn_close ? ((ss__conn *)sock->on_close.data)->peer : "-";
+    long long us = 0;
     const struct timeval *begin = &req->timestamps.request_begin_at;
     if (begin->tv_sec)
-        ms = (double)(now.tv_sec - begin->tv_sec) * 1e3 + ((double)now.tv_nsec / 1e6 - (double)begin->tv_usec / 1e3);
-    if (ms < 0)
-        ms = 0;
+        us = (long long)(now.tv_sec - begin->tv_sec) * 1000000 + now.tv_nsec / 1000 - begin->tv_usec;
+    if (us < 0)
+        us = 0;
     h2o_iovec_t method = req->input.method, target = req->input.path;
-    size_t need = 96 + sizeof peer + 4 * 16 + 4 * LOG_TARGET_MAX;
+    size_t need = 128 + 64 + 4 * 16 + 4 * LOG_TARGET_MAX;
     log_reserve(f, need);
     if (f->log_len + need > f->log_cap)
         return;
@@ -149,10 +155,11 @@ void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
     size_t o = n > 0 ? (size_t)n : 0;
     o += log_escape(d + o, method.base, method.len < 16 ? method.len : 16, 64);
     d[o++] = ' ';
-    o += log_escape(d + o, target.base, target.len, 4 * LOG_TARGET_MAX);
-    if (target.len > LOG_TARGET_MAX)
+    size_t shown = target.len < LOG_TARGET_MAX ? target.len : LOG_TARGET_MAX;
+    o += log_escape(d + o, target.base, shown, 4 * LOG_TARGET_MAX);
+    if (shown < target.len)
         o += (size_t)snprintf(d + o, need - o, "...");
-    n = snprintf(d + o, need - o, " %d %zu %.3fms %s\n", req->res.status, req->bytes_sent, ms,
+    n = snprintf(d + o, need - o, " %d %zu %lld.%03lldms %s\n", req->res.status, req->bytes_sent, us / 1000, us % 1000,
                  req->version >= 0x200 ? "h2" : req->version == 0x100 ? "h1.0" : "h1.1");
     o += n > 0 ? (size_t)n : 0;
     f->log_len += o;
@@ -191,6 +198,8 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
         f->n_conns++;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = c;
+        if (f->access_log) /* formatted once per connection, not per request */
+            format_peer(sock, c->peer, sizeof c->peer);
         h2o_accept(&f->accept_ctx, sock);
     }
 }

@@ -54,6 +54,7 @@ typedef struct ss__conn {
     ss_h2o_front *f;
     h2o_socket_t *sock;
     struct ss__live_req *watch; /* HTTP/1 long-poll parked on this connection, watched for EOF */
+    char peer[56];              /* "127.0.0.1:54321" / "[::1]:54321" for the access log; "-" if unknown */
 } ss__conn;
 
 /* ---- h2o_exchange.c ---- */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http/h2o_front.h"
+#include "server/config.h"
 #include "server/options.h"
 #include "server/storage_open.h"
 #include "streamsy/streamsy.h"
@@ -49,6 +50,7 @@ static int serve(const ss_cli_options *o) {
     ss_protocol *protocol = NULL;
     ss_handler *handler = NULL;
     ss_h2o_front *front = NULL;
+    ss_config *config = NULL;
     char err[256];
     int status = 1;
     ss_rc rc = SS_MISUSE;
@@ -65,7 +67,14 @@ static int serve(const ss_cli_options *o) {
         fprintf(stderr, "streamsy: cannot create the protocol: %s\n", ss_rc_str(rc));
         goto done;
     }
-    ss_handler_options ho = {.protocol = protocol, .path_prefix = o->path_prefix, .max_body_bytes = o->max_body_bytes};
+    if (o->config_path && (rc = ss_config_load(o->config_path, &config, err, sizeof err)) != SS_OK) {
+        fprintf(stderr, "streamsy: %s\n", err);
+        goto done;
+    }
+    ss_handler_options ho = {.protocol = protocol,
+                             .path_prefix = o->path_prefix,
+                             .max_body_bytes = o->max_body_bytes,
+                             .validator = config ? ss_config_validator(config) : (ss_http_validator){0}};
     if ((rc = ss_handler_new(&ho, &handler)) != SS_OK) {
         fprintf(stderr, "streamsy: cannot create the HTTP handler: %s\n", ss_rc_str(rc));
         goto done;
@@ -99,6 +108,7 @@ done:
     /* run() has ended every live read, so no bound stream is held any more */
     ss_h2o_front_free(front);
     ss_handler_free(handler);
+    ss_config_free(config);
     if (protocol)
         ss_protocol_free(protocol);
     if (storage)

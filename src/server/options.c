@@ -21,6 +21,7 @@ typedef enum setting_id {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_QUIET,
+    OPT_CONFIG,
     OPT_COUNT,
 } setting_id;
 
@@ -41,6 +42,7 @@ static const setting settings[OPT_COUNT] = {
     [OPT_TLS_CERT] = {"--tls-cert", "STREAMSY_TLS_CERT", false, false},
     [OPT_TLS_KEY] = {"--tls-key", "STREAMSY_TLS_KEY", false, false},
     [OPT_QUIET] = {"--quiet", "STREAMSY_ACCESS_LOG", true, true},
+    [OPT_CONFIG] = {"--config", "STREAMSY_CONFIG", false, false},
 };
 
 /* The winning raw value of one setting and where it came from. */
@@ -71,6 +73,8 @@ static const char usage_text[] =
     "  --tls-cert FILE             serve HTTPS with this PEM certificate chain; HTTP/2 and\n"
     "  --tls-key FILE              HTTP/1.1 are negotiated by ALPN [STREAMSY_TLS_CERT, STREAMSY_TLS_KEY]\n"
     "  --quiet                     no access log on stderr [STREAMSY_ACCESS_LOG=0]\n"
+    "  --config FILE               enforce JSON Schemas / Durable State collections on matching\n"
+    "                              streams (see docs/enforcement.md) [STREAMSY_CONFIG]\n"
     "  --help                      this text\n"
     "\n"
     "Every flag also takes the form --flag=value.\n";
@@ -270,6 +274,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
         o->access_log = rv->from_env ? v : !v; /* STREAMSY_ACCESS_LOG=1 logs, --quiet=1 does not */
     }
 
+    o->config_path = raw[OPT_CONFIG].text && raw[OPT_CONFIG].text[0] ? raw[OPT_CONFIG].text : NULL;
     o->tls_cert = raw[OPT_TLS_CERT].text && raw[OPT_TLS_CERT].text[0] ? raw[OPT_TLS_CERT].text : NULL;
     o->tls_key = raw[OPT_TLS_KEY].text && raw[OPT_TLS_KEY].text[0] ? raw[OPT_TLS_KEY].text : NULL;
     if (!o->tls_cert != !o->tls_key)

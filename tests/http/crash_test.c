@@ -14,6 +14,14 @@
 
 #include "http_client.h"
 
+/* Criterion 2.4.1 leaks one 48-byte allocation in this test's process (seen
+ * only here; the stack holds nothing but an unsymbolised libcriterion frame).
+ * A suppression by module would also hide every leak of every test, since all
+ * stacks pass through libcriterion, so it lives in this binary alone. The
+ * servers this test starts are separate binaries and stay leak-checked. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libcriterion.so\n"; }
+
 enum { CYCLES = 5 };
 
 typedef struct appender {
@@ -72,7 +80,7 @@ Test(crash, acknowledged_appends_survive_sigkill_exactly_once, .timeout = 180) {
     snprintf(storage, sizeof storage, "sqlite:%s/streams.db", dir);
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
-    cr_log_info("seed %u, database %s", seed, storage + 7);
+    fprintf(stderr, "[crash] " "seed %u, database %s\n", seed, storage + 7);
 
     test_server srv;
     cr_assert(test_server_start_storage(&srv, storage, 0, NULL), "server did not start (log %s)", srv.log_path);
@@ -103,7 +111,7 @@ Test(crash, acknowledged_appends_survive_sigkill_exactly_once, .timeout = 180) {
         atomic_store(&a.acked, acked + 1);
         expect_exactly(srv.port, acked + 1);
     }
-    cr_log_info("%d appends acknowledged over %d kills; %d in-flight resends were duplicates",
+    fprintf(stderr, "[crash] " "%d appends acknowledged over %d kills; %d in-flight resends were duplicates\n",
                 atomic_load(&a.acked), CYCLES, total_dedup);
     cr_assert(test_server_stop(&srv), "clean shutdown (log %s)", srv.log_path);
     char cmd[160];

@@ -1,0 +1,637 @@
+/* The JSON layer: typed application/json streams over the protocol factory
+ * (include/streamsy/json.h, spec/STREAMSY.md §16).
+ *
+ * Writes: encode every value through the codec, check its depth, serialise
+ * all of them into ONE array body "[e1,...,en]" and hand it to a single
+ * ss_stream_append / ss_protocol_create, whose framing splits exactly one
+ * level: element i becomes message i. Nothing reaches the protocol until
+ * every value has been accepted.
+ *
+ * Reads: the protocol's result (in a call-local arena) is parsed and decoded
+ * message by message into a result that owns its json_t values; the arena
+ * is released before returning. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/scan.h"
+#include "streamsy/json.h"
+
+_Static_assert(SS_JSON_MAX_VALUE_DEPTH + 1 == SS_JSON_MAX_DEPTH, "a value plus its wrapping array fits the scanner");
+
+struct ss_json_protocol {
+    ss_protocol *p;      /* borrowed */
+    ss_json_codec codec; /* ctx borrowed */
+};
+
+struct ss_json_stream {
+    ss_json_protocol *jp; /* borrowed */
+    ss_protocol_stream *s;/* owned */
+};
+
+/* ---- protocol and streams ------------------------------------------------------ */
+
+ss_rc ss_json_protocol_new(ss_protocol *p, const ss_json_codec *codec, ss_json_protocol **out) {
+    if (!p || (codec && (!codec->encode || !codec->decode)))
+        return SS_MISUSE;
+    ss_json_protocol *jp = calloc(1, sizeof *jp);
+    if (!jp)
+        return SS_NOMEM;
+    jp->p = p;
+    jp->codec = codec ? *codec : ss_json_identity_codec;
+    *out = jp;
+    return SS_OK;
+}
+
+void ss_json_protocol_free(ss_json_protocol *jp) { free(jp); }
+
+ss_protocol *ss_json_protocol_base(const ss_json_protocol *jp) { return jp->p; }
+
+ss_rc ss_json_protocol_wrap(ss_json_protocol *jp, ss_protocol_stream *s, ss_json_stream **out) {
+    if (!s)
+        return SS_MISUSE;
+    ss_json_stream *js = malloc(sizeof *js);
+    if (!js)
+        return SS_NOMEM;
+    js->jp = jp;
+    js->s = s;
+    *out = js;
+    return SS_OK;
+}
+
+void ss_json_stream_release(ss_json_stream *s) {
+    if (!s)
+        return;
+    ss_stream_release(s->s);
+    free(s);
+}
+
+ss_slice ss_json_stream_id(const ss_json_stream *s) { return ss_stream_id(s->s); }
+
+ss_protocol_stream *ss_json_stream_base(ss_json_stream *s) { return s->s; }
+
+/* ---- encoding ------------------------------------------------------------------- */
+
+/* True when `v` nests more than `budget` containers (cycles included: they
+ * nest forever). A scalar nests none. */
+static bool too_deep(const json_t *v, size_t budget) {
+    if (json_is_array(v)) {
+        if (budget == 0)
+            return true;
+        for (size_t i = 0, n = json_array_size(v); i < n; i++)
+            if (too_deep(json_array_get(v, i), budget - 1))
+                return true;
+    } else if (json_is_object(v)) {
+        if (budget == 0)
+            return true;
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)v, key, member) {
+            if (too_deep(member, budget - 1))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void error_set(ss_json_error *err, long index, const char *rule, const char *message) {
+    err->index = index;
+    err->path[0] = '\0';
+    snprintf(err->rule, sizeof err->rule, "%s", rule);
+    snprintf(err->message, sizeof err->message, "%s", message);
+}
+
+/* A codec's verdict on a value it rejected: keep what it said, fill gaps. */
+static void error_from_codec(ss_json_error *err, long index, const char *what) {
+    err->index = index;
+    if (!err->rule[0])
+        snprintf(err->rule, sizeof err->rule, "codec");
+    if (!err->message[0])
+        snprintf(err->message, sizeof err->message, "value rejected by the codec's %s", what);
+}
+
+typedef struct dump_sink {
+    ss_buf *b;
+    ss_rc rc;
+} dump_sink;
+
+static int dump_to_buf(const char *p, size_t len, void *ctx) {
+    dump_sink *d = ctx;
+    if (d->rc)
+        return -1;
+    d->rc = ss_buf_append(d->b, p, len);
+    return d->rc ? -1 : 0;
+}
+
+/* Appends the encoding of values[0..n) (none NULL) to `b` as "[e1,...,en]"
+ * (nothing for n == 0). Returns SS_OK, or SS_BADARG with `err` (index = the value's
+ * index, or -1 when `single`) when a value is rejected, or another code. */
+static ss_rc encode_body(const ss_json_codec *c, const json_t *const *values, size_t n, bool single, ss_buf *b,
+                         ss_json_error *err) {
+    if (n == 0)
+        return SS_OK;
+    ss_rc rc = ss_buf_append(b, "[", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        long index = single ? -1 : (long)i;
+        json_t *enc = NULL;
+        memset(err, 0, sizeof *err);
+        rc = c->encode(c->ctx, values[i], &enc, err);
+        if (rc == SS_BADARG || rc == SS_CORRUPT) { /* *out is not ours on failure */
+            error_from_codec(err, index, "encode");
+            return SS_BADARG;
+        }
+        if (rc)
+            return rc;
+        if (!enc)
+            return SS_MISUSE; /* SS_OK without a value breaks the codec contract */
+        if (too_deep(enc, SS_JSON_MAX_VALUE_DEPTH)) {
+            json_decref(enc);
+            error_set(err, index, "depth", "value nests deeper than the JSON depth limit");
+            return SS_BADARG;
+        }
+        if (i > 0 && (rc = ss_buf_append(b, ",", 1))) {
+            json_decref(enc);
+            return rc;
+        }
+        dump_sink sink = {b, SS_OK};
+        int dumped = json_dump_callback(enc, dump_to_buf, &sink, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(enc);
+        if (sink.rc)
+            return sink.rc;
+        if (dumped != 0) { /* a string that is not UTF-8, or a cycle */
+            error_set(err, index, "json", "value cannot be serialised as JSON");
+            return SS_BADARG;
+        }
+    }
+    return rc ? rc : ss_buf_append(b, "]", 1);
+}
+
+/* ---- create / get ---------------------------------------------------------------- */
+
+ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_create_options *o,
+                              ss_json_create_result *out) {
+    static const ss_json_create_options none;
+    if (!o)
+        o = &none;
+    if (o->n_initial && !o->initial_values)
+        return SS_BADARG;
+    for (size_t i = 0; i < o->n_initial; i++)
+        if (!o->initial_values[i])
+            return SS_BADARG;
+    ss_buf body;
+    ss_buf_init(&body, SS_JSON_MAX_APPEND_BYTES);
+    ss_json_create_result r;
+    memset(&r, 0, sizeof r);
+    r.error.index = -1;
+    ss_rc rc = encode_body(&jp->codec, (const json_t *const *)o->initial_values, o->n_initial, false, &body,
+                           &r.error);
+    if (rc == SS_BADARG) {
+        ss_buf_release(&body);
+        r.status = SS_JSON_CREATE_INVALID;
+        *out = r;
+        return SS_OK;
+    }
+    if (rc) {
+        ss_buf_release(&body);
+        return rc;
+    }
+    ss_create_options co = {
+        .content_type = ss_slice_cstr(SS_JSON_CONTENT_TYPE),
+        .has_ttl = o->has_ttl,
+        .ttl_s = o->ttl_s,
+        .expires_at = o->expires_at,
+        .initial_data = ss_buf_slice(&body),
+        .closed = o->closed,
+        .forked_from = o->forked_from,
+        .has_fork_offset = o->has_fork_offset,
+        .fork_offset = o->fork_offset,
+        .fork_sub_offset = o->fork_sub_offset,
+    };
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_create_result cr;
+    rc = ss_protocol_create(jp->p, id, &co, &a, &cr);
+    ss_buf_release(&body);
+    ss_arena_release(&a); /* cr's strings die here; only static ones are kept */
+    if (rc)
+        return rc;
+    if (cr.stream && (rc = ss_json_protocol_wrap(jp, cr.stream, &r.stream))) {
+        ss_stream_release(cr.stream);
+        return rc;
+    }
+    switch (cr.status) {
+    case SS_CREATE_CREATED: r.status = SS_JSON_CREATE_CREATED; break;
+    case SS_CREATE_EXISTS: r.status = SS_JSON_CREATE_EXISTS; break;
+    case SS_CREATE_CONFLICT: r.status = SS_JSON_CREATE_CONFLICT; break;
+    case SS_CREATE_NOT_FOUND: r.status = SS_JSON_CREATE_NOT_FOUND; break;
+    case SS_CREATE_BAD_REQUEST: r.status = SS_JSON_CREATE_BAD_REQUEST; break;
+    case SS_CREATE_NOT_SUPPORTED: r.status = SS_JSON_CREATE_NOT_SUPPORTED; break;
+    }
+    r.conflict = cr.conflict;
+    r.next_offset = cr.next_offset;
+    r.closed = cr.closed;
+    r.message = cr.message;
+    r.feature = cr.feature;
+    *out = r;
+    return SS_OK;
+}
+
+ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result *out) {
+    ss_get_result g;
+    ss_rc rc = ss_protocol_get(jp->p, id, &g);
+    if (rc)
+        return rc;
+    ss_json_get_result r;
+    memset(&r, 0, sizeof r);
+    switch (g.status) {
+    case SS_GET_OK: break;
+    case SS_GET_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; *out = r; return SS_OK;
+    case SS_GET_GONE: r.status = SS_JSON_GET_GONE; *out = r; return SS_OK;
+    }
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_meta_result m;
+    if ((rc = ss_stream_metadata(g.stream, &a, &m)))
+        goto fail;
+    switch (m.status) {
+    case SS_META_OK:
+        if (ss_content_type_is_json(m.content_type)) {
+            if ((rc = ss_json_protocol_wrap(jp, g.stream, &r.stream)))
+                goto fail;
+            r.status = SS_JSON_GET_OK;
+        } else {
+            r.status = SS_JSON_GET_CONTENT_TYPE_CONFLICT;
+            size_t len = m.content_type.len < sizeof r.content_type - 1 ? m.content_type.len
+                                                                         : sizeof r.content_type - 1;
+            memcpy(r.content_type, m.content_type.p, len);
+            r.content_type[len] = '\0';
+            ss_stream_release(g.stream);
+        }
+        break;
+    case SS_META_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; ss_stream_release(g.stream); break;
+    case SS_META_GONE: r.status = SS_JSON_GET_GONE; ss_stream_release(g.stream); break;
+    }
+    ss_arena_release(&a);
+    *out = r;
+    return SS_OK;
+fail:
+    ss_arena_release(&a);
+    ss_stream_release(g.stream);
+    return rc;
+}
+
+/* ---- append ------------------------------------------------------------------------ */
+
+static void append_result_from(const ss_append_result *ar, ss_json_append_result *r) {
+    switch (ar->status) {
+    case SS_APPEND_APPENDED: r->status = SS_JSON_APPEND_APPENDED; break;
+    case SS_APPEND_DUPLICATE: r->status = SS_JSON_APPEND_DUPLICATE; break;
+    case SS_APPEND_NOT_FOUND: r->status = SS_JSON_APPEND_NOT_FOUND; break;
+    case SS_APPEND_GONE: r->status = SS_JSON_APPEND_GONE; break;
+    case SS_APPEND_CONFLICT: r->status = SS_JSON_APPEND_CONFLICT; break;
+    case SS_APPEND_BUSY: r->status = SS_JSON_APPEND_BUSY; break;
+    case SS_APPEND_STALE_EPOCH: r->status = SS_JSON_APPEND_STALE_EPOCH; break;
+    case SS_APPEND_PRODUCER_GAP: r->status = SS_JSON_APPEND_PRODUCER_GAP; break;
+    case SS_APPEND_INVALID_EPOCH_SEQ: r->status = SS_JSON_APPEND_INVALID_EPOCH_SEQ; break;
+    case SS_APPEND_BAD_REQUEST: r->status = SS_JSON_APPEND_BAD_REQUEST; break;
+    }
+    r->conflict = ar->conflict;
+    r->offset = ar->offset;
+    r->closed = ar->closed;
+    r->has_producer = ar->has_producer;
+    r->producer_epoch = ar->producer_epoch;
+    r->producer_seq = ar->producer_seq;
+    r->current_epoch = ar->current_epoch;
+    r->expected_seq = ar->expected_seq;
+    r->received_seq = ar->received_seq;
+    r->message = ar->message;
+}
+
+static void reverse(ss_offset *v, size_t lo, size_t hi) { /* [lo, hi) */
+    while (hi > lo + 1) {
+        ss_offset t = v[lo];
+        v[lo++] = v[--hi];
+        v[hi] = t;
+    }
+}
+
+/* Fills offsets[0..n) with the n messages ending at `tail`, reading forward
+ * from `from` (the tail before the append). offsets doubles as a ring of
+ * the last n offsets seen. Returns false when the batch was not seen. */
+static bool read_back(ss_protocol_stream *s, ss_offset from, const ss_offset *tail, ss_offset *offsets, size_t n) {
+    size_t seen = 0;
+    bool found = false;
+    ss_arena a;
+    ss_arena_init(&a);
+    while (!found) {
+        ss_read_options ro = {.has_offset = true, .offset = from};
+        ss_read_result rr;
+        if (ss_stream_read(s, &ro, &a, &rr) || rr.status != SS_READ_OK || rr.n == 0)
+            break;
+        for (size_t i = 0; i < rr.n && !found; i++) {
+            offsets[seen++ % n] = rr.msgs[i].offset;
+            found = ss_offset_eq(&rr.msgs[i].offset, tail);
+        }
+        from = rr.msgs[rr.n - 1].offset;
+        ss_arena_release(&a);
+    }
+    ss_arena_release(&a);
+    if (!found || seen < n)
+        return false;
+    size_t start = seen % n; /* the oldest entry: rotate it to the front */
+    if (start) {
+        reverse(offsets, 0, start);
+        reverse(offsets, start, n);
+        reverse(offsets, 0, n);
+    }
+    return true;
+}
+
+static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_t n, bool single, bool force_close,
+                           const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets) {
+    static const ss_json_append_options none;
+    if (!o)
+        o = &none;
+    ss_json_append_result r;
+    memset(&r, 0, sizeof r);
+    r.error.index = -1;
+    ss_buf body;
+    ss_buf_init(&body, SS_JSON_MAX_APPEND_BYTES);
+    ss_rc rc = encode_body(&s->jp->codec, values, n, single, &body, &r.error);
+    if (rc == SS_BADARG) {
+        ss_buf_release(&body);
+        r.status = SS_JSON_APPEND_INVALID;
+        *out = r;
+        return SS_OK;
+    }
+    if (rc) {
+        ss_buf_release(&body);
+        return rc;
+    }
+    ss_arena a;
+    ss_arena_init(&a);
+    /* The tail before the append, for reading the batch's offsets back. */
+    ss_offset before = {0};
+    bool want_offsets = offsets && n > 0;
+    if (want_offsets && o->has_expected_offset) {
+        before = o->expected_offset;
+    } else if (want_offsets) {
+        ss_meta_result m;
+        if ((rc = ss_stream_metadata(s->s, &a, &m)))
+            goto done;
+        switch (m.status) {
+        case SS_META_OK: before = m.next_offset; break;
+        case SS_META_NOT_FOUND: r.status = SS_JSON_APPEND_NOT_FOUND; goto decided;
+        case SS_META_GONE: r.status = SS_JSON_APPEND_GONE; goto decided;
+        }
+    }
+    ss_append_options ao = {
+        .data = ss_buf_slice(&body),
+        .content_type = ss_slice_cstr(SS_JSON_CONTENT_TYPE),
+        .has_seq = o->has_seq,
+        .seq = o->seq,
+        .has_producer = o->has_producer,
+        .producer_id = o->producer_id,
+        .producer_epoch = o->producer_epoch,
+        .producer_seq = o->producer_seq,
+        .close = o->close || force_close,
+        .has_expected_offset = o->has_expected_offset,
+        .expected_offset = o->expected_offset,
+    };
+    ss_append_result ar;
+    if ((rc = ss_stream_append(s->s, &ao, &a, &ar)))
+        goto done;
+    append_result_from(&ar, &r);
+    if (want_offsets && r.status == SS_JSON_APPEND_APPENDED && !read_back(s->s, before, &r.offset, offsets, n)) {
+        memset(offsets, 0, n * sizeof *offsets);
+        offsets[n - 1] = r.offset;
+    }
+decided:
+    *out = r;
+done:
+    ss_arena_release(&a);
+    ss_buf_release(&body);
+    return rc;
+}
+
+ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_json_append_options *o,
+                            ss_json_append_result *out) {
+    if (!value)
+        return SS_BADARG;
+    return append_values(s, &value, 1, true, false, o, out, NULL);
+}
+
+ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
+                                 const ss_json_append_options *o, ss_json_append_result *out,
+                                 ss_offset *offsets) {
+    if (n && !values)
+        return SS_BADARG;
+    for (size_t i = 0; i < n; i++)
+        if (!values[i])
+            return SS_BADARG;
+    return append_values(s, (const json_t *const *)values, n, false, false, o, out, offsets);
+}
+
+ss_rc ss_json_stream_close(ss_json_stream *s, const ss_json_append_options *o, ss_json_append_result *out) {
+    return append_values(s, NULL, 0, false, true, o, out, NULL);
+}
+
+/* ---- reads ------------------------------------------------------------------------- */
+
+/* Decoded messages and, when one failed, why. */
+typedef struct decoded {
+    ss_json_message *msgs;
+    size_t n;
+    bool failed;
+    bool parse_failed; /* invalid JSON rather than a codec rejection */
+    ss_offset error_offset;
+    ss_json_error error;
+} decoded;
+
+static void messages_free(ss_json_message *msgs, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        json_decref(msgs[i].value);
+    free(msgs);
+}
+
+/* Parses one stored message. 64-bit integers stay exact; an integer literal
+ * beyond json_int_t is read again with every number as a real (the nearest
+ * double, as JSON.parse would). */
+static json_t *parse_message(ss_slice data, json_error_t *je) {
+    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+    json_t *v = json_loadb(data.p, data.len, flags, je);
+    if (!v && json_error_code(je) == json_error_numeric_overflow)
+        v = json_loadb(data.p, data.len, flags | JSON_DECODE_INT_AS_REAL, je);
+    return v;
+}
+
+/* Parses and decodes msgs[0..n) in order, stopping at the first failure.
+ * Returns SS_OK (check d->failed) or a code from the codec / allocator; on
+ * a non-OK return d holds nothing. */
+static ss_rc decode_messages(const ss_json_codec *c, const ss_message *msgs, size_t n, decoded *d) {
+    memset(d, 0, sizeof *d);
+    d->error.index = -1;
+    if (n == 0)
+        return SS_OK;
+    d->msgs = calloc(n, sizeof *d->msgs);
+    if (!d->msgs)
+        return SS_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_error_t je;
+        json_t *parsed = parse_message(msgs[i].data, &je);
+        if (!parsed) {
+            char why[SS_JSON_ERROR_MESSAGE_MAX];
+            snprintf(why, sizeof why, "stored message is not valid JSON: %s at position %d", je.text, je.position);
+            error_set(&d->error, (long)i, "json", why);
+            d->failed = d->parse_failed = true;
+            d->error_offset = msgs[i].offset;
+            return SS_OK;
+        }
+        json_t *value = NULL;
+        ss_json_error err;
+        memset(&err, 0, sizeof err);
+        ss_rc rc = c->decode(c->ctx, parsed, &value, &err);
+        json_decref(parsed);
+        if (rc == SS_BADARG || rc == SS_CORRUPT) {
+            error_from_codec(&err, (long)i, "decode");
+            d->error = err;
+            d->failed = true;
+            d->error_offset = msgs[i].offset;
+            return SS_OK;
+        }
+        if (rc || !value) {
+            messages_free(d->msgs, d->n);
+            memset(d, 0, sizeof *d);
+            return rc ? rc : SS_MISUSE;
+        }
+        d->msgs[d->n++] = (ss_json_message){.offset = msgs[i].offset, .ts_ms = msgs[i].ts_ms, .value = value};
+    }
+    return SS_OK;
+}
+
+/* Where a failed read resumes: after the last good message, else where the
+ * read started. */
+static ss_offset resume_offset(const decoded *d, const ss_offset *start) {
+    return d->n ? d->msgs[d->n - 1].offset : *start;
+}
+
+static ss_offset start_offset(const ss_json_stream *s, bool has_offset, const ss_offset *offset) {
+    ss_offset o;
+    if (has_offset)
+        return *offset;
+    ss_offset_set(&o, ss_slice_cstr(ss_protocol_initial_offset(s->jp->p)));
+    return o;
+}
+
+ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out) {
+    static const ss_read_options from_start;
+    if (!o)
+        o = &from_start;
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_read_result rr;
+    ss_rc rc = ss_stream_read(s->s, o, &a, &rr);
+    if (rc) {
+        ss_arena_release(&a);
+        return rc;
+    }
+    ss_json_read_result r;
+    memset(&r, 0, sizeof r);
+    r.error.index = -1;
+    switch (rr.status) {
+    case SS_READ_OK: r.status = SS_JSON_READ_OK; break;
+    case SS_READ_NOT_FOUND: r.status = SS_JSON_READ_NOT_FOUND; break;
+    case SS_READ_GONE: r.status = SS_JSON_READ_GONE; break;
+    }
+    r.next_offset = rr.next_offset;
+    r.up_to_date = rr.up_to_date;
+    r.closed = rr.closed;
+    decoded d;
+    rc = decode_messages(&s->jp->codec, rr.msgs, rr.n, &d);
+    ss_arena_release(&a);
+    if (rc)
+        return rc;
+    r.msgs = d.msgs;
+    r.n = d.n;
+    if (d.failed) {
+        ss_offset start = start_offset(s, o->has_offset, &o->offset);
+        r.status = d.parse_failed ? SS_JSON_READ_INVALID_JSON : SS_JSON_READ_DECODE_FAILED;
+        r.next_offset = resume_offset(&d, &start);
+        r.up_to_date = r.closed = false;
+        r.error_offset = d.error_offset;
+        r.error = d.error;
+    }
+    *out = r;
+    return SS_OK;
+}
+
+void ss_json_read_result_release(ss_json_read_result *r) {
+    messages_free(r->msgs, r->n);
+    memset(r, 0, sizeof *r);
+}
+
+/* Turns a protocol live result (in `a`, released here) into a typed one. */
+static ss_rc live_from(ss_json_stream *s, const ss_live_result *lr, const ss_offset *start, ss_arena *a,
+                       ss_json_live_result *out) {
+    ss_json_live_result r;
+    memset(&r, 0, sizeof r);
+    r.error.index = -1;
+    switch (lr->status) {
+    case SS_LIVE_OK: r.status = SS_JSON_LIVE_OK; break;
+    case SS_LIVE_TIMEOUT: r.status = SS_JSON_LIVE_TIMEOUT; break;
+    case SS_LIVE_NOT_FOUND: r.status = SS_JSON_LIVE_NOT_FOUND; break;
+    case SS_LIVE_GONE: r.status = SS_JSON_LIVE_GONE; break;
+    case SS_LIVE_WAIT: r.status = SS_JSON_LIVE_WAIT; break;
+    }
+    r.next_offset = lr->next_offset;
+    r.up_to_date = lr->up_to_date;
+    r.closed = lr->closed;
+    memcpy(r.cursor, lr->cursor, sizeof r.cursor);
+    decoded d;
+    ss_rc rc = decode_messages(&s->jp->codec, lr->msgs, lr->n, &d);
+    ss_arena_release(a);
+    if (rc)
+        return rc;
+    r.msgs = d.msgs;
+    r.n = d.n;
+    if (d.failed) {
+        r.status = d.parse_failed ? SS_JSON_LIVE_INVALID_JSON : SS_JSON_LIVE_DECODE_FAILED;
+        r.next_offset = resume_offset(&d, start);
+        r.up_to_date = r.closed = false;
+        r.error_offset = d.error_offset;
+        r.error = d.error;
+    }
+    *out = r;
+    return SS_OK;
+}
+
+ss_rc ss_json_stream_read_live_begin(ss_json_stream *s, const ss_live_options *o, ss_json_live_result *out) {
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_live_result lr;
+    ss_rc rc = ss_stream_read_live_begin(s->s, o, &a, &lr);
+    if (rc) {
+        ss_arena_release(&a);
+        return rc;
+    }
+    ss_offset start = start_offset(s, o->has_offset, &o->offset);
+    return live_from(s, &lr, &start, &a, out);
+}
+
+ss_rc ss_json_stream_read_live_finish(ss_json_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
+                                      ss_json_live_result *out) {
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_live_result lr;
+    ss_rc rc = ss_stream_read_live_finish(s->s, from, cursor, timed_out, &a, &lr);
+    if (rc) {
+        ss_arena_release(&a);
+        return rc;
+    }
+    return live_from(s, &lr, from, &a, out);
+}
+
+void ss_json_live_result_release(ss_json_live_result *r) {
+    messages_free(r->msgs, r->n);
+    memset(r, 0, sizeof *r);
+}
