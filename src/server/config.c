@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json/load.h"
 #include "json/scan.h"
 #include "streamsy/json_schema.h"
 #include "streamsy/state.h"
@@ -303,11 +304,9 @@ static bool check_schema(const ss_json_schema *s, ss_slice body, ss_json_error *
         ok = false;
     }
     for (size_t i = 0; ok && i < n; i++) {
-        json_error_t je;
-        json_t *v = json_loadb(items[i].p, items[i].len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-        if (!v) { /* valid per our scanner but not loadable (e.g. an integer past 64 bits) */
-            *err = (ss_json_error){.index = (long)i, .rule = "json"};
-            snprintf(err->message, sizeof err->message, "%s", je.text);
+        json_t *v;
+        if (ss__json_load(items[i], &v, err) != SS_OK) {
+            err->index = (long)i;
             ok = false;
             break;
         }

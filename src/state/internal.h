@@ -3,6 +3,7 @@
 #define SS_STATE_INTERNAL_H
 
 #include "base/map.h"
+#include "json/load.h"
 #include "streamsy/state.h"
 
 #define SS_STATE_NO_COLLECTION ((size_t)-1)
@@ -58,11 +59,6 @@ ss__state_verdict ss__state_check(const ss_state_schema *s, const json_t *msg, s
 void ss__state_error(ss_json_error *err, const char *path, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Parses stored or posted bytes (load.c): validated by the protocol's own
- * strict scanner, then built with jansson's unchecked constructors; any
- * top-level value, U+0000 allowed, integers past int64 read as doubles.
- * SS_BADARG with rule "json" in *err (index -1) for invalid JSON, SS_NOMEM. */
-ss_rc ss__state_parse(ss_slice bytes, json_t **out, ss_json_error *err);
 
 /* ---- reading (decode.c) ---- */
 

@@ -1,4 +1,4 @@
-/* Loading JSON text into jansson values for the State layer, fast.
+/* Loading JSON text into jansson values for the typed layers, fast.
  *
  * jansson's own reader lexes one character at a time through a stream
  * callback: about 25 us for a 1 KiB object here, which would dominate an
@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "json/scan.h"
-#include "state/internal.h"
+#include <stdio.h>
+
+#include "json/load.h"
 
 typedef struct loader {
     const char *p, *end;
@@ -248,7 +250,7 @@ static json_t *read_value(loader *l) {
     }
 }
 
-ss_rc ss__state_parse(ss_slice bytes, json_t **out, ss_json_error *err) {
+ss_rc ss__json_load(ss_slice bytes, json_t **out, ss_json_error *err) {
     if (!ss_json_is_valid(bytes)) {
         ss_arena a;
         ss_arena_init(&a);
@@ -258,7 +260,10 @@ ss_rc ss__state_parse(ss_slice bytes, json_t **out, ss_json_error *err) {
         const char *why = NULL;
         ss_json_split(bytes, &a, &items, &n, &is_array, &why); /* only for the reason */
         ss_arena_release(&a);
-        ss__state_error(err, "", "json", "invalid JSON: %s", why ? why : "malformed");
+        if (err) {
+            *err = (ss_json_error){.index = -1, .rule = "json"};
+            snprintf(err->message, sizeof err->message, "invalid JSON: %s", why ? why : "malformed");
+        }
         return SS_BADARG;
     }
     loader l = {bytes.p, bytes.p + bytes.len, NULL, 0};
