@@ -29,16 +29,22 @@
  *   keywords next to "$ref" are ignored, unless the root "$schema" names
  *   draft 2019-09 or 2020-12, where they apply as well.
  *
- * pattern / patternProperties: ECMA-262 syntax translated to POSIX extended
- *   regular expressions (regcomp/regexec), compiled once. \d \w \s \D \W \S,
- *   (?:...), escapes (\n \t \xHH \uHHHH \cX) and lazy quantifiers (which do
- *   not change whether a string matches) are translated; "." excludes line
- *   terminators as in ECMA-262. Matching is by code point (a C.UTF-8 locale
- *   for non-ASCII strings, byte matching for ASCII ones). Rejected at compile
- *   time, because POSIX cannot express them: lookahead/lookbehind, back
- *   references, \b \B, ranges with a non-ASCII end ([à-ÿ]), \D \W \S inside
- *   a negated class, and the empty class []. \s and \w follow ECMA-262's
- *   non-Unicode mode (\w is ASCII only).
+ * pattern / patternProperties: ECMA-262 syntax, translated to POSIX extended
+ *   regular expressions and run with regcomp/regexec (compiled once, at
+ *   schema compile time; an unanchored search, as JSON Schema specifies).
+ *   Translated: \d \w \s \D \W \S, (?:...) and (?<name>...), escapes
+ *   (\n \t \xHH \uHHHH \cX, escaped punctuation), lazy quantifiers (which do
+ *   not change whether a string matches), "." (excludes line terminators),
+ *   ^ and $ (ends of the input only). Characters are code points, as with
+ *   ECMA-262's "u" flag ("." matches one emoji; a C.UTF-8 locale is used for
+ *   non-ASCII strings, byte matching for ASCII ones). \w and \d are ASCII,
+ *   \s includes ECMA-262's Unicode spaces. Rejected at compile time, because
+ *   POSIX cannot express them: lookahead/lookbehind, back references, \b \B,
+ *   \p{...}, ranges with a non-ASCII end ([à-ÿ]), \D \W \S inside a negated
+ *   class, the empty class [], NUL; and what ECMA-262 itself rejects
+ *   (nothing to repeat, unbalanced parentheses, ranges out of order).
+ *   Needs the C.UTF-8 locale (glibc >= 2.35, musl); without it a schema with
+ *   a pattern does not compile.
  *
  * Ignored (annotations): format (no format is checked), title, description,
  *   default, examples, $comment, readOnly, writeOnly, contentMediaType,

@@ -14,6 +14,7 @@
  *   \d \w \s and negations   -> bracket expressions (\s with ECMA's Unicode
  *                                white space in the utf8 variant)
  *   .                        -> [^\n\r\u2028\u2029]
+ *   ^ $                      -> \` \' on glibc (see ANCHOR_START)
  *   (?:x) (?<name>x)         -> (x)
  *   x*? x+? x?? x{n,m}?      -> greedy forms (same match/no-match answer)
  *   \n \t \xHH \uHHHH \cX    -> the character itself
@@ -32,6 +33,7 @@
 #define E_NUL "NUL characters in patterns are not supported"
 #define E_TRAILING "pattern ends with a backslash"
 #define E_PAREN "unbalanced parenthesis"
+#define E_REPEAT "nothing to repeat"
 #define E_CLASS "unterminated character class"
 #define E_EMPTY_CLASS "the empty class [] is not supported"
 #define E_RANGE "character class range out of order"
@@ -43,6 +45,18 @@
 #define E_INVALID "invalid regular expression"
 #define E_LOCALE "the C.UTF-8 locale is not available"
 static const char E_NOMEM[] = "out of memory";
+
+/* Anchors. ECMA-262 (without the m flag) anchors at the ends of the input
+ * only. glibc's ^ and $ are also satisfied next to a newline that the
+ * pattern itself matches ("$\n" matches "\n"), so on glibc the GNU buffer
+ * anchors \` and \' are used, which have no such quirk. */
+#ifdef __GLIBC__
+#define ANCHOR_START "\\`"
+#define ANCHOR_END "\\'"
+#else
+#define ANCHOR_START "^"
+#define ANCHOR_END "$"
+#endif
 
 /* ECMA-262 WhiteSpace and LineTerminator beyond ASCII (no ranges: glibc's
  * C.UTF-8 does not accept non-ASCII range ends). */
@@ -531,9 +545,11 @@ static size_t brace_quantifier(const tr *t) {
 static bool translate(tr *t) {
     int depth = 0;
     bool after_quantifier = false;
+    bool atom = false; /* the last item can take a quantifier */
     while (t->i < t->len) {
         unsigned char c = t->s[t->i];
-        bool quant = false;
+        bool quant = false, was_atom = atom;
+        atom = true; /* the default; anchors, groups' starts, | and quantifiers reset it */
         switch (c) {
         case '\\': {
             t->i++;
@@ -572,6 +588,7 @@ static bool translate(tr *t) {
             depth++;
             if (!emit_s(t, "("))
                 return false;
+            atom = false;
             break;
         case ')':
             t->i++;
@@ -581,11 +598,22 @@ static bool translate(tr *t) {
                 return false;
             break;
         case '|':
+            t->i++;
+            if (!emit_s(t, "|"))
+                return false;
+            atom = false;
+            break;
         case '^':
+            t->i++;
+            if (!emit_s(t, ANCHOR_START))
+                return false;
+            atom = false;
+            break;
         case '$':
             t->i++;
-            if (!emit(t, (const char *)&c, 1))
+            if (!emit_s(t, ANCHOR_END))
                 return false;
+            atom = false;
             break;
         case '.':
             t->i++;
@@ -596,8 +624,11 @@ static bool translate(tr *t) {
         case '+':
         case '?':
             t->i++;
+            atom = false;
             if (c == '?' && after_quantifier)
                 break; /* lazy: same match/no-match answer */
+            if (!was_atom)
+                return fail(t, E_REPEAT);
             if (!emit(t, (const char *)&c, 1))
                 return false;
             quant = true;
@@ -605,6 +636,9 @@ static bool translate(tr *t) {
         case '{': {
             size_t n = brace_quantifier(t);
             if (n) {
+                atom = false;
+                if (!was_atom)
+                    return fail(t, E_REPEAT);
                 if (!emit(t, (const char *)t->s + t->i, n))
                     return false;
                 t->i += n;

@@ -194,6 +194,11 @@ Test(json_schema, pattern_translation_handles_ecma_syntax) {
     matrix("{\"pattern\":\"^[^]$\"}", L("\"\\n\"", "\"x\""), L("\"\""));
     matrix("{\"pattern\":\"^[a-cx-z0-2]+$\"}", L("\"abcxyz012\""), L("\"d\"", "\"3\""));
     matrix("{\"pattern\":\"^a.c$\"}", L("\"a\\u0000c\""), L("\"ac\""));
+    /* anchors hold at the ends of the input only, even next to a newline */
+    matrix("{\"pattern\":\"$\\\\n\"}", NULL, L("\"\\n\"", "\"a\\n\""));
+    matrix("{\"pattern\":\"\\\\s^\"}", NULL, L("\"\\n\"", "\"\\na\""));
+    matrix("{\"pattern\":\"^a$\"}", L("\"a\""), L("\"a\\n\"", "\"\\na\"", "\"b\\na\""));
+    matrix("{\"pattern\":\"^b|c$\"}", L("\"bx\"", "\"xc\""), L("\"a\\nb\"", "\"c\\n\""));
 }
 
 Test(json_schema, pattern_rejects_what_posix_cannot_express) {
@@ -210,6 +215,10 @@ Test(json_schema, pattern_rejects_what_posix_cannot_express) {
     compile_fails("{\"pattern\":\"[a\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"a{1,100000}\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"[z-a]\"}", "pattern", "/pattern");
+    compile_fails("{\"pattern\":\"*a\"}", "pattern", "/pattern");
+    compile_fails("{\"pattern\":\"a**\"}", "pattern", "/pattern");
+    compile_fails("{\"pattern\":\"^*\"}", "pattern", "/pattern");
+    compile_fails("{\"pattern\":\"(|{2})\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"\\\\u0000\"}", "pattern", "/pattern");
     compile_fails("{\"patternProperties\":{\"(?!x)\":{}}}", "patternProperties", "/patternProperties/(?!x)");
     compile_fails("{\"pattern\":5}", "pattern", "/pattern");
