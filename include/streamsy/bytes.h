@@ -29,6 +29,8 @@ bool ss_slice_eq_cstr(ss_slice a, const char *s);
 bool ss_slice_ieq_cstr(ss_slice a, const char *s);
 /* memcmp order, shorter first on a common prefix (JS string order for ASCII). */
 int ss_slice_cmp(ss_slice a, ss_slice b);
+/* 0-15 for an ASCII hex digit, -1 otherwise. */
+int ss_hex_value(char c);
 
 /* Owned, bounded buffer. Owned by: whoever called ss_buf_init. */
 typedef struct ss_buf {

@@ -30,3 +30,13 @@ int ss_slice_cmp(ss_slice a, ss_slice b) {
         return c;
     return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
 }
+
+int ss_hex_value(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

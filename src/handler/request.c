@@ -19,15 +19,6 @@ bool ss__flag(const ss_http_request *r, const char *name) {
     return ss_slice_ieq_cstr(ss__header(r, name, NULL), "true");
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* application/x-www-form-urlencoded decoding: %XX and '+' as space. A
  * malformed escape is kept literally (it then fails offset validation). */
@@ -39,8 +30,8 @@ static ss_rc url_decode(ss_slice in, ss_arena *a, ss_slice *out) {
     for (size_t i = 0; i < in.len; i++) {
         char c = in.p[i];
         int hi, lo;
-        if (c == '%' && i + 2 < in.len && (hi = hex_value(in.p[i + 1])) >= 0 &&
-            (lo = hex_value(in.p[i + 2])) >= 0) {
+        if (c == '%' && i + 2 < in.len && (hi = ss_hex_value(in.p[i + 1])) >= 0 &&
+            (lo = ss_hex_value(in.p[i + 2])) >= 0) {
             d[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {

@@ -139,15 +139,6 @@ static uint32_t next_cp(tr *t) {
     return c;
 }
 
-static int hexval(unsigned char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Reads n hex digits at t->i; -1 (and t->i unchanged) when they are not there. */
 static long read_hex(tr *t, size_t n) {
@@ -155,7 +146,7 @@ static long read_hex(tr *t, size_t n) {
         return -1;
     long v = 0;
     for (size_t k = 0; k < n; k++) {
-        int h = hexval(t->s[t->i + k]);
+        int h = ss_hex_value((char)t->s[t->i + k]);
         if (h < 0)
             return -1;
         v = v * 16 + h;

@@ -197,15 +197,6 @@ char *ss__sch_uri_resolve(const char *base, const char *ref) {
     return res;
 }
 
-static int hex(char c) {
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len) {
     char *d = malloc(len + 1);
@@ -217,7 +208,7 @@ ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len)
             d[o++] = s[i];
             continue;
         }
-        int hi = i + 2 < len ? hex(s[i + 1]) : -1, lo = i + 2 < len ? hex(s[i + 2]) : -1;
+        int hi = i + 2 < len ? ss_hex_value(s[i + 1]) : -1, lo = i + 2 < len ? ss_hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             free(d);
             return SS_BADARG;
