@@ -684,9 +684,9 @@ static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
     h2o_linklist_insert(&f->held, &h->link);
 }
 
-void ss__h2o_flush_and_release(ss_h2o_front *f) {
+ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
     if (!f->storage)
-        return;
+        return SS_OK;
     ss_rc rc = ss_storage_flush(f->storage);
     if (rc)
         fprintf(stderr, "streamsy: storage flush failed: %s; answering the turn's requests with an error\n",
@@ -705,6 +705,7 @@ void ss__h2o_flush_and_release(ss_h2o_front *f) {
         ss_http_response_release(&h->res);
         free(h);
     }
+    return rc;
 }
 
 /* ---- the h2o handler ------------------------------------------------------------------------ */
@@ -731,6 +732,17 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
             send_plain(req, 503, "Server shutting down");
         } else if (res.kind == SS_HTTP_WAIT) {
             start_long_poll(f, req, &res);
+        } else if (f->storage && ss_storage_has_unflushed(f->storage)) {
+            /* The first SSE chunk goes out at once and cannot be held: make the
+             * turn's writes durable first (an early group commit; the held
+             * acknowledgements go out with it). */
+            if (ss__h2o_flush_and_release(f) != SS_OK) {
+                ss_http_live_free(res.live);
+                res.live = NULL;
+                send_plain(req, 503, "Storage unavailable, retry later");
+            } else {
+                start_sse(f, req, &res);
+            }
         } else {
             start_sse(f, req, &res);
         }

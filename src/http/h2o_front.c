@@ -389,14 +389,14 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     h2o_evloop_run(f->loop, (int32_t)wait);
     /* Group commit: one flush for every write of this turn, then the held
      * acknowledgements; readers are woken only after that. */
-    ss__h2o_flush_and_release(f);
+    (void)ss__h2o_flush_and_release(f); /* failures answered the held requests */
     ss_protocol_run_pending(p);
     int64_t now = ss_protocol_now_ms(p);
     ss__timer *t;
     while ((t = ss__timers_pop_due(&f->timers, now)) != NULL)
         ss__h2o_on_timer(f, t);
     *next_expiry = ss_protocol_run_expiry(p);
-    ss__h2o_flush_and_release(f); /* TTL touches and expiry deletes of this turn */
+    (void)ss__h2o_flush_and_release(f); /* TTL touches and expiry deletes of this turn */
     if (f->log_len)
         log_flush(f);
 }

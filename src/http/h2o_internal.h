@@ -67,8 +67,9 @@ void ss__h2o_on_timer(ss_h2o_front *f, ss__timer *t);
 /* Shutdown: answer every parked long-poll and end every SSE response. */
 void ss__h2o_end_all_live(ss_h2o_front *f);
 /* Group commit: makes the turn's commits durable, then sends the responses
- * held for it (or an error in their place when the flush failed). */
-void ss__h2o_flush_and_release(ss_h2o_front *f);
+ * held for it (or an error in their place when the flush failed). Returns
+ * the flush's result. */
+ss_rc ss__h2o_flush_and_release(ss_h2o_front *f);
 
 /* ---- h2o_front.c ---- */
 /* The tracking entry of an HTTP/1 request's connection; NULL for HTTP/2. */
