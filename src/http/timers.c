@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "base/grow.h"
+
 void ss__timers_init(ss__timers *h) {
     h->v = NULL;
     h->n = h->cap = 0;
@@ -55,14 +57,8 @@ ss_rc ss__timers_arm(ss__timers *h, ss__timer *t, int64_t at) {
         sift_down(h, t->slot);
         return SS_OK;
     }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        ss__timer **v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return SS_NOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (ss__grow(&h->v, &h->cap, h->n, sizeof *h->v, 64))
+        return SS_NOMEM;
     t->at = at;
     place(h, h->n++, t);
     sift_up(h, t->slot);

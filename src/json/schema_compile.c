@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/map.h"
 #include "json/schema_internal.h"
 
@@ -424,14 +425,8 @@ static bool compile_keywords(cc *c, ss__sch_node *n, const json_t *j, const char
     KW("$ref", v) {
         if (!json_is_string(v))
             return cfail(c, "$ref", "\"$ref\" must be a string"), false;
-        if (c->n_refs == c->cap_refs) {
-            size_t cap = c->cap_refs ? c->cap_refs * 2 : 16;
-            pending *p = realloc(c->refs, cap * sizeof *p);
-            if (!p)
-                return cnomem(c), false;
-            c->refs = p;
-            c->cap_refs = cap;
-        }
+        if (ss__grow(&c->refs, &c->cap_refs, c->n_refs, sizeof *c->refs, 16))
+            return cnomem(c), false;
         char *uri = ss__sch_uri_resolve(base, json_string_value(v));
         char *where = strdup(c->path);
         n->where = where ? arena_strdup(c, where) : NULL;

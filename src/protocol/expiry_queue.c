@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "protocol/internal.h"
 
 void ss__expiry_init(ss__expiry_queue *q) {
@@ -58,14 +59,8 @@ static void sift_down(ss__expiry_queue *q, size_t i) {
 }
 
 static ss_rc push(ss__expiry_queue *q, ss_slice id, int64_t at_ms) {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 64;
-        ss__expiry_entry *h = realloc(q->heap, cap * sizeof *h);
-        if (!h)
-            return SS_NOMEM;
-        q->heap = h;
-        q->cap = cap;
-    }
+    if (ss__grow(&q->heap, &q->cap, q->n, sizeof *q->heap, 64))
+        return SS_NOMEM;
     char *copy = malloc(id.len + 1);
     if (!copy)
         return SS_NOMEM;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/grow.h"
 #include "protocol/internal.h"
 
 static int64_t system_now_ms(void *ctx) {
@@ -243,14 +244,8 @@ void ss__cursor(ss_protocol *p, ss_slice client, char out[SS_CURSOR_MAX]) {
 ss_rc ss_protocol_on_after_commit(ss_protocol *p, ss_commit_hook fn, void *ctx, uint64_t *out_token) {
     if (!fn)
         return SS_MISUSE;
-    if (p->n_hooks == p->cap_hooks) {
-        size_t cap = p->cap_hooks ? p->cap_hooks * 2 : 4;
-        ss__hook *h = realloc(p->hooks, cap * sizeof *h);
-        if (!h)
-            return SS_NOMEM;
-        p->hooks = h;
-        p->cap_hooks = cap;
-    }
+    if (ss__grow(&p->hooks, &p->cap_hooks, p->n_hooks, sizeof *p->hooks, 4))
+        return SS_NOMEM;
     p->hooks[p->n_hooks++] = (ss__hook){fn, ctx, p->next_token};
     *out_token = p->next_token++;
     return SS_OK;

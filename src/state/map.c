@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "state/internal.h"
 
 /* A change held back between snapshot-start and snapshot-end (ATOMIC mode). */
@@ -92,14 +93,8 @@ static ss_rc set_entity(ss_state_map *m, size_t coll, const char *key, json_t *v
 }
 
 static ss_rc stage(ss_state_map *m, size_t coll, const char *key, json_t *value) {
-    if (m->n_staged == m->cap_staged) {
-        size_t cap = m->cap_staged ? m->cap_staged * 2 : 16;
-        staged *p = realloc(m->staged, cap * sizeof *p);
-        if (!p)
-            return SS_NOMEM;
-        m->staged = p;
-        m->cap_staged = cap;
-    }
+    if (ss__grow(&m->staged, &m->cap_staged, m->n_staged, sizeof *m->staged, 16))
+        return SS_NOMEM;
     char *k = strdup(key);
     if (!k)
         return SS_NOMEM;

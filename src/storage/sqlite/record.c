@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "storage/sqlite/sqlite_internal.h"
 
 enum {
@@ -202,14 +203,8 @@ typedef struct msg_vec {
 } msg_vec;
 
 static ss_rc vec_push(msg_vec *mv, ss_message m) {
-    if (mv->n == mv->cap) {
-        size_t cap = mv->cap ? mv->cap * 2 : 16;
-        ss_message *v = realloc(mv->v, cap * sizeof *v);
-        if (!v)
-            return SS_NOMEM;
-        mv->v = v;
-        mv->cap = cap;
-    }
+    if (ss__grow(&mv->v, &mv->cap, mv->n, sizeof *mv->v, 16))
+        return SS_NOMEM;
     mv->v[mv->n++] = m;
     return SS_OK;
 }

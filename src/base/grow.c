@@ -1,0 +1,24 @@
+/* See grow.h. */
+#include "base/grow.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+ss_rc ss__grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first) {
+    if (n < *cap)
+        return SS_OK;
+    size_t want = *cap ? *cap : first;
+    if (*cap && want > SIZE_MAX / 2 / elem_size)
+        return SS_NOMEM;
+    if (*cap)
+        want *= 2;
+    void *old;
+    memcpy(&old, items, sizeof old);
+    void *p = realloc(old, want * elem_size);
+    if (!p)
+        return SS_NOMEM;
+    memcpy(items, &p, sizeof p);
+    *cap = want;
+    return SS_OK;
+}
