@@ -1,10 +1,8 @@
 /* Micro-benchmark for the JSON scanner: scans a ~1 MB top-level array of
  * small objects N times and prints throughput.
  *
- * Not part of any build. Example:
- *   cc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/json_scan_bench.c \
- *      src/json/scan.c src/base/arena.c -o /tmp/json_scan_bench
- *   /tmp/json_scan_bench [iterations]
+ * Built with the project (not run by the tests):
+ *   build/bench/json_scan_bench [iterations]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +10,7 @@
 #include <time.h>
 
 #include "streamsy/bytes.h"
-#include "json/scan.h"
+#include "base/json_scan.h"
 
 #define TARGET_BYTES (1u << 20)
 

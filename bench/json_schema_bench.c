@@ -3,11 +3,8 @@
  * against the State Protocol schema) N times and prints the cost per
  * validation, next to jansson's parse cost for the same bytes.
  *
- * Not part of any build. Example:
- *   cc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/json_schema_bench.c \
- *      src/json/schema*.c src/base/arena.c src/base/buf.c src/base/map.c \
- *      src/base/slice.c src/base/rc.c -ljansson -lm -o /tmp/json_schema_bench
- *   /tmp/json_schema_bench [iterations]
+ * Built with the project (not run by the tests):
+ *   build/bench/json_schema_bench [iterations]
  */
 #include <stdio.h>
 #include <stdlib.h>

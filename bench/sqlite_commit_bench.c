@@ -2,11 +2,9 @@
  * messages through the storage wrappers, flushed every BATCH commits (the
  * server flushes once per loop turn, so BATCH ~ the appends of one turn).
  *
- * Not part of the build. From the repository root, after `make`:
+ * Built with the project (not run by the tests):
  *
- *   cc -O2 -std=c17 -D_GNU_SOURCE -Iinclude -Isrc bench/sqlite_commit_bench.c \
- *      build/libstreamsy_core.a -lsqlite3 -lm -o build/sqlite_commit_bench
- *   build/sqlite_commit_bench [DIR] [SECONDS] [ROW-FILTER]
+ *   build/bench/sqlite_commit_bench [DIR] [SECONDS] [ROW-FILTER]
  *
  * DIR (default /tmp) should be on the disk you care about: the numbers are
  * dominated by its fsync latency. Each row runs for SECONDS (default 2). */

@@ -285,6 +285,17 @@ typedef enum ss_delete_status {
 
 ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out);
 
+/* ---- durability (group commit) --------------------------------------------- */
+
+/* True when some commit made through this protocol is not durable yet (the
+ * storage keeps a group-commit transaction open). A front end holds every
+ * acknowledgement of such a commit until ss_protocol_flush() succeeded. */
+bool ss_protocol_has_unflushed(const ss_protocol *p);
+/* Makes every commit so far durable (one storage transaction and sync). On
+ * failure the unflushed commits are rolled back and the error is returned
+ * (SS_FULL, SS_IOERR, ...): answer their requests with 507 / 503. */
+ss_rc ss_protocol_flush(ss_protocol *p);
+
 /* ---- expiry --------------------------------------------------------------- */
 
 /* The return path for expiry timers: deletes the stream if its deadline has

@@ -1,5 +1,5 @@
 /* See grow.h. */
-#include "base/grow.h"
+#include "grow.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* String-keyed hash map; see map.h. */
-#include "base/map.h"
+#include "map.h"
 
 #include <stdlib.h>
 #include <string.h>

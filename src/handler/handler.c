@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 #define CORS_ALLOW_METHODS "GET, POST, PUT, DELETE, HEAD, OPTIONS"
 #define CORS_ALLOW_HEADERS                                                                            \

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 /* Owned by: the front end once returned in a response (ss_http_live_free).
  * Lifetime: until the response ends or the client goes away. */

@@ -1,7 +1,7 @@
 /* GET (catch-up, offset=now; live modes go to live.c) and HEAD. */
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 #define CACHE_DATA "public, max-age=60, stale-while-revalidate=300"
 

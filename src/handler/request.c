@@ -1,7 +1,7 @@
 /* Request parsing: headers, query parameters, integer grammars, paths. */
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 ss_slice ss__header(const ss_http_request *r, const char *name, bool *present) {
     for (size_t i = 0; i < r->n_headers; i++)

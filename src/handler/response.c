@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 void ss_http_response_init(ss_http_response *r) {
     memset(r, 0, sizeof *r);

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "handler/internal.h"
+#include "internal.h"
 
 /* ---- PUT ------------------------------------------------------------------------ */
 

@@ -45,7 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "http/h2o_internal.h"
+#include "h2o_internal.h"
 
 typedef struct ss__live_req {
     h2o_generator_t gen; /* SSE only */
@@ -662,13 +662,13 @@ static void on_held_request_gone(void *anchor) {
 /* Sends now, or holds the response when the storage has commits that are
  * not durable yet: an acknowledgement must never precede its commit. */
 static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
-    if (!f->storage || !ss_storage_has_unflushed(f->storage)) {
+    if (!ss_protocol_has_unflushed(f->protocol)) {
         send_done(req, res);
         return;
     }
     ss__held *h = malloc(sizeof *h);
     if (!h) { /* out of memory: make the writes durable now instead of holding */
-        ss_rc rc = ss_storage_flush(f->storage);
+        ss_rc rc = ss_protocol_flush(f->protocol);
         if (rc)
             send_plain(req, rc == SS_FULL ? 507 : 503, rc == SS_FULL ? "Storage full" : "Storage unavailable");
         else
@@ -685,9 +685,7 @@ static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
 }
 
 ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
-    if (!f->storage)
-        return SS_OK;
-    ss_rc rc = ss_storage_flush(f->storage);
+    ss_rc rc = ss_protocol_flush(f->protocol);
     if (rc)
         fprintf(stderr, "streamsy: storage flush failed: %s; answering the turn's requests with an error\n",
                 ss_rc_str(rc));
@@ -732,7 +730,7 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
             send_plain(req, 503, "Server shutting down");
         } else if (res.kind == SS_HTTP_WAIT) {
             start_long_poll(f, req, &res);
-        } else if (f->storage && ss_storage_has_unflushed(f->storage)) {
+        } else if (ss_protocol_has_unflushed(f->protocol)) {
             /* The first SSE chunk goes out at once and cannot be held: make the
              * turn's writes durable first (an early group commit; the held
              * acknowledgements go out with it). */

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http/h2o_internal.h"
+#include "h2o_internal.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -309,7 +309,6 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     ss__timers_init(&f->timers);
     h2o_linklist_init_anchor(&f->lives);
     h2o_linklist_init_anchor(&f->held);
-    f->storage = o->storage;
     h2o_linklist_init_anchor(&f->conns);
 
     ss_rc rc = open_listener(f, o->host ? o->host : "127.0.0.1", o->port, err, err_cap);

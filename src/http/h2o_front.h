@@ -12,7 +12,11 @@
  * deadlines and the protocol's expiry timers. The handler and protocol are
  * borrowed and must outlive ss_h2o_front_run; after run returns no live
  * continuation or bound stream is held any more, so they may be freed before
- * ss_h2o_front_free. */
+ * ss_h2o_front_free.
+ *
+ * Group commit: while the protocol has unflushed commits, the responses of a
+ * loop turn are held; once per turn ss_protocol_flush() makes them durable
+ * and they go out (or become 507/503 when the flush failed). */
 #ifndef SS_HTTP_H2O_FRONT_H
 #define SS_HTTP_H2O_FRONT_H
 
@@ -24,7 +28,6 @@
 #include "streamsy/handler.h"
 #include "streamsy/protocol.h"
 #include "streamsy/rc.h"
-#include "streamsy/storage.h"
 
 /* Longest sleep of one loop turn; bounds the latency of shutdown and of the
  * protocol's expiry timers if they are added between turns. */
@@ -51,9 +54,6 @@ typedef struct ss_h2o_front_options {
     const char *tls_cert;  /* PEM chain; with tls_key: HTTPS, ALPN h2 + http/1.1 */
     const char *tls_key;
     bool access_log;       /* one line per request on stderr */
-    ss_stream_factory *storage; /* borrowed; when it has unflushed commits, the
-                                   responses of a loop turn are held until
-                                   ss_storage_flush() succeeded (group commit) */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in

@@ -8,8 +8,8 @@
 #endif
 #include <h2o.h>
 
-#include "http/h2o_front.h"
-#include "http/timers.h"
+#include "h2o_front.h"
+#include "timers.h"
 
 #define SS__ACCESS_LOG_FLUSH_BYTES (64u << 10)
 
@@ -32,7 +32,6 @@ struct ss_h2o_front {
     char address[80]; /* "127.0.0.1:4437" / "[::1]:4437" */
     uint16_t port;
 
-    ss_stream_factory *storage; /* for group commit: flush, then release held responses */
     h2o_linklist_t held;        /* ss__held: responses waiting for the next flush */
 
     ss__timers timers;  /* deadlines of parked live reads and SSE stall checks */

@@ -1,5 +1,5 @@
 /* Binary min-heap of deadline timers (see timers.h). */
-#include "http/timers.h"
+#include "timers.h"
 
 #include <stdlib.h>
 

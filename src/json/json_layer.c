@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/scan.h"
+#include "base/json_scan.h"
 #include "streamsy/json.h"
 
 _Static_assert(SS_JSON_MAX_VALUE_DEPTH + 1 == SS_JSON_MAX_DEPTH, "a value plus its wrapping array fits the scanner");

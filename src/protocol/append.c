@@ -2,7 +2,7 @@
  * commit with the plan's preconditions, re-planning when the commit lost. */
 #include <string.h>
 
-#include "protocol/internal.h"
+#include "internal.h"
 
 /* The planner's verdict: either a terminal result or a plan to commit. */
 typedef struct decision {

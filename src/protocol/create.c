@@ -1,7 +1,7 @@
 /* create: plain streams and forks, with create-style idempotency. */
 #include <string.h>
 
-#include "protocol/internal.h"
+#include "internal.h"
 
 #define OCTET_STREAM "application/octet-stream"
 

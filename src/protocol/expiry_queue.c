@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/grow.h"
-#include "protocol/internal.h"
+#include "internal.h"
 
 void ss__expiry_init(ss__expiry_queue *q) {
     q->heap = NULL;

@@ -1,7 +1,7 @@
 /* Message framing and offset allocation: the two things done to a body
  * before it becomes part of a plan. */
-#include "json/scan.h"
-#include "protocol/internal.h"
+#include "base/json_scan.h"
+#include "internal.h"
 
 ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items,
                 size_t *out_n, const char **out_error) {

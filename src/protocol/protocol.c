@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "base/grow.h"
-#include "protocol/internal.h"
+#include "internal.h"
 
 static int64_t system_now_ms(void *ctx) {
     (void)ctx;
@@ -73,6 +73,10 @@ void ss_protocol_free(ss_protocol *p) {
 }
 
 uint32_t ss_protocol_long_poll_timeout_ms(const ss_protocol *p) { return p->long_poll_timeout_ms; }
+
+bool ss_protocol_has_unflushed(const ss_protocol *p) { return ss_storage_has_unflushed(p->storage); }
+
+ss_rc ss_protocol_flush(ss_protocol *p) { return ss_storage_flush(p->storage); }
 
 int64_t ss_protocol_now_ms(const ss_protocol *p) { return p->clock.now_ms(p->clock.ctx); }
 

@@ -1,7 +1,7 @@
 /* Reads (catch-up and live), metadata and delete. */
 #include <string.h>
 
-#include "protocol/internal.h"
+#include "internal.h"
 
 /* ---- fork-chain reads -------------------------------------------------------- */
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/internal.h"
+#include "internal.h"
 
 struct ss__wait_bucket {
     ss_waiter *head;

@@ -1,5 +1,5 @@
 /* The enforcement config: loading, path matching, and the body validator. */
-#include "server/config.h"
+#include "config.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/load.h"
-#include "json/scan.h"
+#include "streamsy/json_doc.h"
+#include "base/json_scan.h"
 #include "streamsy/json_schema.h"
 #include "streamsy/state.h"
 
@@ -305,7 +305,7 @@ static bool check_schema(const ss_json_schema *s, ss_slice body, ss_json_error *
     }
     for (size_t i = 0; ok && i < n; i++) {
         json_t *v;
-        if (ss__json_load(items[i], &v, err) != SS_OK) {
+        if (ss_json_doc_parse(items[i], &v, err) != SS_OK) {
             err->index = (long)i;
             ok = false;
             break;

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "http/h2o_front.h"
-#include "server/config.h"
-#include "server/options.h"
-#include "server/storage_open.h"
+#include "config.h"
+#include "options.h"
+#include "storage_open.h"
 #include "streamsy/streamsy.h"
 
 extern char **environ;
@@ -88,7 +88,6 @@ static int serve(const ss_cli_options *o) {
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
         .access_log = o->access_log,
-        .storage = storage,
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
         fprintf(stderr, "streamsy: %s\n", err);

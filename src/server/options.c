@@ -1,5 +1,5 @@
 /* Command line and environment parsing for `streamsy` (see options.h). */
-#include "server/options.h"
+#include "options.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Opens the storage the command line asked for. */
-#include "server/storage_open.h"
+#include "storage_open.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
 #ifndef SS_SERVER_STORAGE_OPEN_H
 #define SS_SERVER_STORAGE_OPEN_H
 
-#include "server/options.h"
+#include "options.h"
 #include "streamsy/storage.h"
 
 /* memory, or sqlite:PATH (creating PATH's directory, with group commit on).

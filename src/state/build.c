@@ -4,7 +4,7 @@
  * POST bodies (check.c), then written by emit.c. */
 #include <string.h>
 
-#include "state/internal.h"
+#include "internal.h"
 
 /* jansson refuses invalid UTF-8 by returning NULL, as it does when out of
  * memory; checking first keeps the two apart. */

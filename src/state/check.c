@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "state/internal.h"
+#include "internal.h"
 
 void ss__state_error(ss_json_error *err, const char *path, const char *rule, const char *fmt, ...) {
     err->index = -1;
@@ -239,7 +239,7 @@ ss_rc ss_state_validate_message(const ss_state_schema *s, const json_t *msg, ss_
 
 ss_rc ss_state_validate_body(const ss_state_schema *s, ss_slice body, ss_json_error *err) {
     json_t *root;
-    ss_rc rc = ss__json_load(body, &root, err);
+    ss_rc rc = ss_json_doc_parse(body, &root, err);
     if (rc)
         return rc;
     /* One level of flattening, exactly as the protocol frames the body: the

@@ -1,7 +1,7 @@
 /* Reads: stored messages -> typed ss_state_message views. */
 #include <string.h>
 
-#include "state/internal.h"
+#include "internal.h"
 
 void ss_state_read_result_release(ss_state_read_result *r) {
     for (size_t i = 0; i < r->n; i++) {
@@ -16,7 +16,7 @@ ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_sta
     json_t *j = NULL;
     ss__state_view v;
     *verdict = SS__STATE_INVALID;
-    ss_rc rc = ss__json_load(m->data, &j, err);
+    ss_rc rc = ss_json_doc_parse(m->data, &j, err);
     if (rc)
         return rc == SS_BADARG ? SS_OK : rc;
     if ((*verdict = ss__state_check(s, j, SS__STATE_READ, &v, err)) != SS__STATE_VALID) {

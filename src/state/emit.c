@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/scan.h"
-#include "state/internal.h"
+#include "base/json_scan.h"
+#include "internal.h"
 
 #define EMIT_MAX_DEPTH SS_JSON_MAX_DEPTH /* deeper is refused by the framer anyway; also stops cycles */
 

@@ -3,7 +3,7 @@
 #define SS_STATE_INTERNAL_H
 
 #include "base/map.h"
-#include "json/load.h"
+#include "streamsy/json_doc.h"
 #include "streamsy/state.h"
 
 #define SS_STATE_NO_COLLECTION ((size_t)-1)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "base/grow.h"
-#include "state/internal.h"
+#include "internal.h"
 
 /* A change held back between snapshot-start and snapshot-end (ATOMIC mode). */
 typedef struct staged {

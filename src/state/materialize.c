@@ -2,7 +2,7 @@
  * to the tail, one message at a time, in stream order (ST-021). */
 #include <string.h>
 
-#include "state/internal.h"
+#include "internal.h"
 
 /* Decodes and applies one stored message. *stop is set for a message that
  * fails decoding when the caller does not skip them. */

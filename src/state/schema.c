@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/internal.h"
+#include "internal.h"
 
 static char *dup_or_null(const char *s) {
     return s ? strdup(s) : NULL;

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "http_client.h"
-#include "json/scan.h"
+#include "base/json_scan.h"
 
 static test_server srv;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "streamsy/bytes.h"
-#include "json/scan.h"
+#include "base/json_scan.h"
 
 static ss_arena arena;
 

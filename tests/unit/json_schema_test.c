@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "streamsy/json_schema.h"
-#include "json/schema_internal.h"
+#include "schema/schema_internal.h"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 #define BUSY_TIMEOUT_MS 5000
 

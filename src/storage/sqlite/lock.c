@@ -17,7 +17,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 /* The pid written by the current holder; 0 when unreadable. */
 static long holder_pid(int fd) {

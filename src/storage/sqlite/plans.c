@@ -9,7 +9,7 @@
  * delete's one intent: the whole cascade commits or none of it. */
 #include <string.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 /* ---- lineage store over the tables ----------------------------------------- */
 

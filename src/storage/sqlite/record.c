@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/grow.h"
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 enum {
     C_ID,

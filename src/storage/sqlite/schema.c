@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 typedef struct migration {
     int64_t version;

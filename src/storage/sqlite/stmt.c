@@ -6,7 +6,7 @@
  * order of ss_offset_cmp); message bodies as BLOB. */
 #include <stdio.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 /* Column order of GET_RECORD and INSERT_RECORD: see record.c. */
 #define RECORD_COLUMNS                                                                             \

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 /* Owned by: the caller of open (freed by close). */
 typedef struct sq_handle {

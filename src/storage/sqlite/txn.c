@@ -18,7 +18,7 @@
  * the next flush reports it for the earlier intents of the batch (and rolls
  * back whatever ran since), so nothing is ever acknowledged that is not in
  * the database. */
-#include "storage/sqlite/sqlite_internal.h"
+#include "sqlite_internal.h"
 
 /* Runs a transaction-control statement; sqlite's rc. */
 static int ctl(sq_factory *f, sq_stmt_id id) {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 typedef struct seg {
     const char *key; /* NULL for an array index */

@@ -2,7 +2,7 @@
  *
  * jansson's own reader lexes one character at a time through a stream
  * callback: about 25 us for a 1 KiB object here, which would dominate an
- * enforced append. Instead the strict scanner (json/scan.h, ~1.5 us/KiB)
+ * enforced append. Instead the strict scanner (base/json_scan.h, ~1.5 us/KiB)
  * validates first, with exactly the rules the protocol applies to the same
  * bytes, and this file builds the values from text already known to be valid,
  * with the *_nocheck constructors.
@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/scan.h"
+#include "base/json_scan.h"
 #include <stdio.h>
 
-#include "json/load.h"
+#include "streamsy/json_doc.h"
 
 typedef struct loader {
     const char *p, *end;
@@ -250,7 +250,7 @@ static json_t *read_value(loader *l) {
     }
 }
 
-ss_rc ss__json_load(ss_slice bytes, json_t **out, ss_json_error *err) {
+ss_rc ss_json_doc_parse(ss_slice bytes, json_t **out, ss_json_error *err) {
     if (!ss_json_is_valid(bytes)) {
         ss_arena a;
         ss_arena_init(&a);

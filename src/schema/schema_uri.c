@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 typedef struct part {
     const char *p;

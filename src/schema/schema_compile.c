@@ -18,7 +18,7 @@
 
 #include "base/grow.h"
 #include "base/map.h"
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 #define PATH_CAP 1024
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 static void set_error(ss_json_error *err, const char *rule, const char *message, int line, int column) {
     if (!err)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 #define TWO63 9223372036854775808.0
 

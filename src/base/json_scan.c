@@ -26,7 +26,7 @@
  * BLOCK_ITEMS elements (bench/json_scan_bench.c: markedly faster than
  * growing one array by doubling). On invalid input the blocks already
  * allocated stay in the arena until it is released. */
-#include "json/scan.h"
+#include "json_scan.h"
 
 #include <string.h>
 

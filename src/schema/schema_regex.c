@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json/schema_internal.h"
+#include "schema_internal.h"
 
 #define E_LOOK "lookahead and lookbehind are not supported"
 #define E_BACKREF "back references are not supported"
