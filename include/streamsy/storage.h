@@ -286,6 +286,15 @@ struct ss_storage_stream {
     ss_slice id; /* owned by the adapter's handle */
 };
 
+/* ---- helpers for adapters ------------------------------------------------ */
+
+/* The record half of a mutation plan's preconditions, in the contract's
+ * order: SS_FAIL_OFFSET, then SS_FAIL_CLOSED, else SS_FAIL_NONE. */
+ss_fail_reason ss_plan_check_record(const ss_mutation_plan *p, const ss_record *rec);
+/* The producer half: true when the plan has no producer, or the stored state
+ * (`cur`, NULL when the producer has none) is exactly what the plan expects. */
+bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur);
+
 /* ---- wrappers: the only callers of the vtables -------------------------- */
 
 void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host);

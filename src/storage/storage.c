@@ -39,6 +39,24 @@ ss_rc ss_record_copy(ss_arena *a, const ss_record *in, ss_record *out) {
     return SS_OK;
 }
 
+/* ---- preconditions --------------------------------------------------------- */
+
+ss_fail_reason ss_plan_check_record(const ss_mutation_plan *p, const ss_record *rec) {
+    if (p->has_expected_tail && !ss_offset_eq(&rec->tail, &p->expected_tail))
+        return SS_FAIL_OFFSET;
+    if (p->has_expected_closed && rec->closed != p->expected_closed)
+        return SS_FAIL_CLOSED;
+    return SS_FAIL_NONE;
+}
+
+bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur) {
+    if (!p->has_producer)
+        return true;
+    if (!p->producer.has_expected)
+        return cur == NULL;
+    return cur && cur->epoch == p->producer.expected.epoch && cur->last_seq == p->producer.expected.last_seq;
+}
+
 /* ---- effects ------------------------------------------------------------- */
 
 static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e,

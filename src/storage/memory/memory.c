@@ -216,19 +216,11 @@ static ss_rc m_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_produ
 }
 
 static ss_fail_reason check_preconditions(mem_stream *st, const ss_mutation_plan *p) {
-    if (p->has_expected_tail && !ss_offset_eq(&st->rec.tail, &p->expected_tail))
-        return SS_FAIL_OFFSET;
-    if (p->has_expected_closed && st->rec.closed != p->expected_closed)
-        return SS_FAIL_CLOSED;
-    if (p->has_producer) {
-        ss_producer *cur = ss__map_get(&st->producers, p->producer.id);
-        if (p->producer.has_expected
-                ? !cur || cur->epoch != p->producer.expected.epoch ||
-                      cur->last_seq != p->producer.expected.last_seq
-                : cur != NULL)
-            return SS_FAIL_PRODUCER;
-    }
-    return SS_FAIL_NONE;
+    ss_fail_reason why = ss_plan_check_record(p, &st->rec);
+    if (why == SS_FAIL_NONE && p->has_producer &&
+        !ss_plan_producer_matches(p, ss__map_get(&st->producers, p->producer.id)))
+        why = SS_FAIL_PRODUCER;
+    return why;
 }
 
 static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,

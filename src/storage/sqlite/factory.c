@@ -1,5 +1,5 @@
-/* The SQLite storage factory: open, destroy, the vtables, flush and
- * for_each_expiry. See streamsy/sqlite.h and docs/sqlite.md. */
+/* The SQLite storage factory: open, destroy, the factory table (the SQL
+ * engine's slots plus flush). See streamsy/sqlite.h and docs/sqlite.md. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -26,84 +26,34 @@ static void f_destroy(ss_stream_factory *base) {
 
 static ss_rc f_flush(ss_stream_factory *base) { return ss__sq_flush(sq_of(base)); }
 
-typedef struct expiry {
-    ss_slice id;
-    int64_t at_ms;
-} expiry;
-
-/* Collects first and calls afterwards, so fn may use the factory. */
-static ss_rc f_for_each_expiry(ss_stream_factory *base, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
-                               void *ctx) {
-    sq_factory *f = sq_of(base);
-    ss_arena a;
-    ss_arena_init(&a);
-    expiry *v = NULL;
-    size_t n = 0, cap = 0;
-    ss_rc rc = SS_OK;
-    sqlite3_stmt *st = ss__sq_stmt(f, SQ_EXPIRIES);
-    for (;;) {
-        int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            break;
-        if (s != SQLITE_ROW) {
-            rc = ss__sq_fail(f, s);
-            break;
-        }
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            expiry *nv = realloc(v, ncap * sizeof *nv);
-            if (!nv) {
-                rc = SS_NOMEM;
-                break;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        const unsigned char *id = sqlite3_column_text(st, 0);
-        if (!id) {
-            rc = SS_NOMEM;
-            break;
-        }
-        if ((rc = ss_arena_copy(&a, ss_slice_of(id, (size_t)sqlite3_column_bytes(st, 0)), &v[n].id)))
-            break;
-        v[n++].at_ms = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_reset(st);
-    for (size_t i = 0; !rc && i < n; i++)
-        fn(ctx, v[i].id, v[i].at_ms);
-    free(v);
-    ss_arena_release(&a);
-    return rc;
-}
-
 static const ss_stream_factory_methods sq_file_methods = {
     .version = 2,
     .name = "sqlite",
     .caps = SS_STORAGE_CAP_DURABLE,
-    .open = ss__sq_open_stream,
-    .create = ss__sq_create,
-    .fork = ss__sq_fork,
-    .remove = ss__sq_remove,
+    .open = ss__sql_open,
+    .create = ss__sql_create,
+    .fork = ss__sql_fork,
+    .remove = ss__sql_remove,
     .schedule_expiry = NULL, /* the protocol's in-process timers, re-armed by for_each_expiry */
     .cancel_expiry = NULL,
     .destroy = f_destroy,
     .flush = f_flush,
-    .for_each_expiry = f_for_each_expiry,
+    .for_each_expiry = ss__sql_for_each_expiry,
 };
 
 static const ss_stream_factory_methods sq_memory_methods = {
     .version = 2,
     .name = "sqlite",
     .caps = 0, /* ":memory:" dies with the process */
-    .open = ss__sq_open_stream,
-    .create = ss__sq_create,
-    .fork = ss__sq_fork,
-    .remove = ss__sq_remove,
+    .open = ss__sql_open,
+    .create = ss__sql_create,
+    .fork = ss__sql_fork,
+    .remove = ss__sql_remove,
     .schedule_expiry = NULL,
     .cancel_expiry = NULL,
     .destroy = f_destroy,
     .flush = f_flush,
-    .for_each_expiry = f_for_each_expiry,
+    .for_each_expiry = ss__sql_for_each_expiry,
 };
 
 sqlite3 *ss__sqlite_db(ss_stream_factory *f) {
@@ -178,7 +128,8 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
         ss__sq_errf(err, err_cap, "out of memory");
         return SS_NOMEM;
     }
-    f->base.m = file ? &sq_file_methods : &sq_memory_methods;
+    ss__sql_engine_init(&f->engine, file ? &sq_file_methods : &sq_memory_methods, &f->conn, NULL);
+    f->conn.m = &ss__sq_conn_methods;
     f->group_commit = o->group_commit;
     f->lock_fd = lock_fd;
     /* No URI parsing: the path is a plain file name. One thread per factory. */
@@ -193,8 +144,7 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
     sqlite3_busy_timeout(f->db, BUSY_TIMEOUT_MS);
     if ((rc = ss__sq_schema_open(f->db, path, file, err, err_cap)) || (rc = ss__sq_prepare_all(f, err, err_cap)))
         goto fail;
-    ss__sq_lineage_init(f);
-    *out = &f->base;
+    *out = &f->engine.base;
     return SS_OK;
 fail:
     ss__sq_finalize_all(f);

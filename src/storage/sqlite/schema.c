@@ -20,58 +20,22 @@ typedef struct migration {
     const char *sql;
 } migration;
 
+/* Where the applied steps are recorded; created with the first step. */
+static const char VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS streamsy_schema_version ("
+                                    "  version INTEGER PRIMARY KEY,"
+                                    "  applied_at_ms INTEGER NOT NULL"
+                                    ") STRICT;";
+
+/* The tables are the SQL engine's (src/storage/sql/statements.c). */
 static const migration MIGRATIONS[] = {
-    {1,
-     "CREATE TABLE streamsy_schema_version ("
-     "  version INTEGER PRIMARY KEY,"
-     "  applied_at_ms INTEGER NOT NULL"
-     ") STRICT;"
-     /* One row per stream. Absent optionals are NULL (see record.c). */
-     "CREATE TABLE streamsy_streams ("
-     "  stream_id TEXT NOT NULL PRIMARY KEY,"
-     "  content_type TEXT NOT NULL,"
-     "  created_at INTEGER NOT NULL,"
-     "  ttl_seconds INTEGER,"
-     "  expires_at TEXT,"
-     "  expires_at_ms INTEGER,"
-     "  current_offset TEXT NOT NULL,"
-     "  counter INTEGER NOT NULL,"
-     "  last_seq TEXT,"
-     "  closed INTEGER NOT NULL DEFAULT 0,"
-     "  closed_at INTEGER,"
-     "  forked_from TEXT,"
-     "  fork_offset TEXT,"
-     "  fork_sub_offset INTEGER,"
-     "  soft_deleted INTEGER NOT NULL DEFAULT 0"
-     ") STRICT, WITHOUT ROWID;"
-     /* Dependents of a parent (lineage is derived from forked_from). */
-     "CREATE INDEX streamsy_streams_forked_from ON streamsy_streams (forked_from)"
-     "  WHERE forked_from IS NOT NULL;"
-     /* Deadlines to re-arm at start. */
-     "CREATE INDEX streamsy_streams_expires_at_ms ON streamsy_streams (expires_at_ms)"
-     "  WHERE expires_at_ms IS NOT NULL;"
-     /* Messages clustered by (stream, offset): a range read or a tail probe
-      * is one b-tree descent. "offset" is the position after the message. */
-     "CREATE TABLE streamsy_messages ("
-     "  stream_id TEXT NOT NULL,"
-     "  \"offset\" TEXT NOT NULL,"
-     "  timestamp INTEGER NOT NULL,"
-     "  data BLOB NOT NULL,"
-     "  PRIMARY KEY (stream_id, \"offset\")"
-     ") STRICT, WITHOUT ROWID;"
-     "CREATE TABLE streamsy_producers ("
-     "  stream_id TEXT NOT NULL,"
-     "  producer_id TEXT NOT NULL,"
-     "  epoch INTEGER NOT NULL,"
-     "  last_seq INTEGER NOT NULL,"
-     "  PRIMARY KEY (stream_id, producer_id)"
-     ") STRICT, WITHOUT ROWID;"},
+    {1, ss__sql_schema_v1},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
 _Static_assert(sizeof MIGRATIONS / sizeof MIGRATIONS[0] == SS_SQLITE_SCHEMA_VERSION,
                "one migration step per schema version");
+_Static_assert(SS_SQLITE_SCHEMA_VERSION == SS_SQL_SCHEMA_VERSION, "the engine's schema is the SQLite schema");
 
 /* One integer from a query; sqlite's rc. */
 static int query_int(sqlite3 *db, const char *sql, int64_t *out) {
@@ -168,7 +132,9 @@ static ss_rc apply_step(sqlite3 *db, const migration *m, const char *path, char 
     int64_t version = 0;
     ss_rc out = read_version(db, path, &version, err, err_cap);
     if (!out && version < m->version) {
-        rc = ss__sq_exec(db, m->sql);
+        rc = ss__sq_exec(db, VERSION_TABLE);
+        if (rc == SQLITE_OK)
+            rc = ss__sq_exec(db, m->sql);
         if (rc == SQLITE_OK) {
             sqlite3_stmt *st;
             rc = sqlite3_prepare_v2(db,

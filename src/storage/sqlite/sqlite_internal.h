@@ -1,13 +1,12 @@
-/* Internals of the SQLite storage factory, shared by its files:
+/* Internals of the SQLite storage factory, shared by its files. The storage
+ * seam itself (records, messages, commit, create, fork, delete) is the SQL
+ * engine's (src/storage/sql); this adapter supplies the connection:
  *
- *   factory.c  open, destroy, the vtables, flush, for_each_expiry
+ *   factory.c  open, destroy, the factory table, flush
  *   lock.c     exclusive ownership: flock on the sidecar PATH-lock
- *   schema.c   first-touch checks and forward migrations
- *   stmt.c     the prepared-statement cache, error mapping, exec helpers
+ *   schema.c   first-touch checks, pragmas and forward migrations
+ *   stmt.c     the connection: prepared-statement cache, error mapping, run
  *   txn.c      intents (one per commit/create/fork/delete) and group commit
- *   record.c   the record and message codec (rows <-> ss_record, ss_message)
- *   stream.c   the storage-stream methods: reads and commit(MutationPlan)
- *   plans.c    create, fork and delete (cascade reclaim over forked_from)
  *
  * Everything runs on the caller's thread on one connection (contract rule 6). */
 #ifndef STREAMSY_STORAGE_SQLITE_INTERNAL_H
@@ -16,44 +15,28 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 
-#include "streamsy/lineage.h"
+#include "sqlstore/sql_engine.h"
 #include "streamsy/sqlite.h"
 
 /* ---- statements ------------------------------------------------------------ */
 
-#define SQ_STMTS(X)                                                                                \
-    X(GET_RECORD)                                                                                  \
-    X(INSERT_RECORD)                                                                               \
-    X(UPDATE_RECORD)                                                                               \
-    X(SOFT_DELETE)                                                                                 \
-    X(DELETE_RECORD)                                                                               \
-    X(DELETE_MESSAGES)                                                                             \
-    X(DELETE_PRODUCERS)                                                                            \
-    X(INSERT_MESSAGE)                                                                              \
-    X(LIST_MESSAGES)                                                                               \
-    X(GET_PRODUCER)                                                                                \
-    X(UPSERT_PRODUCER)                                                                             \
-    X(COUNT_CHILDREN)                                                                              \
-    X(EXPIRIES)                                                                                    \
-    X(BEGIN)                                                                                       \
-    X(COMMIT)                                                                                      \
-    X(ROLLBACK)                                                                                    \
-    X(SAVEPOINT)                                                                                   \
-    X(RELEASE)                                                                                     \
-    X(ROLLBACK_TO)
-
-typedef enum sq_stmt_id {
-#define SQ_STMT_ENUM(name) SQ_##name,
-    SQ_STMTS(SQ_STMT_ENUM)
-#undef SQ_STMT_ENUM
-        SQ__COUNT
-} sq_stmt_id;
+/* The engine's statements (SS_SQL_*) come first; then transaction control. */
+typedef enum sq_ctl_id {
+    SQ_BEGIN = SS_SQL__COUNT,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
+    SQ__COUNT
+} sq_ctl_id;
 
 /* ---- the factory ----------------------------------------------------------- */
 
 /* Owned by: whoever called ss_sqlite_factory_open (freed by destroy). */
 typedef struct sq_factory {
-    ss_stream_factory base;
+    ss_sql_engine engine; /* first: the factory base */
+    ss_sql_conn conn;     /* the engine's connection: stmt.c and txn.c */
     sqlite3 *db;
     sqlite3_stmt *stmts[SQ__COUNT]; /* prepared once at open */
     bool group_commit;
@@ -65,11 +48,12 @@ typedef struct sq_factory {
     bool dirty;
     ss_rc lost;
     int lock_fd; /* -1 for ":memory:" */
-    ss_lineage_store lineage;
-    ss_lineage_policy policy;
 } sq_factory;
 
 static inline sq_factory *sq_of(ss_stream_factory *f) { return (sq_factory *)f; }
+static inline sq_factory *sq_of_conn(ss_sql_conn *c) {
+    return (sq_factory *)((char *)c - offsetof(sq_factory, conn));
+}
 
 /* ---- stmt.c ---------------------------------------------------------------- */
 
@@ -85,13 +69,13 @@ ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc);
 ss_rc ss__sq_prepare_all(sq_factory *f, char *err, size_t err_cap);
 void ss__sq_finalize_all(sq_factory *f);
 /* The cached statement, reset and with cleared bindings. */
-sqlite3_stmt *ss__sq_stmt(sq_factory *f, sq_stmt_id id);
-/* Steps a statement that returns no rows to completion; resets it. */
-ss_rc ss__sq_run(sq_factory *f, sqlite3_stmt *st);
-/* Binds a slice as TEXT ("" for an empty one, never NULL). */
-int ss__sq_bind_text(sqlite3_stmt *st, int i, ss_slice s);
+sqlite3_stmt *ss__sq_stmt(sq_factory *f, int id);
 /* Runs SQL text (migrations and pragmas); sqlite's rc. */
 int ss__sq_exec(sqlite3 *db, const char *sql);
+/* The engine's connection methods (run: stmt.c, intent: txn.c). */
+extern const ss_sql_conn_methods ss__sq_conn_methods;
+ss_rc ss__sq_run(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, size_t n_args, ss_sql_row_fn row,
+                 void *row_ctx);
 
 /* ---- lock.c ---------------------------------------------------------------- */
 
@@ -109,40 +93,12 @@ ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out);
 
 /* ---- txn.c ----------------------------------------------------------------- */
 
-/* Every commit/create/fork/delete is one intent: begin, then end with
- * wrote = true (keep the changes) or false (nothing happened or it failed). */
-ss_rc ss__sq_intent_begin(sq_factory *f);
-/* Ends the intent begun last. rc is the intent's own result so far: on
- * failure (or !wrote) the intent is rolled back and rc returned; on success
- * the changes are kept (released or committed) and the result of that is
- * returned. */
-ss_rc ss__sq_intent_end(sq_factory *f, bool wrote, ss_rc rc);
+/* Runs body as one intent: a transaction of its own, or with group commit a
+ * savepoint in the open batch (ss_sql_conn_methods.intent). */
+ss_rc ss__sq_intent(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
 ss_rc ss__sq_flush(sq_factory *f);
 /* Rolls back whatever is open (destroy). */
 void ss__sq_abandon(sq_factory *f);
-
-/* ---- record.c -------------------------------------------------------------- */
-
-/* Reads stream `id`; strings land in `a`. */
-ss_rc ss__sq_read_record(sq_factory *f, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
-ss_rc ss__sq_insert_record(sq_factory *f, const ss_record *r);
-/* Stores the fields a patch or a soft delete can change. */
-ss_rc ss__sq_update_record(sq_factory *f, const ss_record *r);
-ss_rc ss__sq_insert_messages(sq_factory *f, ss_slice id, const ss_message *msgs, size_t n);
-ss_rc ss__sq_list_messages(sq_factory *f, ss_slice id, const ss_list_opts *o, ss_arena *a,
-                           ss_message_batch *out);
-ss_rc ss__sq_read_producer(sq_factory *f, ss_slice id, ss_slice producer_id, ss_producer *out,
-                           bool *out_found);
-ss_rc ss__sq_upsert_producer(sq_factory *f, ss_slice id, ss_slice producer_id, ss_producer p);
-
-/* ---- stream.c / plans.c ---------------------------------------------------- */
-
-ss_rc ss__sq_open_stream(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
-ss_rc ss__sq_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
-ss_rc ss__sq_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
-ss_rc ss__sq_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
-/* Sets up f->lineage and f->policy (reverse index over forked_from). */
-void ss__sq_lineage_init(sq_factory *f);
 
 /* ---- for tests ------------------------------------------------------------- */
 

@@ -1,48 +1,25 @@
-/* The prepared-statement cache and SQLite error mapping.
+/* The engine's connection over SQLite: the prepared-statement cache, binding,
+ * stepping, and SQLite error mapping.
  *
  * Every statement the factory runs is prepared once at open (persistent) and
- * reset after each use, so a commit costs no parsing. Stream ids, offsets and
- * producer ids are always bound as TEXT (binary collation: memcmp order, the
- * order of ss_offset_cmp); message bodies as BLOB. */
+ * reset after each use, so a commit costs no parsing. TEXT and BLOB values
+ * are bound without a copy (SQLITE_STATIC: they outlive the step). */
 #include <stdio.h>
 
 #include "sqlite_internal.h"
 
-/* Column order of GET_RECORD and INSERT_RECORD: see record.c. */
-#define RECORD_COLUMNS                                                                             \
-    "stream_id, content_type, created_at, ttl_seconds, expires_at, expires_at_ms, current_offset, " \
-    "counter, last_seq, closed, closed_at, forked_from, fork_offset, fork_sub_offset, soft_deleted"
-
-static const char *const SQL[SQ__COUNT] = {
-    [SQ_GET_RECORD] = "SELECT " RECORD_COLUMNS " FROM streamsy_streams WHERE stream_id = ?1",
-    [SQ_INSERT_RECORD] = "INSERT INTO streamsy_streams (" RECORD_COLUMNS ") "
-                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [SQ_UPDATE_RECORD] = "UPDATE streamsy_streams SET current_offset = ?2, counter = ?3, last_seq = ?4, "
-                         "closed = ?5, closed_at = ?6, expires_at_ms = ?7, soft_deleted = ?8 "
-                         "WHERE stream_id = ?1",
-    [SQ_SOFT_DELETE] = "UPDATE streamsy_streams SET soft_deleted = 1 WHERE stream_id = ?1",
-    [SQ_DELETE_RECORD] = "DELETE FROM streamsy_streams WHERE stream_id = ?1",
-    [SQ_DELETE_MESSAGES] = "DELETE FROM streamsy_messages WHERE stream_id = ?1",
-    [SQ_DELETE_PRODUCERS] = "DELETE FROM streamsy_producers WHERE stream_id = ?1",
-    [SQ_INSERT_MESSAGE] = "INSERT INTO streamsy_messages (stream_id, \"offset\", timestamp, data) "
-                          "VALUES (?1, ?2, ?3, ?4)",
-    [SQ_LIST_MESSAGES] = "SELECT \"offset\", timestamp, data FROM streamsy_messages "
-                         "WHERE stream_id = ?1 AND \"offset\" > ?2 ORDER BY \"offset\"",
-    [SQ_GET_PRODUCER] = "SELECT epoch, last_seq FROM streamsy_producers "
-                        "WHERE stream_id = ?1 AND producer_id = ?2",
-    [SQ_UPSERT_PRODUCER] = "INSERT INTO streamsy_producers (stream_id, producer_id, epoch, last_seq) "
-                           "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (stream_id, producer_id) "
-                           "DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
-    [SQ_COUNT_CHILDREN] = "SELECT count(*) FROM streamsy_streams WHERE forked_from = ?1",
-    [SQ_EXPIRIES] = "SELECT stream_id, expires_at_ms FROM streamsy_streams "
-                    "WHERE expires_at_ms IS NOT NULL ORDER BY expires_at_ms",
-    [SQ_BEGIN] = "BEGIN IMMEDIATE",
-    [SQ_COMMIT] = "COMMIT",
-    [SQ_ROLLBACK] = "ROLLBACK",
-    [SQ_SAVEPOINT] = "SAVEPOINT streamsy_intent",
-    [SQ_RELEASE] = "RELEASE streamsy_intent",
-    [SQ_ROLLBACK_TO] = "ROLLBACK TO streamsy_intent",
-};
+/* The engine's statements by their SS_SQL_* number, then transaction control. */
+static const char *sql_text(int id) {
+    static const char *const CTL[SQ__COUNT - SS_SQL__COUNT] = {
+        [SQ_BEGIN - SS_SQL__COUNT] = "BEGIN IMMEDIATE",
+        [SQ_COMMIT - SS_SQL__COUNT] = "COMMIT",
+        [SQ_ROLLBACK - SS_SQL__COUNT] = "ROLLBACK",
+        [SQ_SAVEPOINT - SS_SQL__COUNT] = "SAVEPOINT streamsy_intent",
+        [SQ_RELEASE - SS_SQL__COUNT] = "RELEASE streamsy_intent",
+        [SQ_ROLLBACK_TO - SS_SQL__COUNT] = "ROLLBACK TO streamsy_intent",
+    };
+    return id < SS_SQL__COUNT ? ss__sql_text[id] : CTL[id - SS_SQL__COUNT];
+}
 
 void ss__sq_errf(char *err, size_t err_cap, const char *fmt, ...) {
     if (!err || !err_cap)
@@ -96,7 +73,7 @@ ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc) {
 
 ss_rc ss__sq_prepare_all(sq_factory *f, char *err, size_t err_cap) {
     for (int i = 0; i < SQ__COUNT; i++) {
-        int rc = sqlite3_prepare_v3(f->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &f->stmts[i], NULL);
+        int rc = sqlite3_prepare_v3(f->db, sql_text(i), -1, SQLITE_PREPARE_PERSISTENT, &f->stmts[i], NULL);
         if (rc != SQLITE_OK) {
             ss__sq_errf(err, err_cap, "cannot prepare a statement: %s", sqlite3_errmsg(f->db));
             return ss__sq_rc(rc) ? ss__sq_rc(rc) : SS_IOERR;
@@ -112,20 +89,93 @@ void ss__sq_finalize_all(sq_factory *f) {
     }
 }
 
-sqlite3_stmt *ss__sq_stmt(sq_factory *f, sq_stmt_id id) {
+sqlite3_stmt *ss__sq_stmt(sq_factory *f, int id) {
     sqlite3_stmt *st = f->stmts[id];
     sqlite3_reset(st);
     return st;
 }
 
-ss_rc ss__sq_run(sq_factory *f, sqlite3_stmt *st) {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SS_OK : ss__sq_fail(f, rc);
-}
-
-int ss__sq_bind_text(sqlite3_stmt *st, int i, ss_slice s) {
-    return sqlite3_bind_text64(st, i, s.len ? s.p : "", s.len, SQLITE_STATIC, SQLITE_UTF8);
-}
-
 int ss__sq_exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
+
+static int bind(sqlite3_stmt *st, int i, const ss_sql_value *v) {
+    switch (v->type) {
+    case SS_SQL_NULL:
+        return sqlite3_bind_null(st, i);
+    case SS_SQL_INT:
+        return sqlite3_bind_int64(st, i, v->i);
+    case SS_SQL_TEXT: /* "" for an empty slice, never NULL */
+        return sqlite3_bind_text64(st, i, v->s.len ? v->s.p : "", v->s.len, SQLITE_STATIC, SQLITE_UTF8);
+    case SS_SQL_BLOB:
+        return sqlite3_bind_blob64(st, i, v->s.len ? v->s.p : "", v->s.len, SQLITE_STATIC);
+    }
+    return SQLITE_MISUSE;
+}
+
+#define MAX_COLUMNS 16
+
+/* One result row as values; TEXT and BLOB point into SQLite's row buffer. */
+static ss_rc row_values(sqlite3_stmt *st, ss_sql_value *v, size_t *n) {
+    int cols = sqlite3_column_count(st);
+    if (cols > MAX_COLUMNS)
+        return SS_MISUSE;
+    for (int i = 0; i < cols; i++) {
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL:
+            v[i] = ss_sql_null();
+            break;
+        case SQLITE_INTEGER:
+        case SQLITE_FLOAT:
+            v[i] = ss_sql_int(sqlite3_column_int64(st, i));
+            break;
+        case SQLITE_TEXT: {
+            const unsigned char *p = sqlite3_column_text(st, i);
+            if (!p)
+                return SS_NOMEM;
+            v[i] = ss_sql_text(ss_slice_of(p, (size_t)sqlite3_column_bytes(st, i)));
+            break;
+        }
+        default: {
+            const void *p = sqlite3_column_blob(st, i);
+            size_t len = (size_t)sqlite3_column_bytes(st, i);
+            if (!p && len)
+                return SS_NOMEM;
+            v[i] = ss_sql_blob(ss_slice_of(p ? p : "", len));
+            break;
+        }
+        }
+    }
+    *n = (size_t)cols;
+    return SS_OK;
+}
+
+ss_rc ss__sq_run(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, size_t n_args, ss_sql_row_fn row,
+                 void *row_ctx) {
+    sq_factory *f = sq_of_conn(c);
+    sqlite3_stmt *st = ss__sq_stmt(f, stmt);
+    ss_rc out = SS_OK;
+    for (size_t i = 0; i < n_args; i++) {
+        int brc = bind(st, (int)i + 1, &args[i]);
+        if (brc != SQLITE_OK) {
+            out = ss__sq_fail(f, brc);
+            goto done;
+        }
+    }
+    for (bool stop = false; !stop;) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW) {
+            out = ss__sq_fail(f, rc);
+            break;
+        }
+        ss_sql_value v[MAX_COLUMNS];
+        size_t n = 0;
+        if ((out = row_values(st, v, &n)) || !row || (out = row(row_ctx, v, n, &stop)))
+            break;
+    }
+done:
+    sqlite3_reset(st);
+    return out;
+}
+
+const ss_sql_conn_methods ss__sq_conn_methods = {.run = ss__sq_run, .intent = ss__sq_intent};

@@ -21,7 +21,7 @@
 #include "sqlite_internal.h"
 
 /* Runs a transaction-control statement; sqlite's rc. */
-static int ctl(sq_factory *f, sq_stmt_id id) {
+static int ctl(sq_factory *f, sq_ctl_id id) {
     sqlite3_stmt *st = ss__sq_stmt(f, id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -36,7 +36,7 @@ static void rollback_all(sq_factory *f) {
     f->dirty = false;
 }
 
-ss_rc ss__sq_intent_begin(sq_factory *f) {
+static ss_rc intent_begin(sq_factory *f) {
     int rc;
     if (!f->group_commit) {
         if ((rc = ctl(f, SQ_BEGIN)) != SQLITE_OK) {
@@ -77,7 +77,11 @@ static void rollback_intent(sq_factory *f, ss_rc why) {
         rollback_all(f); /* nothing kept in it: do not sit on an open write transaction */
 }
 
-ss_rc ss__sq_intent_end(sq_factory *f, bool wrote, ss_rc rc) {
+/* Ends the intent begun last. rc is the intent's own result so far: on
+ * failure (or !wrote) the intent is rolled back and rc returned; on success
+ * the changes are kept (released or committed) and the result of that is
+ * returned. */
+static ss_rc intent_end(sq_factory *f, bool wrote, ss_rc rc) {
     if (!f->group_commit) {
         if (rc == SS_OK && wrote) {
             int crc = ctl(f, SQ_COMMIT);
@@ -100,6 +104,16 @@ ss_rc ss__sq_intent_end(sq_factory *f, bool wrote, ss_rc rc) {
     }
     rollback_intent(f, rc);
     return rc;
+}
+
+ss_rc ss__sq_intent(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
+    sq_factory *f = sq_of_conn(c);
+    ss_rc rc = intent_begin(f);
+    if (rc)
+        return rc;
+    bool keep = false;
+    rc = body(ctx, &keep);
+    return intent_end(f, keep, rc);
 }
 
 ss_rc ss__sq_flush(sq_factory *f) {

@@ -1,0 +1,122 @@
+/* The SQL storage engine: the storage seam over the streamsy schema, for any
+ * SQL connection that can run its statements.
+ *
+ * Two adapters share it: SQLite (a native sqlite3 connection with group
+ * commit) and the Durable Object (ctx.storage.sql through the wasm host).
+ * They share the schema, every statement, the row codec, commit(MutationPlan)
+ * with its preconditions, create, fork and the delete cascade; each supplies
+ * a connection (how a statement runs, what one atomic intent is) and its own
+ * factory table, in which it puts the ss__sql_* slots below.
+ *
+ * Lineage is derived from the forked_from column (reverse index). An adapter
+ * may add dependents kept elsewhere and hear about dropped edges through
+ * ss_sql_lineage_hooks (the Durable Object's children in other objects). */
+#ifndef SS_STORAGE_SQL_ENGINE_H
+#define SS_STORAGE_SQL_ENGINE_H
+
+#include "streamsy/lineage.h"
+#include "streamsy/sql_host.h"
+#include "streamsy/storage.h"
+
+/* ---- schema and statements --------------------------------------------------- */
+
+/* The tables, as the SQL text of schema version 1 (several statements). */
+#define SS_SQL_SCHEMA_VERSION 1
+extern const char ss__sql_schema_v1[];
+
+#define SS_SQL_STMTS(X)                                                                            \
+    X(GET_RECORD)                                                                                  \
+    X(INSERT_RECORD)                                                                               \
+    X(UPDATE_RECORD)                                                                               \
+    X(SOFT_DELETE)                                                                                 \
+    X(DELETE_RECORD)                                                                               \
+    X(DELETE_MESSAGES)                                                                             \
+    X(DELETE_PRODUCERS)                                                                            \
+    X(INSERT_MESSAGE)                                                                              \
+    X(LIST_MESSAGES)                                                                               \
+    X(GET_PRODUCER)                                                                                \
+    X(UPSERT_PRODUCER)                                                                             \
+    X(COUNT_CHILDREN)                                                                              \
+    X(EXPIRIES)
+
+typedef enum ss_sql_stmt {
+#define SS_SQL_STMT_ENUM(name) SS_SQL_##name,
+    SS_SQL_STMTS(SS_SQL_STMT_ENUM)
+#undef SS_SQL_STMT_ENUM
+        SS_SQL__COUNT
+} ss_sql_stmt;
+
+/* The SQL text of each statement; parameters are ?1, ?2, ... */
+extern const char *const ss__sql_text[SS_SQL__COUNT];
+
+/* ---- the connection an adapter supplies -------------------------------------- */
+
+typedef struct ss_sql_conn ss_sql_conn;
+
+typedef struct ss_sql_conn_methods {
+    /* Runs one statement with its arguments, calling row() (may be NULL) for
+     * each result row. Returns the first error, or row()'s. */
+    ss_rc (*run)(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, size_t n_args, ss_sql_row_fn row,
+                 void *row_ctx);
+    /* Runs body as one atomic intent: its writes are kept when it returns
+     * SS_OK with *keep set, and are all rolled back otherwise (an error, or
+     * nothing to keep). Returns body's result, or the error of keeping. */
+    ss_rc (*intent)(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
+} ss_sql_conn_methods;
+
+struct ss_sql_conn {
+    const ss_sql_conn_methods *m;
+};
+
+/* ---- the engine ---------------------------------------------------------------- */
+
+typedef struct ss_sql_lineage_hooks {
+    /* Dependents of `parent` that are not rows of this database (optional). */
+    ss_rc (*extra_dependents)(void *ctx, ss_slice parent, uint64_t *out);
+    /* A purged `child` no longer depends on `parent` (optional); runs inside
+     * the delete's intent, after the child's rows went. */
+    ss_rc (*drop_edge)(void *ctx, ss_slice parent, ss_slice child);
+    void *ctx;
+} ss_sql_lineage_hooks;
+
+/* Embedded first in an adapter's factory. */
+typedef struct ss_sql_engine {
+    ss_stream_factory base;
+    ss_sql_conn *conn;
+    ss_sql_lineage_hooks hooks;
+    ss_lineage_store lineage;
+    ss_lineage_policy policy;
+} ss_sql_engine;
+
+static inline ss_sql_engine *ss__sql_of(ss_stream_factory *f) { return (ss_sql_engine *)f; }
+
+/* Sets up the engine part of an adapter's factory; hooks may be NULL. */
+void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, ss_sql_conn *conn,
+                         const ss_sql_lineage_hooks *hooks);
+
+/* Factory slots. */
+ss_rc ss__sql_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
+ss_rc ss__sql_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
+ss_rc ss__sql_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
+ss_rc ss__sql_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
+ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
+
+/* Building blocks (codec.c), for adapters that add steps of their own. */
+ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
+ss_rc ss__sql_insert_record(ss_sql_engine *e, const ss_record *r);
+/* Stores the fields a patch or a soft delete can change. */
+ss_rc ss__sql_update_record(ss_sql_engine *e, const ss_record *r);
+ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *msgs, size_t n);
+ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
+                            ss_message_batch *out);
+ss_rc ss__sql_read_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer *out,
+                            bool *out_found);
+ss_rc ss__sql_upsert_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer p);
+/* Deletes a stream's messages, producers and record. */
+ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id);
+/* Streams whose forked_from is `parent`, plus the hooks' extra dependents. */
+ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out);
+/* A statement that returns no rows. */
+ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n);
+
+#endif
