@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "do_sqlite_host.h"
+#include "streamsy/durable_object.h"
 #include "streamsy/memory.h"
 #include "streamsy/sqlite.h"
 #include "streamsy/storage.h"
@@ -66,13 +68,26 @@ static ss_rc make_sqlite_file(ss_stream_factory **out) { return make_sqlite_file
 /* Without group commit: every intent is its own durable transaction. */
 static ss_rc make_sqlite_file_autocommit(ss_stream_factory **out) { return make_sqlite_file_at(false, out); }
 
+/* The Durable Object factory on a native host with Durable Object SQL's
+ * rules (tests/support/do_sqlite_host.c); the same adapter runs in workerd. */
+static do_sqlite_host do_host;
+
+static void close_do_host(void) { do_sqlite_host_close(&do_host); }
+
+static ss_rc make_durable_object(ss_stream_factory **out) {
+    cr_assert(do_sqlite_host_open(&do_host, ":memory:"));
+    atexit(close_do_host);
+    return ss_do_factory_open(&do_host.host, out);
+}
+
 /* X(suite, constructor, can fork, case): one line per adapter. */
 #define CONTRACT_FACTORIES(X, c)                                                                   \
     X(memory, make_memory, true, c)                                                                \
     X(memory_forkless, make_memory_forkless, false, c)                                             \
     X(sqlite_memory, make_sqlite_memory, true, c)                                                  \
     X(sqlite_file, make_sqlite_file, true, c)                                                      \
-    X(sqlite_file_autocommit, make_sqlite_file_autocommit, true, c)
+    X(sqlite_file_autocommit, make_sqlite_file_autocommit, true, c)                               \
+    X(durable_object, make_durable_object, true, c)
 
 /* ---- the per-test environment ------------------------------------------- */
 
