@@ -3,12 +3,13 @@
 #
 #   scripts/setup.sh [--check-or-install]   (`make` runs this; there is no other mode)
 #
-# 1. Debian packages: the toolchain, the C libraries, curl, wrk and h2load.
+# 1. Debian packages: the toolchain (with clang-14 + wasi-libc for the Durable
+#    Object module), the C libraries, curl, sqlite3, wrk and h2load.
 #    Checked with dpkg-query (offline, fast); `apt-get update` runs once, and
 #    only when something has to be installed. Needs root: uses sudo otherwise.
 # 2. Node.js >= 20.19 with npm (vitest 4, used by the conformance suite, needs it).
-# 3. The conformance suite's pinned npm packages (tests/conformance/deps.sh,
-#    `npm ci` into a cache dir once; offline afterwards).
+# 3. The pinned npm packages: the conformance suite (tests/conformance/deps.sh)
+#    and workerd (workerd/deps.sh), each `npm ci` into a cache dir once.
 # Silent when everything is already there.
 set -euo pipefail
 
@@ -24,8 +25,9 @@ NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
+  clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32
   libh2o-evloop-dev libssl-dev libcriterion-dev libjansson-dev libsqlite3-dev
-  curl wrk nghttp2-client json-schema-test-suite
+  curl sqlite3 wrk nghttp2-client json-schema-test-suite
 )
 
 die() { echo "setup.sh: error: $*" >&2; exit 1; }
@@ -79,3 +81,5 @@ fi
 # --- 3. the conformance suite's pinned npm packages ---------------------------------
 "$ROOT/tests/conformance/deps.sh" >/dev/null </dev/null ||
   die "installing the conformance suite's npm packages failed (tests/conformance/deps.sh: npm ci; needs the npm registry the first time)"
+"$ROOT/workerd/deps.sh" >/dev/null </dev/null ||
+  die "installing the pinned workerd failed (workerd/deps.sh: npm ci; needs the npm registry the first time)"

@@ -72,8 +72,10 @@ ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out);
 
 typedef enum ss_do_export_status {
     SS_DO_EXPORTED,
-    SS_DO_EXPORT_NOT_FOUND,    /* no stream `source` here */
-    SS_DO_EXPORT_SOFT_DELETED, /* deleted while forks still read it: no new forks */
+    SS_DO_EXPORT_NOT_FOUND,    /* no stream `source` here; `out` is untouched */
+    SS_DO_EXPORT_SOFT_DELETED, /* deleted while forks still read it: no new forks;
+                                  `out` gets the record alone, so the fork's object
+                                  refuses the fork exactly as this one would */
 } ss_do_export_status;
 
 /* Source side: records `child` as a dependent of `source` and writes the
@@ -81,7 +83,8 @@ typedef enum ss_do_export_status {
  * each up to the offset its descendant forked at) into `out`, in one
  * transaction. Nothing is recorded when the status is not EXPORTED or on
  * error (SS_TOOBIG past SS_DO_SNAPSHOT_MAX_BYTES). Lazy expiry is the
- * caller's: look the source up through the protocol first. */
+ * caller's: look the source up through the protocol first. Import what
+ * `out` holds either way. */
 ss_rc ss_do_fork_export(ss_stream_factory *f, ss_slice source, ss_slice child, ss_buf *out,
                         ss_do_export_status *status);
 
@@ -111,9 +114,13 @@ typedef struct ss_do_outbox_entry {
     ss_slice child;
 } ss_do_outbox_entry;
 
+/* Queues an edge drop (the compensation of an export whose fork was not
+ * created: ss_do_is_fork_of said no). */
+ss_rc ss_do_outbox_add(ss_stream_factory *f, ss_slice parent, ss_slice child);
 /* The oldest undelivered entry (strings in `a`); *found false when empty.
- * Deliver entries in order, and drain the outbox before exporting a new
- * fork from this object's streams' sources. */
+ * Deliver entries in order, and drain this object's outbox before asking a
+ * source's object for a new export: an old drop of the same edge must never
+ * arrive after the new edge. */
 ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *out, bool *found);
 /* The entry was delivered. */
 ss_rc ss_do_outbox_done(ss_stream_factory *f, int64_t seq);

@@ -103,6 +103,15 @@ size_t ss_handler_max_body_bytes(const ss_handler *h);
 /* Always fills `out` (ss_http_response_init is done by the handler). */
 void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out);
 
+/* The stream a request addresses (its path below the prefix); false when the
+ * path names no stream. For front ends that route each stream elsewhere
+ * (a Durable Object per stream). */
+bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_slice *out);
+/* The stream a PUT forks from (its Stream-Forked-From header as a stream
+ * id); false for any other request. For front ends that must fetch the
+ * source before the handler runs (a Durable Object asks the source's). */
+bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_slice *out);
+
 /* The waiter to park (already set up; its ctx is the live continuation).
  * The front end sets waiter->fire to its own callback before parking, and
  * keeps its own pointer to find the connection again. */

@@ -153,6 +153,15 @@ static void dispatch(ss__req *q, ss_http_response *res) {
         ss__handle_delete(q, res);
 }
 
+bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_slice *out) {
+    return !bad_path(req->path) && ss__stream_id(h, req->path, out);
+}
+
+bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_slice *out) {
+    ss_slice from = ss__header(req, "Stream-Forked-From", NULL);
+    return ss_slice_eq_cstr(req->method, "PUT") && from.len && ss__stream_id(h, from, out);
+}
+
 void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out) {
     ss_http_response_init(out);
     ss__common_headers(out);

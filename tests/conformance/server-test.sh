@@ -34,20 +34,27 @@ if [ ! -x "$BIN" ]; then
 fi
 
 LOG="$(mktemp "${TMPDIR:-/tmp}/streamsy-conformance.XXXXXX.log")"
-# CONFORMANCE_STORAGE: memory (default) or sqlite (a fresh database file).
+# CONFORMANCE_STORAGE: memory (default), sqlite (a fresh database file) or
+# durable-object (the wasm module in a local workerd, fresh state directory;
+# scripts/workerd-serve.sh, with BUILD naming the build directory).
 STORAGE=memory DB_DIR=""
 case "${CONFORMANCE_STORAGE:-memory}" in
   memory) ;;
   sqlite) DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-conformance-db.XXXXXX")"; STORAGE="sqlite:$DB_DIR/streams.db" ;;
-  *) echo "[server-test] unknown CONFORMANCE_STORAGE '${CONFORMANCE_STORAGE}' (memory or sqlite)"; summary "bad storage"; exit 1 ;;
+  durable-object) DB_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-conformance-do.XXXXXX")"; STORAGE="durable-object:$DB_DIR" ;;
+  *) echo "[server-test] unknown CONFORMANCE_STORAGE '${CONFORMANCE_STORAGE}' (memory, sqlite or durable-object)"; summary "bad storage"; exit 1 ;;
 esac
 # Under ctest the suite's own cap must come before ctest's 900 s timeout, so
 # that the summary still gets printed.
 export DS_CONF_MAX_SECONDS="${DS_CONF_MAX_SECONDS:-780}"
 
-# shellcheck disable=SC2086 # STREAMSY_ARGS is a list of flags
-if ! server_start "$LOG" /v1/stream/x \
-    "$BIN" serve --listen 127.0.0.1:PORT --storage "$STORAGE" --long-poll-timeout-ms 500 ${STREAMSY_ARGS:-}; then
+if [ "${CONFORMANCE_STORAGE:-memory}" = durable-object ]; then
+  SERVER_CMD=("$ROOT/scripts/workerd-serve.sh" --listen 127.0.0.1:PORT --state "$DB_DIR" --long-poll-timeout-ms 500)
+else
+  # shellcheck disable=SC2206 # STREAMSY_ARGS is a list of flags
+  SERVER_CMD=("$BIN" serve --listen 127.0.0.1:PORT --storage "$STORAGE" --long-poll-timeout-ms 500 ${STREAMSY_ARGS:-})
+fi
+if ! server_start "$LOG" /v1/stream/x "${SERVER_CMD[@]}"; then
   echo "[server-test] $SERVER_ERROR"
   echo "[server-test] server log ($LOG), last lines:"
   tail -n 30 "$LOG" | sed 's/^/  /'
@@ -75,7 +82,11 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   FAILED=1
 else
   server_stop "$SERVER_PID"
-  if [ "$SERVER_STATUS" = hung ]; then
+  if [ "$SERVER_STATUS" != 0 ] && [ "${CONFORMANCE_STORAGE:-memory}" = durable-object ]; then
+    # workerd drains SSE responses on SIGTERM for up to their lifetime and
+    # exits by a signal: its exit is not ours to judge, its answers were.
+    echo "[server-test] workerd ended with status $SERVER_STATUS after SIGTERM (not checked)"
+  elif [ "$SERVER_STATUS" = hung ]; then
     echo "[server-test] FAIL: the server did not exit within 10 s of SIGTERM (killed)"
     FAILED=1
   elif [ "$SERVER_STATUS" -ne 0 ]; then

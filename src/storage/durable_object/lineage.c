@@ -98,9 +98,7 @@ ss_rc ss__do_drop_edge(void *ctx, ss_slice parent, ss_slice child) {
     ss_rc rc = is_mirror(f, parent, &mirror);
     if (rc || !mirror)
         return rc;
-    ss_sql_value v[] = {ss_sql_text(parent), ss_sql_text(child)};
-    if ((rc = ss__do_exec(f, "INSERT INTO streamsy_do_outbox (parent_id, child_id) VALUES (?1, ?2)", v, 2, NULL,
-                          NULL)))
+    if ((rc = ss_do_outbox_add(&f->engine.base, parent, child)))
         return rc;
     return gc_mirrors(f);
 }
@@ -161,14 +159,20 @@ static ss_rc export_body(void *ctx, bool *keep) {
     ss_record rec;
     bool found;
     ss_rc rc = ss__sql_read_record(&j->f->engine, j->source, &a, &rec, &found);
-    if (rc || !found || rec.soft_deleted) {
-        j->status = !found ? SS_DO_EXPORT_NOT_FOUND : SS_DO_EXPORT_SOFT_DELETED;
+    if (rc || !found) {
+        j->status = SS_DO_EXPORT_NOT_FOUND;
         goto done;
     }
-    uint32_t n_streams = 0;
     if ((rc = ss__do_snap_begin(j->out)))
         goto done;
+    if (rec.soft_deleted) { /* the record alone, so the fork is refused as it would be here */
+        j->status = SS_DO_EXPORT_SOFT_DELETED;
+        if (!(rc = ss__do_snap_put_stream(j->out, &rec, NULL, 0)))
+            ss__do_snap_finish(j->out, 1);
+        goto done;
+    }
     /* The source, then each ancestor up to the offset its descendant forked at. */
+    uint32_t n_streams = 0;
     ss_offset cap;
     bool capped = false;
     for (;;) {
@@ -207,7 +211,7 @@ ss_rc ss_do_fork_export(ss_stream_factory *f, ss_slice source, ss_slice child, s
     ss_buf_init(&snap, SS_DO_SNAPSHOT_MAX_BYTES);
     export_job j = {.f = do_of(f), .source = source, .child = child, .out = &snap};
     ss_rc rc = ss__do_intent(j.f, export_body, &j);
-    if (!rc && j.status == SS_DO_EXPORTED)
+    if (!rc)
         rc = ss_buf_append_slice(out, ss_buf_slice(&snap));
     if (!rc)
         *status = j.status;
@@ -239,11 +243,11 @@ static ss_rc import_stream(do_factory *f, const ss__do_snap_stream *s) {
     }
     if (found && (rc = drop_mirror(f, s->record.id)))
         goto done;
-    /* A mirror is a read-only copy: it never expires or soft-deletes here. */
+    /* A mirror is a read-only copy: it never expires here (a soft-deleted
+     * one only lets this object refuse the fork as the source would). */
     ss_record r = s->record;
     r.has_expires_at_ms = false;
     r.expires_at_ms = 0;
-    r.soft_deleted = false;
     ss_sql_value v = ss_sql_text(r.id);
     if ((rc = ss__sql_insert_record(&f->engine, &r)) ||
         (rc = ss__sql_insert_messages(&f->engine, r.id, s->msgs, s->n_msgs)))
@@ -358,6 +362,12 @@ ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *o
         *out = e;
     *found = r.found;
     return SS_OK;
+}
+
+ss_rc ss_do_outbox_add(ss_stream_factory *f, ss_slice parent, ss_slice child) {
+    ss_sql_value v[] = {ss_sql_text(parent), ss_sql_text(child)};
+    return ss__do_exec(do_of(f), "INSERT INTO streamsy_do_outbox (parent_id, child_id) VALUES (?1, ?2)", v, 2, NULL,
+                       NULL);
 }
 
 ss_rc ss_do_outbox_done(ss_stream_factory *f, int64_t seq) {

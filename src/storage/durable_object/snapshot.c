@@ -5,10 +5,11 @@
  *     str id, str content_type, i64 created_ms, u8 has_ttl, u64 ttl_s,
  *     str expires_at, u8 has_last_seq, str last_seq, u8 closed, i64 closed_ms,
  *     str forked_from, str fork_offset, u64 fork_sub_offset, str tail,
- *     u64 counter, u32 n_msgs, then per message: str offset, i64 ts_ms, str data
+ *     u64 counter, u8 soft_deleted, u32 n_msgs, then per message:
+ *     str offset, i64 ts_ms, str data
  *   where str = u32 length + bytes.
  *
- * Soft-delete and expiry deadlines are not carried: a mirror has neither.
+ * Expiry deadlines are not carried: a mirror has none.
  * The reader checks every length against what is left and every offset
  * against the offset rules, so a truncated or foreign blob is SS_CORRUPT. */
 #include <string.h>
@@ -67,7 +68,7 @@ ss_rc ss__do_snap_put_stream(ss_buf *out, const ss_record *r, const ss_message *
         (rc = put_u64(out, (uint64_t)r->closed_ms)) || (rc = put_str(out, r->forked_from)) ||
         (rc = put_str(out, ss_offset_slice(&r->fork_offset))) || (rc = put_u64(out, r->fork_sub_offset)) ||
         (rc = put_str(out, ss_offset_slice(&r->tail))) || (rc = put_u64(out, r->counter)) ||
-        (rc = put_u32(out, (uint32_t)n)))
+        (rc = put_u8(out, r->soft_deleted)) || (rc = put_u32(out, (uint32_t)n)))
         return rc;
     for (size_t i = 0; i < n; i++)
         if ((rc = put_str(out, ss_offset_slice(&msgs[i].offset))) || (rc = put_u64(out, (uint64_t)msgs[i].ts_ms)) ||
@@ -146,6 +147,7 @@ static ss_rc read_stream(reader *r, ss_arena *a, ss__do_snap_stream *s) {
     rec->fork_sub_offset = get_le(r, 8);
     get_offset(r, &rec->tail, false);
     rec->counter = get_le(r, 8);
+    rec->soft_deleted = get_flag(r);
     uint64_t n = get_le(r, 4);
     if (r->bad || rec->id.len == 0 || n > (uint64_t)(r->end - r->p) / 16) /* a message takes >= 16 bytes */
         return SS_CORRUPT;
