@@ -13,13 +13,22 @@
 #               messages, 1000 B (bench/read.lua): a consumer resuming near the tail
 #   read-all    GET ?offset=-1 of the same stream: ~100 kB catch-up (bench/read.lua)
 #
-# and prints req/s, latency p50/p99 and response size per run, then the
-# append/hello ratio. wrk and the servers share the machine's cores, so compare
-# ratios rather than absolute numbers across machines.
+#   long-poll   one reader parked at the tail, one writer: the time from sending
+#               an append to the reader's answer (bench/longpoll.mjs), p50/p99
+#
+# on three storages: memory, SQLite (a fresh durable file) and the Durable
+# Object build in a local workerd (scripts/workerd-serve.sh; one object per
+# stream), and prints req/s, latency p50/p99 and response size per run, then
+# the ratios. For the Durable Object build it also prints the module's size
+# (raw and gzip -9) and its cold start: workerd's start to its first answer,
+# and the first request to a new object (a PUT of a new stream, mean of 20).
+# wrk and the servers share the machine's cores, so compare ratios rather
+# than absolute numbers across machines.
 #
 # Environment:
 #   WRK_THREADS (2)  WRK_CONNECTIONS (64)  WRK_DURATION (10, seconds; "10s" also works)
 #   BUILD_DIR (build)  BENCH_OUT (results dir, default $BUILD_DIR/bench/<timestamp>)
+#   BENCH_STORAGES ("memory sqlite durable-object")
 #   STREAMSY_BIN (benchmark this server binary instead of building $BUILD_DIR/streamsy)
 #
 # Exit status: 0 if every run completed without errors; 1 otherwise (also when
@@ -197,23 +206,58 @@ create_streams() { # count
   [ "$bad" -eq 0 ] || note "creating $count streams: $bad PUTs failed"
 }
 
+# The long-poll wake latency row of one storage.
+run_longpoll() { # label
+  local label="$1" log="$OUT/longpoll-$1.txt" line
+  echo "bench: long-poll $label: node bench/longpoll.mjs" >&2
+  if ! node "$HERE/longpoll.mjs" "$BASE" 200 >"$log" 2>&1; then
+    ROWS+=("long-poll $label|-|-|-|-|$(tail -n 1 "$log")")
+    FAILED=1
+    return 0
+  fi
+  line="$(grep '^LONGPOLL ' "$log" | tail -n 1)"
+  ROWS+=("long-poll $label|-|$(sed -E 's/.* p50_ms=([0-9.]+).*/\1/' <<<"$line")|$(sed -E 's/.* p99_ms=([0-9.]+).*/\1/' <<<"$line")|-|0")
+}
+
+# Cold start of the Durable Object build: the first request to 20 new objects.
+do_cold_start() {
+  local i t total=0
+  for ((i = 0; i < 20; i++)); do
+    t="$(curl -s -o /dev/null -w '%{time_total}' --max-time 10 -X PUT "$BASE/v1/stream/bench-cold-$i")"
+    total="$(awk -v a="$total" -v b="$t" 'BEGIN { print a + b }')"
+  done
+  DO_FIRST_MS="$(awk -v t="$total" 'BEGIN { printf "%.1f", t / 20 * 1000 }')"
+}
+
 # Starts streamsy on one storage, runs bench_streamsy, stops it.
 run_storage() { # label storage-spec
-  local label="$1" spec="$2"
+  local label="$1" spec="$2" t0 cmd
   [ -z "$STREAMSY_NOTE" ] || return 0
-  if server_start "$OUT/streamsy-$label.log" /v1/stream/x \
-      "$STREAMSY_BIN" serve --listen 127.0.0.1:PORT --storage "$spec" --long-poll-timeout-ms 500 --quiet; then
+  if [ "$spec" = durable-object ]; then
+    DO_STATE="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-bench-do.XXXXXX")"
+    "$ROOT/workerd/deps.sh" >/dev/null
+    cmd=(env "BUILD=$BUILD_DIR" "$ROOT/scripts/workerd-serve.sh" --listen 127.0.0.1:PORT --state "$DO_STATE" --long-poll-timeout-ms 500)
+  else
+    cmd=("$STREAMSY_BIN" serve --listen 127.0.0.1:PORT --storage "$spec" --long-poll-timeout-ms 500 --quiet)
+  fi
+  t0="$(date +%s%N)"
+  if server_start "$OUT/streamsy-$label.log" /v1/stream/x "${cmd[@]}"; then
+    [ "$spec" != durable-object ] || DO_START_MS="$(( ($(date +%s%N) - t0) / 1000000 ))"
     PIDS+=("$SERVER_PID")
     STREAMSY_PID="$SERVER_PID"
     BASE="http://127.0.0.1:$SERVER_PORT"
+    [ "$spec" != durable-object ] || do_cold_start
     bench_streamsy "$label" || true
+    run_longpoll "$label"
     if ! kill -0 "$STREAMSY_PID" 2>/dev/null; then
       STATUS=0
       wait "$STREAMSY_PID" 2>/dev/null || STATUS=$?
       STREAMSY_NOTE="streamsy ($label) died during the benchmark (exit status $STATUS)${STREAMSY_NOTE:+; before that: $STREAMSY_NOTE}; log: $OUT/streamsy-$label.log"
     else
       server_stop "$STREAMSY_PID"
-      [ "$SERVER_STATUS" = 0 ] || STREAMSY_NOTE="${STREAMSY_NOTE:+$STREAMSY_NOTE; }streamsy ($label) exited with status $SERVER_STATUS on SIGTERM (log: $OUT/streamsy-$label.log)"
+      # workerd drains open responses on SIGTERM and ends by a signal: not judged
+      [ "$SERVER_STATUS" = 0 ] || [ "$spec" = durable-object ] ||
+        STREAMSY_NOTE="${STREAMSY_NOTE:+$STREAMSY_NOTE; }streamsy ($label) exited with status $SERVER_STATUS on SIGTERM (log: $OUT/streamsy-$label.log)"
     fi
   else
     STREAMSY_NOTE="streamsy ($label) did not start: $SERVER_ERROR"
@@ -227,11 +271,20 @@ PIDS+=("$SERVER_PID")
 run_wrk hello "http://127.0.0.1:$SERVER_PORT/" "$HERE/report.lua"
 server_stop "$SERVER_PID"
 
-# --- streamsy: memory, then SQLite (a fresh durable database file) ------------------------------
-run_storage memory memory
-SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-bench.XXXXXX")"
-run_storage sqlite "sqlite:$SQLITE_DIR/bench.db"
-rm -rf "$SQLITE_DIR"
+# --- streamsy: memory, SQLite (a fresh durable database file), Durable Objects ------------------
+for storage in ${BENCH_STORAGES:-memory sqlite durable-object}; do
+  case "$storage" in
+    memory) run_storage memory memory ;;
+    sqlite)
+      SQLITE_DIR="$(mktemp -d "${TMPDIR:-/tmp}/streamsy-bench.XXXXXX")"
+      run_storage sqlite "sqlite:$SQLITE_DIR/bench.db"
+      rm -rf "$SQLITE_DIR" ;;
+    durable-object)
+      run_storage do durable-object
+      rm -rf "${DO_STATE:-}" ;;
+    *) die "unknown storage '$storage' in BENCH_STORAGES" ;;
+  esac
+done
 
 # --- report ------------------------------------------------------------------------------------
 echo
@@ -243,6 +296,11 @@ for row in "${ROWS[@]}"; do
 done
 ratio() { awk -v a="${RPS[$1]:-0}" -v b="${RPS[$2]:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 echo "append-1 memory/hello: $(ratio "append-1 memory" hello)   read-tail memory/hello: $(ratio "read-tail memory" hello)   append-1 sqlite/memory: $(ratio "append-1 sqlite" "append-1 memory")"
+if [ -n "${DO_START_MS:-}" ]; then
+  WASM="$BUILD_DIR/wasm/streamsy-do.wasm"
+  echo "append-1 do/sqlite: $(ratio "append-1 do" "append-1 sqlite")   read-tail do/sqlite: $(ratio "read-tail do" "read-tail sqlite")"
+  echo "durable object module: $(stat -c %s "$WASM") bytes, $(gzip -9 -c "$WASM" | wc -c) gzipped; workerd start to first answer ${DO_START_MS} ms; first request to a new object ${DO_FIRST_MS:-?} ms (mean of 20)"
+fi
 
 if [ -n "$STREAMSY_NOTE" ]; then
   echo "bench: error: $STREAMSY_NOTE" >&2

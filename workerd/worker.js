@@ -20,7 +20,7 @@ const ROOT_OBJECT = "\u0000streamsy-root"; // not a stream id: the handler answe
 const KIND_DONE = 0, KIND_WAIT = 1, KIND_STREAM = 2;
 const SQL_NULL = 0, SQL_INT = 1, SQL_TEXT = 2, SQL_BLOB = 3;
 const RC = { OK: 0, NOMEM: 1, TOOBIG: 2, BADARG: 3, MISUSE: 4, NOTSUP: 5, BUSY: 6, IOERR: 7, FULL: 8, CORRUPT: 9 };
-const EXPORTED = 0, EXPORT_NOT_FOUND = 1;
+const EXPORTED = 0;
 const MAX_BODY_BYTES = 1900000; // SS_WASM_MAX_BODY_BYTES (src/wasm/front.h)
 const MAX_WASM_MEMORY = 64 << 20; // a grown instance is replaced once it is idle
 const RETRY_MIN_MS = 1000, RETRY_MAX_MS = 60000; // outbox redelivery backoff
@@ -227,9 +227,10 @@ class Core {
     return r === 1 ? dec.decode(this.out()) : null;
   }
 
+  // { status, snapshot }, or { error: rc } (RC.TOOBIG: past SS_DO_SNAPSHOT_MAX_BYTES).
   forkExport(source, child) {
     const st = this.call(() => this.withStrings(source, child, (a, b, c, d) => this.ex.ss_wasm_fork_export(a, b, c, d)));
-    if (st < 0) throw new Error("fork export failed: rc " + -st + " " + this.err);
+    if (st < 0) return { error: -st };
     return { status: st, snapshot: this.out() };
   }
 
@@ -450,6 +451,8 @@ export class StreamDO extends DurableObject {
     let exp;
     try { exp = await src.exportForFork(source, child); }
     catch (e) { console.log("streamsy: fork export from " + source + " failed: " + e); return plain(503, "Fork source unreachable, retry later"); }
+    if (exp.error === RC.TOOBIG) return plain(413, "Fork source too large to copy into a Durable Object fork");
+    if (exp.error) { console.log("streamsy: fork export from " + source + " failed: rc " + exp.error); return plain(503, "Fork source unavailable, retry later"); }
     if (exp.snapshot.length) core.forkImport(exp.snapshot);
     const r = core.handle(req);
     core.runPending();
@@ -494,7 +497,7 @@ export class StreamDO extends DurableObject {
       const core = this.coreNow();
       const r = core.forkExport(source, child);
       core.runPending();
-      return r.status === EXPORT_NOT_FOUND ? { status: r.status, snapshot: new Uint8Array(0) } : r;
+      return r;
     });
   }
 

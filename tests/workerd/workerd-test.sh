@@ -8,7 +8,8 @@
 #   2. a trap in the module: the instance is replaced, stored data is intact,
 #      and a long-poll parked in the dead instance is answered by the new one;
 #   3. the platform's per-row limit: a body over it is a clear 413, one just
-#      under it is stored and read back whole.
+#      under it is stored and read back whole; a fork whose inherited chain is
+#      over the copy limit is a clear 413 and leaves no edge behind.
 #
 # Environment: BUILD (build directory, default build). Needs curl, sqlite3.
 set -uo pipefail
@@ -91,6 +92,14 @@ check "a body of 1,900,000 bytes is stored" \
   '[ "$(code -X POST -H "Content-Type: application/octet-stream" --data-binary @"$STATE/under" "$B/big")" = 204 ]'
 curl -s -o "$STATE/back" "$B/big?offset=-1"
 check "and reads back byte for byte" 'cmp -s "$STATE/under" "$STATE/back"'
+
+for _ in $(seq 8); do # 1 + 8 bodies of 1.9 MB: over the 16 MiB a fork may copy
+  curl -s -o /dev/null -X POST -H "Content-Type: application/octet-stream" --data-binary @"$STATE/under" "$B/big"
+done
+check "a fork of a source over 16 MiB is 413" \
+  '[ "$(code -X PUT -H "Stream-Forked-From: /v1/stream/big" "$B/big-fork")" = 413 ]'
+check "the refused fork recorded no dependent: the source is purged at once (404, not 410)" \
+  '[ "$(code -X DELETE "$B/big")" = 204 ] && [ "$(code "$B/big")" = 404 ]'
 
 check "workerd logged no uncaught exception" '! grep -qi "uncaught" "$LOG"'
 echo "$PASS passed, $FAIL failed"
