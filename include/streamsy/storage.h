@@ -62,7 +62,10 @@ typedef struct ss_record {
     uint64_t fork_sub_offset;/* as the client supplied it; 0 = none */
     bool soft_deleted;
     ss_offset tail;          /* current offset: where the next read starts */
-    uint64_t counter;        /* number of messages ever stored (legacy) */
+    uint64_t counter;        /* messages ever stored: the seed's compatibility
+                                counter, kept in the record and the schema so
+                                stored data stays exchangeable with it; no
+                                decision reads it */
 } ss_record;
 
 /* A patch only sets values; it can never clear a field. */
@@ -230,34 +233,72 @@ typedef struct ss_storage_stream ss_storage_stream;
 #define SS_STORAGE_CAP_DURABLE (1u << 0) /* an acknowledged commit survives a crash */
 
 /* A storage-bound stream: a handle on one id. The stream may not exist (yet,
- * or any more); every method re-reads the stored state. */
+ * or any more); every method re-reads the stored state, so a handle may
+ * outlive its stream or see it created later. All methods are synchronous,
+ * never block on other streams' waiters, and copy what they return into the
+ * caller's arena (rule 4); none runs effects (rule 5). */
 typedef struct ss_storage_stream_methods {
-    int version; /* 1 */
+    int version; /* 1: every slot below */
+    /* The stored record: *out_found false (and *out untouched) when the
+     * stream does not exist; a soft-deleted stream is found. */
     ss_rc (*get_record)(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
-    ss_rc (*list_messages)(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
-                           ss_message_batch *out);
-    ss_rc (*get_producer)(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
-                          bool *out_found);
-    ss_rc (*commit)(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
-                    ss_commit_outcome *out);
-    void (*close)(ss_storage_stream *s); /* frees the handle */
+    /* Messages in ascending offset order within the window (after exclusive,
+     * until inclusive), then at most `limit` and about `max_bytes` (at least
+     * one message when any is in the window); `more` when cut short. A
+     * missing stream lists nothing. Never walks a fork chain (the protocol
+     * does). */
+    ss_rc (*list_messages)(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out);
+    /* The producer's state: *out_found false when the stream or the producer
+     * has none. */
+    ss_rc (*get_producer)(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found);
+    /* Applies the plan atomically (rules 1-3): re-reads record and producer,
+     * checks every precondition (ss_plan_check_record, then
+     * ss_plan_producer_matches), then stores messages, patch and producer
+     * upsert together. SS_OK with status COMMITTED and the fresh record, or
+     * PRECONDITION_FAILED with the reason and the latest record (has_record
+     * false for a missing stream) and nothing written. A non-SS_OK return
+     * means nothing was written either. Never creates a stream. */
+    ss_rc (*commit)(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out);
+    /* Frees the handle (not the stream). */
+    void (*close)(ss_storage_stream *s);
 } ss_storage_stream_methods;
 
+/* A storage factory: where streams are created, forked, opened and deleted.
+ * Calls are synchronous and single-threaded per factory (rule 6). */
 typedef struct ss_stream_factory_methods {
-    int version;      /* 1 */
-    const char *name; /* "memory", "sqlite", ... */
-    unsigned caps;    /* SS_STORAGE_CAP_* */
+    int version;      /* 1: up to destroy; 2: also flush and for_each_expiry */
+    const char *name; /* "memory", "sqlite", "durable-object": for logs (ss_storage_name) */
+    unsigned caps;    /* SS_STORAGE_CAP_*: what the server reports (ss_storage_is_durable) */
+    /* A handle on `id`, whether or not the stream exists. Only SS_NOMEM fails. */
     ss_rc (*open)(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
-    ss_rc (*create)(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
-                    ss_create_outcome *out);
-    /* NULL: forks answer not-supported (feature "fork"). */
+    /* Creates the stream of the plan's complete record (a created-closed
+     * one included) with its initial messages, atomically: CREATED with the
+     * stored record; or EXISTS with the existing record (soft-deleted ones
+     * too) and nothing written. Never compares configurations: the protocol
+     * decides what an existing stream means. */
+    ss_rc (*create)(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
+    /* NULL: forks answer not-supported (feature "fork"). Otherwise, in one
+     * atomic step: EXISTS when the child exists (re-adding its edge when it
+     * forks from this source); SOURCE_GONE when the source is missing,
+     * soft-deleted or its tail is below source_live_at; else CREATED with
+     * the child stored and the edge source -> child recorded, so the source
+     * cannot be purged while the child lives. */
     ss_rc (*fork)(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
+    /* Deletes under the factory's lineage policy (lineage.h): NOT_FOUND;
+     * GONE for a user delete of a soft-deleted stream; RETAINED_SOFT_DELETED
+     * while dependents exist (an expiry delete of a soft-deleted stream
+     * re-checks them); else PURGED (record, messages and producers go) and
+     * soft-deleted ancestors left without dependents are purged too. Each
+     * step is idempotent, so a retried cascade converges. */
     ss_rc (*remove)(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
-    /* NULL: the effect host's in-process timers are used (memory, SQLite).
-     * A Durable Object maps these to alarms. Never deletes by itself: a fired
-     * timer calls ss_protocol_handle_scheduled_expiry(). */
+    /* NULL: the effect host's in-process timers are used (every adapter
+     * here). A factory with its own timers (alarms) records the deadline;
+     * it never deletes by itself: a fired timer calls
+     * ss_protocol_handle_scheduled_expiry(). */
     ss_rc (*schedule_expiry)(ss_stream_factory *f, ss_slice id, int64_t at_ms);
     ss_rc (*cancel_expiry)(ss_stream_factory *f, ss_slice id);
+    /* Frees the factory and its handles' shared state. Unflushed commits are
+     * rolled back, never half-kept. */
     void (*destroy)(ss_stream_factory *f);
     /* ---- version 2 ---- */
     /* Makes every commit so far durable (group commit: one transaction and
@@ -266,7 +307,8 @@ typedef struct ss_stream_factory_methods {
      * (rolled back) and the error is returned (SS_FULL, SS_IOERR, ...). */
     ss_rc (*flush)(ss_stream_factory *f);
     /* Calls fn for every stream with an expiry deadline, so timers can be
-     * re-armed after a restart. NULL: nothing survives a restart. */
+     * re-armed after a restart; collects first, so fn may use the factory.
+     * NULL: nothing survives a restart. */
     ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
                              void *ctx);
 } ss_stream_factory_methods;
@@ -299,6 +341,10 @@ bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur)
 
 void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host);
 bool ss_storage_can_fork(const ss_stream_factory *f);
+/* The factory's name ("memory", "sqlite", ...). */
+const char *ss_storage_name(const ss_stream_factory *f);
+/* True when an acknowledged commit survives a crash (SS_STORAGE_CAP_DURABLE). */
+bool ss_storage_is_durable(const ss_stream_factory *f);
 ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
 ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
                         ss_create_outcome *out);

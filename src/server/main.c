@@ -93,10 +93,10 @@ static int serve(const ss_cli_options *o) {
         fprintf(stderr, "streamsy: %s\n", err);
         goto done;
     }
-    printf("streamsy %s listening on %s://%s%s (storage %s%s%s, long-poll %u ms%s)\n", STREAMSY_VERSION,
+    printf("streamsy %s listening on %s://%s%s (storage %s%s%s, %s, long-poll %u ms%s)\n", STREAMSY_VERSION,
            ss_h2o_front_is_tls(front) ? "https" : "http", ss_h2o_front_address(front),
-           o->path_prefix[0] ? o->path_prefix : "/", ss_cli_storage_name(o->storage),
-           o->storage_path[0] ? ":" : "", o->storage_path, o->long_poll_timeout_ms,
+           o->path_prefix[0] ? o->path_prefix : "/", ss_storage_name(storage), o->storage_path[0] ? ":" : "",
+           o->storage_path, ss_storage_is_durable(storage) ? "durable" : "not durable", o->long_poll_timeout_ms,
            ss_h2o_front_is_tls(front) ? ", h2 via ALPN" : o->http2 ? ", h2c" : "");
     fflush(stdout);
 

@@ -144,6 +144,10 @@ ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete
     return SS_OK;
 }
 
+const char *ss_storage_name(const ss_stream_factory *f) { return f->m->name ? f->m->name : "unnamed"; }
+
+bool ss_storage_is_durable(const ss_stream_factory *f) { return (f->m->caps & SS_STORAGE_CAP_DURABLE) != 0; }
+
 ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms) {
     if (f->m->schedule_expiry)
         return f->m->schedule_expiry(f, id, at_ms);

@@ -1170,3 +1170,20 @@ CONTRACT_CASE(a_purged_id_can_be_created_again_as_a_fresh_stream) {
     ss_message_batch b = list(e, "s", &(ss_list_opts){0});
     assert_batch(&b, 1, 1);
 }
+
+/* ==== what a factory reports about itself ===================================== */
+
+static void assert_reports(ss_rc (*make)(ss_stream_factory **), const char *name, bool durable) {
+    ss_stream_factory *f;
+    cr_assert_eq(make(&f), SS_OK);
+    cr_assert_str_eq(ss_storage_name(f), name);
+    cr_assert_eq(ss_storage_is_durable(f), durable, "%s durable = %d", name, durable);
+    ss_storage_factory_free(f);
+}
+
+Test(factories, each_names_itself_and_says_whether_a_commit_survives_a_crash) {
+    assert_reports(make_memory, "memory", false);
+    assert_reports(make_sqlite_memory, "sqlite", false);
+    assert_reports(make_sqlite_file_autocommit, "sqlite", true);
+    assert_reports(make_durable_object, "durable-object", true);
+}
