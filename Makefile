@@ -5,6 +5,8 @@
 #   make test-sanitize   the same in build-asan/ with ASan + UBSan (SANITIZE=ON)
 #   make run ARGS=...    build the server, then build/streamsy serve $(ARGS)
 #   make bench           bench/run.sh (wrk against bench-hello and streamsy)
+#   make install         the library, headers, pkg-config and CMake packages and
+#                        the server into PREFIX (default /usr/local); DESTDIR works
 #   make clean           remove the build directories
 #
 # Variables: BUILD (default build), ASAN_BUILD (default build-asan), CMAKE_ARGS
@@ -16,12 +18,15 @@ SHELL := /bin/bash
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE_ARGS ?=
+PREFIX ?= /usr/local
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
 ARGS ?=
+PREFIX ?= /usr/local
 
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build setup test test-sanitize build-sanitize run bench clean
+.PHONY: all build setup test test-sanitize build-sanitize run bench install clean
 
 all: build
 
@@ -60,6 +65,9 @@ run: $(BUILD)/build.ninja
 
 bench: setup
 	BUILD_DIR=$(BUILD) bench/run.sh
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-*/

@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "streamsy/json.h"
-#include "streamsy/json_schema.h"
-#include "streamsy/streamsy.h"
+#include <streamsy/typed.h>
 
 #define CHECK(cond, what)                                                                                       \
     do {                                                                                                         \
@@ -33,7 +31,8 @@ static const char *EVENT_SCHEMA = "{\"type\":\"object\",\"required\":[\"kind\",\
 static long materialize(ss_json_stream *s, ss_offset *at) {
     ss_json_read_result rr;
     ss_read_options from_start = {0};
-    CHECK(ss_json_stream_read(s, &from_start, &rr) == SS_OK && rr.status == SS_JSON_READ_OK, "read failed");
+    CHECK(ss_json_stream_read_to_tail(s, &from_start, 0, &rr) == SS_OK && rr.status == SS_JSON_READ_OK,
+          "read failed");
     long balance = 0;
     for (size_t i = 0; i < rr.n; i++) {
         const json_t *v = rr.msgs[i].value;
@@ -69,7 +68,7 @@ int main(void) {
     /* An invalid event is refused before anything is written. */
     json_t *bad = json_pack("{s:s, s:i}", "kind", "steal", "amount", 5);
     ss_json_append_result ar;
-    CHECK(ss_json_stream_append(s, bad, NULL, &ar) == SS_OK && ar.status == SS_JSON_APPEND_INVALID, "schema check");
+    CHECK(ss_json_stream_append(s, bad, NULL, &ar) == SS_OK && ar.invalid, "schema check");
     printf("refused: %s at %s (%s)\n", ar.error.rule, ar.error.path[0] ? ar.error.path : "/", ar.error.message);
     json_decref(bad);
 
@@ -93,11 +92,11 @@ int main(void) {
             ss_json_append_options o = {.has_expected_offset = true, .expected_offset = seen[w]};
             CHECK(ss_json_stream_append(s, ev, &o, &ar) == SS_OK, "append");
             json_decref(ev);
-            if (ar.status == SS_JSON_APPEND_CONFLICT && ar.conflict == SS_APPEND_CONFLICT_EXPECTED_OFFSET) {
+            if (ar.append.status == SS_APPEND_CONFLICT && ar.append.conflict == SS_APPEND_CONFLICT_EXPECTED_OFFSET) {
                 conflicts++; /* somebody else appended first: retry next round from fresh state */
                 continue;
             }
-            CHECK(ar.status == SS_JSON_APPEND_APPENDED, "unexpected append status");
+            CHECK(ar.append.status == SS_APPEND_APPENDED, "unexpected append status");
             if (withdraw)
                 withdrawals += amount;
             else

@@ -5,9 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "streamsy/json_schema.h"
-#include "streamsy/state.h"
-#include "streamsy/streamsy.h"
+#include <streamsy/typed.h>
 
 #define CHECK(cond, what)                                                                                       \
     do {                                                                                                         \

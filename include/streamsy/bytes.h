@@ -14,6 +14,10 @@
 
 #include "rc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ss_slice {
     const char *p;
     size_t len;
@@ -65,5 +69,9 @@ void ss_arena_release(ss_arena *a);
 void *ss_arena_alloc(ss_arena *a, size_t n);
 /* Copies the bytes (NUL-terminated for convenience) and returns a view of the copy. */
 ss_rc ss_arena_copy(ss_arena *a, ss_slice s, ss_slice *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

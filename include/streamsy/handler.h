@@ -27,6 +27,10 @@
 #include "json_error.h"
 #include "protocol.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_HTTP_MAX_RESPONSE_HEADERS 32
 #define SS_HTTP_MAX_REQUEST_HEADERS 100 /* more: 431 */
 #define SS_HTTP_DEFAULT_MAX_BODY_BYTES (64u << 20) /* larger bodies: 413 */
@@ -130,5 +134,9 @@ int64_t ss_http_live_deadline_ms(const ss_http_live *l);
  * When out->kind is DONE the front end frees `l` after sending. */
 void ss_http_live_resume(ss_http_live *l, bool timed_out, ss_http_response *out);
 void ss_http_live_free(ss_http_live *l);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -64,6 +64,10 @@
 #include "offset.h"
 #include "protocol.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_JSON_CONTENT_TYPE "application/json"
 #define SS_JSON_MAX_APPEND_BYTES (64u << 20) /* one encoded append body; past it: SS_TOOBIG */
 #define SS_JSON_CONTENT_TYPE_MAX 256         /* get's content-type-conflict report, truncated */
@@ -199,48 +203,19 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
 
 /* ---- append ------------------------------------------------------------------------ */
 
-/* ss_append_options without data and content type. */
-typedef struct ss_json_append_options {
-    bool has_seq;
-    ss_slice seq;             /* Stream-Seq */
-    bool has_producer;
-    ss_slice producer_id;
-    uint64_t producer_epoch;
-    uint64_t producer_seq;
-    bool close;               /* close the stream with this append, atomically */
-    bool has_expected_offset; /* CAS: land only if the tail equals this */
-    ss_offset expected_offset;
-} ss_json_append_options;
+/* The protocol's append options: producer, Stream-Seq, close and the
+ * expected offset (CAS) apply as they do to ss_stream_append. The layer sets
+ * `data` and `content_type` itself; whatever they hold is ignored. */
+typedef ss_append_options ss_json_append_options;
 
-typedef enum ss_json_append_status {
-    SS_JSON_APPEND_APPENDED,
-    SS_JSON_APPEND_DUPLICATE,
-    SS_JSON_APPEND_NOT_FOUND,
-    SS_JSON_APPEND_GONE,
-    SS_JSON_APPEND_CONFLICT, /* `conflict` says why; expected-offset and closed carry the tail */
-    SS_JSON_APPEND_BUSY,
-    SS_JSON_APPEND_STALE_EPOCH,
-    SS_JSON_APPEND_PRODUCER_GAP,
-    SS_JSON_APPEND_INVALID_EPOCH_SEQ,
-    SS_JSON_APPEND_BAD_REQUEST, /* the protocol refused the body (an empty batch without close) */
-    SS_JSON_APPEND_INVALID,     /* a value failed encoding; `error`; nothing written */
-} ss_json_append_status;
-
-/* ss_append_result plus the validation error. */
+/* The protocol's result (`append`), or, when a value failed encoding,
+ * `invalid` with `error` (index -1 for a single append, the value's index in
+ * a batch), nothing written and `append` not set. `append.msgs` is never set
+ * (append_many's `offsets` gives a batch's offsets). */
 typedef struct ss_json_append_result {
-    ss_json_append_status status;
-    ss_append_conflict conflict;
-    ss_offset offset; /* appended: the new tail = the last written message's offset;
-                         duplicate / conflict closed / conflict expected-offset: the tail */
-    bool closed;
-    bool has_producer;
-    uint64_t producer_epoch;
-    uint64_t producer_seq;
-    uint64_t current_epoch; /* stale-epoch */
-    uint64_t expected_seq;  /* producer-gap */
-    uint64_t received_seq;
-    const char *message;    /* bad-request reason; static storage */
-    ss_json_error error;    /* invalid: index -1 for a single append, the value's index in a batch */
+    bool invalid;
+    ss_json_error error;
+    ss_append_result append;
 } ss_json_append_result;
 
 /* Encodes `value` and appends it as exactly one message (sent as "[v]"),
@@ -310,6 +285,10 @@ typedef struct ss_json_read_result {
 /* ss_stream_read (up to SS_DEFAULT_READ_MAX_BYTES of messages), then parse
  * and decode each message in order. */
 ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out);
+/* The same over ss_stream_read_to_tail: every message to the tail (SS_TOOBIG
+ * past max_bytes of stored messages; 0: SS_READ_TO_TAIL_DEFAULT_MAX_BYTES). */
+ss_rc ss_json_stream_read_to_tail(ss_json_stream *s, const ss_read_options *o, size_t max_bytes,
+                                  ss_json_read_result *out);
 /* Drops the values and the array; the struct is zeroed. */
 void ss_json_read_result_release(ss_json_read_result *r);
 
@@ -343,5 +322,9 @@ ss_rc ss_json_stream_read_live_begin(ss_json_stream *s, const ss_live_options *o
 ss_rc ss_json_stream_read_live_finish(ss_json_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
                                       ss_json_live_result *out);
 void ss_json_live_result_release(ss_json_live_result *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_JSON_ERROR_PATH_MAX 256
 #define SS_JSON_ERROR_MESSAGE_MAX 256
 
@@ -15,5 +19,13 @@ typedef struct ss_json_error {
     char rule[64];                            /* the failing keyword or check, e.g. "required", "type", "json" */
     char message[SS_JSON_ERROR_MESSAGE_MAX];  /* short human text, e.g. "missing property \"id\"" */
 } ss_json_error;
+
+/* Sets index -1, the rule and the message (printf); the path is the
+ * caller's to fill. */
+void ss_json_error_set(ss_json_error *e, const char *rule, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,22 +29,19 @@
  *   keywords next to "$ref" are ignored, unless the root "$schema" names
  *   draft 2019-09 or 2020-12, where they apply as well.
  *
- * pattern / patternProperties: ECMA-262 syntax, translated to POSIX extended
- *   regular expressions and run with regcomp/regexec (compiled once, at
- *   schema compile time; an unanchored search, as JSON Schema specifies).
- *   Translated: \d \w \s \D \W \S, (?:...) and (?<name>...), escapes
- *   (\n \t \xHH \uHHHH \cX, escaped punctuation), lazy quantifiers (which do
- *   not change whether a string matches), "." (excludes line terminators),
- *   ^ and $ (ends of the input only). Characters are code points, as with
- *   ECMA-262's "u" flag ("." matches one emoji; a C.UTF-8 locale is used for
- *   non-ASCII strings, byte matching for ASCII ones). \w and \d are ASCII,
- *   \s includes ECMA-262's Unicode spaces. Rejected at compile time, because
- *   POSIX cannot express them: lookahead/lookbehind, back references, \b \B,
- *   \p{...}, ranges with a non-ASCII end ([à-ÿ]), \D \W \S inside a negated
- *   class, the empty class [], NUL; and what ECMA-262 itself rejects
- *   (nothing to repeat, unbalanced parentheses, ranges out of order).
- *   Needs the C.UTF-8 locale (glibc >= 2.35, musl); without it a schema with
- *   a pattern does not compile.
+ * pattern / patternProperties: ECMA-262 syntax, matched by PCRE2 in UTF
+ *   mode (compiled once, at schema compile time; an unanchored search, as
+ *   JSON Schema specifies). Characters are code points, as with ECMA-262's
+ *   "u" flag ("." matches one emoji). Supported: everything PCRE2 shares with
+ *   ECMA-262 (groups, named groups, lazy quantifiers, lookahead/lookbehind,
+ *   back references, \b \B, \p{...}, [] and [^]), with \d \w \b ASCII as in
+ *   JavaScript, \s with ECMA-262's Unicode white space, "." excluding line
+ *   terminators, ^ and $ at the ends of the input only, \uHHHH (surrogate
+ *   pairs joined) and \u{H...}. Refused at compile time, with PCRE2's reason:
+ *   what ECMA-262 itself rejects (nothing to repeat, unbalanced parentheses,
+ *   ranges out of order), a lone surrogate, and \S inside a class other than
+ *   [\s\S]. A match is bounded (1,000,000 steps): a value whose match takes
+ *   longer fails with rule "pattern" ("took too many steps").
  *
  * Ignored (annotations): format (no format is checked), title, description,
  *   default, examples, $comment, readOnly, writeOnly, contentMediaType,
@@ -75,6 +72,10 @@
 #include "json_error.h"
 #include "rc.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_JSON_SCHEMA_MAX_DEPTH 256
 
 /* A compiled schema. Owned by: whoever compiled it (ss_json_schema_free). */
@@ -101,11 +102,15 @@ ss_rc ss_json_schema_compile_text(ss_slice schema_json, ss_json_schema **out, ss
  * got furthest. `err` is untouched when the value is valid. */
 bool ss_json_schema_validate(const ss_json_schema *s, const json_t *value, ss_json_error *err);
 
-/* Parses `json` (JSON_DECODE_ANY | JSON_ALLOW_NUL; rule "json" when it does
- * not parse) and validates it. */
+/* Parses `json` (ss_json_doc_parse; rule "json" when it does not parse) and
+ * validates it. */
 bool ss_json_schema_validate_text(const ss_json_schema *s, ss_slice json, ss_json_error *err);
 
 /* NULL is a no-op. */
 void ss_json_schema_free(ss_json_schema *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

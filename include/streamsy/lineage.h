@@ -10,6 +10,10 @@
 
 #include "storage.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* What the executors need from an adapter. Optional slots may be NULL. */
 typedef struct ss_lineage_store {
     ss_rc (*get_record)(void *ctx, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
@@ -49,5 +53,9 @@ void ss_lineage_reverse_index(ss_rc (*query)(void *ctx, ss_slice parent, uint64_
 void ss_lineage_copy_on_fork(ss_lineage_policy *out);
 /* Always 1 dependent: deletes only soft-delete; reclaim is left to TTL. */
 void ss_lineage_ttl_only(ss_lineage_policy *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "bytes.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_OFFSET_MAX 63 /* bytes; the protocol allows 255, we bound value types */
 #define SS_ZERO_OFFSET "0000000000000000_0000000000000000"
 
@@ -43,5 +47,9 @@ typedef struct ss_offset_gen {
 
 /* The default scheme: SS_ZERO_OFFSET, then the first number counts up. */
 extern const ss_offset_gen ss_default_offset_gen;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

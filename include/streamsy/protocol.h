@@ -22,9 +22,14 @@
 #include "offset.h"
 #include "storage.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_DEFAULT_LONG_POLL_TIMEOUT_MS 1500u
 #define SS_DEFAULT_READ_MAX_BYTES (4u << 20) /* one catch-up response */
 #define SS_APPEND_MAX_ATTEMPTS 8             /* commits before busy / conflict */
+#define SS_MAX_TTL_SECONDS (UINT64_C(1) << 40) /* Stream-TTL above: bad request */
 
 typedef struct ss_protocol ss_protocol;
 typedef struct ss_protocol_stream ss_protocol_stream;
@@ -58,8 +63,8 @@ const char *ss_protocol_initial_offset(const ss_protocol *p);
 typedef struct ss_create_options {
     ss_slice content_type; /* empty: application/octet-stream, or inherit for forks */
     bool has_ttl;
-    uint64_t ttl_s;
-    ss_slice expires_at;   /* RFC 3339; empty = none */
+    uint64_t ttl_s;        /* at most SS_MAX_TTL_SECONDS */
+    ss_slice expires_at;   /* RFC 3339; empty = none; not with has_ttl */
     ss_slice initial_data;
     bool closed;
     ss_slice forked_from;  /* source stream id; empty = not a fork */
@@ -99,14 +104,16 @@ typedef struct ss_create_result {
 ss_rc ss_protocol_create(ss_protocol *p, ss_slice id, const ss_create_options *o, ss_arena *a,
                          ss_create_result *out);
 
-typedef enum ss_get_status {
-    SS_GET_OK,
-    SS_GET_NOT_FOUND,
-    SS_GET_GONE, /* soft-deleted */
-} ss_get_status;
+/* Whether a stream is there: the status of get, read, metadata and delete
+ * results (live reads have more: ss_live_status). */
+typedef enum ss_presence {
+    SS_PRESENT,   /* the stream exists (delete: it existed and is deleted now) */
+    SS_NOT_FOUND, /* never created, purged or expired */
+    SS_GONE,      /* soft-deleted: forks still read it (HTTP 410) */
+} ss_presence;
 
 typedef struct ss_get_result {
-    ss_get_status status;
+    ss_presence status;
     ss_protocol_stream *stream; /* ok: release with ss_stream_release */
 } ss_get_result;
 
@@ -163,6 +170,10 @@ typedef struct ss_append_result {
     uint64_t expected_seq;   /* producer-gap */
     uint64_t received_seq;
     const char *message;     /* bad-request reason; static storage */
+    const ss_message *msgs;  /* appended: the messages written (a JSON array body
+                                gives one per element), each with the offset it
+                                landed at; in the caller's arena */
+    size_t n_msgs;
 } ss_append_result;
 
 ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_arena *a,
@@ -175,14 +186,9 @@ typedef struct ss_read_options {
     ss_offset offset;
 } ss_read_options;
 
-typedef enum ss_read_status {
-    SS_READ_OK,
-    SS_READ_NOT_FOUND,
-    SS_READ_GONE,
-} ss_read_status;
 
 typedef struct ss_read_result {
-    ss_read_status status;
+    ss_presence status;
     ss_message *msgs;
     size_t n;
     ss_offset next_offset;
@@ -194,6 +200,16 @@ typedef struct ss_read_result {
  * message) and slides the stream's TTL. */
 ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a,
                      ss_read_result *out);
+
+/* Reads everything from the offset to the tail, however many reads of
+ * read_max_bytes that takes: `out` is one ss_stream_read result whose
+ * messages reach the tail (up_to_date is true unless the status is not OK).
+ * SS_TOOBIG when more than `max_bytes` of messages lie past the offset
+ * (0: SS_READ_TO_TAIL_DEFAULT_MAX_BYTES), so a stream is never cut short
+ * without saying so. For materializing a stream; tail live reads instead. */
+#define SS_READ_TO_TAIL_DEFAULT_MAX_BYTES (256u << 20)
+ss_rc ss_stream_read_to_tail(ss_protocol_stream *s, const ss_read_options *o, size_t max_bytes, ss_arena *a,
+                             ss_read_result *out);
 
 /* ---- live read ----------------------------------------------------------- */
 
@@ -258,14 +274,9 @@ bool ss_protocol_has_pending(const ss_protocol *p);
 
 /* ---- metadata / delete --------------------------------------------------- */
 
-typedef enum ss_meta_status {
-    SS_META_OK,
-    SS_META_NOT_FOUND,
-    SS_META_GONE,
-} ss_meta_status;
 
 typedef struct ss_meta_result {
-    ss_meta_status status;
+    ss_presence status;
     ss_slice content_type;
     ss_offset next_offset;
     bool has_ttl;
@@ -277,13 +288,8 @@ typedef struct ss_meta_result {
 /* Does not slide the TTL. */
 ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out);
 
-typedef enum ss_delete_status {
-    SS_DELETE_OK,
-    SS_DELETE_NOT_FOUND,
-    SS_DELETE_GONE,
-} ss_delete_status;
-
-ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out);
+/* SS_PRESENT: deleted (purged, or soft-deleted while forks read it). */
+ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out);
 
 /* ---- durability (group commit) --------------------------------------------- */
 
@@ -332,5 +338,9 @@ bool ss_content_type_is_json(ss_slice content_type);
 bool ss_content_type_is_text_like(ss_slice content_type);
 /* RFC 3339 date-time -> ms since the epoch. */
 bool ss_parse_rfc3339(ss_slice s, int64_t *out_ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -7,6 +7,10 @@
 #ifndef STREAMSY_RC_H
 #define STREAMSY_RC_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_RC_MAP(X)                                                        \
     X(OK, "ok")                                                             \
     X(NOMEM, "out of memory")                                               \
@@ -29,5 +33,9 @@ typedef enum ss_rc {
 const char *ss_rc_name(ss_rc rc);
 /* "feature not supported by this storage" — for humans. Never NULL. */
 const char *ss_rc_str(ss_rc rc);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

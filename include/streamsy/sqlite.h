@@ -21,6 +21,10 @@
 
 #include "storage.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The schema version this build writes; a database with a newer one is refused. */
 #define SS_SQLITE_SCHEMA_VERSION 1
 
@@ -42,5 +46,9 @@ typedef struct ss_sqlite_options {
  *               locked by another program
  * Free the factory with ss_storage_factory_free(). */
 ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out, char *err, size_t err_cap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -58,6 +58,10 @@
 #include "offset.h"
 #include "protocol.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SS_STATE_MAX_COLLECTIONS 1024    /* per schema; more: SS_TOOBIG */
 #define SS_STATE_MAX_BODY (64u << 20)    /* one encoded batch; more: SS_TOOBIG */
 #define SS_STATE_CONTENT_TYPE "application/json"
@@ -312,5 +316,9 @@ typedef struct ss_state_materialize_result {
  * opts may be NULL. */
 ss_rc ss_state_materialize(ss_state_map *m, ss_protocol_stream *stream, const ss_state_materialize_options *opts,
                            ss_state_materialize_result *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -40,6 +40,10 @@
 #include "bytes.h"
 #include "offset.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- records ------------------------------------------------------------ */
 
 /* A stream's durable metadata. Strings are views into the arena the record
@@ -370,5 +374,9 @@ ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_pro
 ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
                         ss_commit_outcome *out);
 void ss_storage_close(ss_storage_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

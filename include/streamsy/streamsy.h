@@ -1,22 +1,23 @@
 /* Streamsy: a Durable Streams server and embeddable library.
- * Umbrella header for embedders. */
+ *
+ * The core umbrella header: the protocol factory over the storage factories
+ * (memory, SQLite, Durable Object) and the transport-neutral HTTP handler.
+ * It needs nothing but the C library; the typed layers (JSON, JSON Schema,
+ * Durable State), which need jansson, are in streamsy/typed.h. */
 #ifndef STREAMSY_H
 #define STREAMSY_H
 
-#define STREAMSY_VERSION "0.1.0"
-
 #include "bytes.h"
+#include "durable_object.h"
 #include "handler.h"
-#include "json.h"
-#include "json_error.h"
-#include "json_schema.h"
 #include "lineage.h"
 #include "memory.h"
 #include "offset.h"
 #include "protocol.h"
 #include "rc.h"
+#include "sql_host.h"
 #include "sqlite.h"
-#include "state.h"
 #include "storage.h"
+#include <streamsy/version.h> /* generated into the build (and installed beside these) */
 
 #endif

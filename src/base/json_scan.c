@@ -527,3 +527,14 @@ bool ss_json_is_valid(ss_slice body) {
     const char *why;
     return scan(p, p + body.len, NULL, &top, &why) == SS_OK;
 }
+
+bool ss_utf8_is_valid(ss_slice s) {
+    const uint8_t *p = (const uint8_t *)s.p, *end = p + s.len;
+    while (p < end) {
+        if (*p < 0x80)
+            p++;
+        else if (!(p = utf8_sequence(p, end)))
+            return false;
+    }
+    return true;
+}

@@ -92,12 +92,12 @@ ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {
         return NULL;
     }
     switch (g.status) {
-    case SS_GET_OK:
+    case SS_PRESENT:
         return g.stream;
-    case SS_GET_NOT_FOUND:
+    case SS_NOT_FOUND:
         ss__respond_text(res, 404, "Stream not found");
         return NULL;
-    case SS_GET_GONE:
+    case SS_GONE:
         ss__respond_text(res, 410, "Stream is soft-deleted");
         return NULL;
     }

@@ -43,13 +43,13 @@ static bool parse_offset(ss__req *q, ss_http_response *res, read_pos *pos) {
 static void respond_now(ss_protocol_stream *s, ss__req *q, ss_http_response *res) {
     ss_meta_result m;
     ss_read_result rr;
-    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_META_OK) {
+    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
         ss__respond_text(res, 500, "Internal server error");
         return;
     }
     /* A read from the tail returns nothing but slides the TTL like any read. */
     ss_read_options ro = {.has_offset = true, .offset = m.next_offset};
-    if (ss_stream_read(s, &ro, &q->arena, &rr) || rr.status != SS_READ_OK) {
+    if (ss_stream_read(s, &ro, &q->arena, &rr) || rr.status != SS_PRESENT) {
         ss__respond_text(res, 500, "Internal server error");
         return;
     }
@@ -73,9 +73,9 @@ static void respond_catch_up(ss_protocol_stream *s, ss__req *q, const read_pos *
         ss__respond_rc(res, rc);
         return;
     }
-    if (rr.status != SS_READ_OK) {
-        ss__respond_text(res, rr.status == SS_READ_GONE ? 410 : 404,
-                         rr.status == SS_READ_GONE ? "Stream is soft-deleted" : "Stream not found");
+    if (rr.status != SS_PRESENT) {
+        ss__respond_text(res, rr.status == SS_GONE ? 410 : 404,
+                         rr.status == SS_GONE ? "Stream is soft-deleted" : "Stream not found");
         return;
     }
     ss_buf etag;
@@ -113,7 +113,7 @@ void ss__handle_get(ss__req *q, ss_http_response *res) {
     if (!parse_offset(q, res, &pos))
         goto done;
     if (ss__query(q->http, "live", &q->arena, &live, &n) || ss__query(q->http, "cursor", &q->arena, &cursor, &n) ||
-        ss_stream_metadata(s, &q->arena, &m) || m.status != SS_META_OK) {
+        ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
         ss__respond_text(res, 500, "Internal server error");
         goto done;
     }
@@ -147,7 +147,7 @@ void ss__handle_head(ss__req *q, ss_http_response *res) {
     if (!s)
         return;
     ss_meta_result m;
-    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_META_OK) {
+    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
         ss__respond_text(res, 500, "Internal server error");
     } else {
         ss__respond(res, 200);

@@ -25,33 +25,22 @@ static void location(ss__req *q, ss_http_response *res) {
     ss_buf_release(&b);
 }
 
-/* Parses the PUT headers into create options; answers 400 itself on error. */
+/* Parses the PUT headers into create options; answers 400 itself when a
+ * header is not even well-formed. The rules between them (TTL bound, TTL
+ * with Expires-At, fork offsets without a source, offset validity) are the
+ * protocol's (ss_protocol_create): one place, one message each. */
 static bool parse_create(ss__req *q, ss_http_response *res, ss_create_options *o) {
     const ss_http_request *r = q->http;
     bool has;
     memset(o, 0, sizeof *o);
     o->content_type = ss__header(r, "Content-Type", NULL);
     ss_slice ttl = ss__header(r, "Stream-TTL", &has);
-    if (has && ttl.len) {
-        if (!ss__parse_int_strict(ttl, &o->ttl_s) || o->ttl_s > (UINT64_C(1) << 40)) {
-            ss__respond_text(res, 400, "Invalid Stream-TTL format");
-            return false;
-        }
-        o->has_ttl = true;
-    } else if (has) {
+    if (has && !ss__parse_int_strict(ttl, &o->ttl_s)) {
         ss__respond_text(res, 400, "Invalid Stream-TTL format");
         return false;
     }
+    o->has_ttl = has;
     o->expires_at = ss__header(r, "Stream-Expires-At", NULL);
-    if (o->has_ttl && o->expires_at.len) {
-        ss__respond_text(res, 400, "Cannot specify both Stream-TTL and Stream-Expires-At");
-        return false;
-    }
-    int64_t ms;
-    if (o->expires_at.len && !ss_parse_rfc3339(o->expires_at, &ms)) {
-        ss__respond_text(res, 400, "Invalid Stream-Expires-At format");
-        return false;
-    }
     o->closed = ss__flag(r, "Stream-Closed");
     ss_slice from = ss__header(r, "Stream-Forked-From", NULL);
     if (from.len && !ss__stream_id(q->h, from, &o->forked_from)) {
@@ -59,28 +48,16 @@ static bool parse_create(ss__req *q, ss_http_response *res, ss_create_options *o
         return false;
     }
     ss_slice fork_offset = ss__header(r, "Stream-Fork-Offset", &has);
-    if (has && fork_offset.len) {
-        if (!o->forked_from.len) {
-            ss__respond_text(res, 400, "Stream-Fork-Offset requires Stream-Forked-From");
-            return false;
-        }
-        if (!ss_protocol_is_valid_offset(q->h->p, fork_offset)) {
-            ss__respond_text(res, 400, "Invalid Stream-Fork-Offset format");
-            return false;
-        }
-        o->has_fork_offset = true;
-        o->fork_offset = fork_offset;
-    }
+    o->has_fork_offset = has && fork_offset.len;
+    o->fork_offset = fork_offset;
     ss_slice sub = ss__header(r, "Stream-Fork-Sub-Offset", &has);
-    if (has) {
-        if (!o->forked_from.len) {
-            ss__respond_text(res, 400, "Stream-Fork-Sub-Offset requires Stream-Forked-From");
-            return false;
-        }
-        if (!ss__parse_int_strict(sub, &o->fork_sub_offset)) {
-            ss__respond_text(res, 400, "Invalid Stream-Fork-Sub-Offset format");
-            return false;
-        }
+    if (has && !o->forked_from.len) { /* even "0": the header itself needs a source */
+        ss__respond_text(res, 400, "Stream-Fork-Sub-Offset requires Stream-Forked-From");
+        return false;
+    }
+    if (has && !ss__parse_int_strict(sub, &o->fork_sub_offset)) {
+        ss__respond_text(res, 400, "Invalid Stream-Fork-Sub-Offset format");
+        return false;
     }
     o->initial_data = r->body;
     return ss__validate_body(q, o->content_type, r->body, res);
@@ -266,19 +243,19 @@ void ss__handle_delete(ss__req *q, ss_http_response *res) {
     ss_protocol_stream *s = ss__open_existing(q, res);
     if (!s)
         return;
-    ss_delete_status st;
+    ss_presence st;
     ss_rc rc = ss_stream_delete(s, &st);
     if (rc) {
         ss__respond_rc(res, rc);
     } else {
         switch (st) {
-        case SS_DELETE_OK:
+        case SS_PRESENT:
             ss__respond(res, 204);
             break;
-        case SS_DELETE_NOT_FOUND:
+        case SS_NOT_FOUND:
             ss__respond_text(res, 404, "Stream not found");
             break;
-        case SS_DELETE_GONE:
+        case SS_GONE:
             ss__respond_text(res, 410, "Stream is soft-deleted");
             break;
         }

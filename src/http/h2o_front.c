@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/errf.h"
 #include "h2o_internal.h"
 
 #define LISTEN_BACKLOG 4096
@@ -49,17 +50,6 @@ static ss_h2o_front *left_to_exit;
 
 static const h2o_iovec_t alpn_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
-static ss_rc fail(char *err, size_t cap, ss_rc rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static ss_rc fail(char *err, size_t cap, ss_rc rc, const char *fmt, ...) {
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---- access log ------------------------------------------------------------------------ */
 
@@ -245,7 +235,7 @@ static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, cha
         gai = getaddrinfo(host, port_text, &hints, &res);
     }
     if (gai)
-        return fail(err, cap, SS_BADARG, "cannot resolve listen host '%s': %s", host, gai_strerror(gai));
+        return ss__errf(err, cap, SS_BADARG, "cannot resolve listen host '%s': %s", host, gai_strerror(gai));
     int fd = -1, e = 0;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -264,7 +254,7 @@ static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, cha
     freeaddrinfo(res);
     if (fd < 0) {
         bool v6 = strchr(host, ':') != NULL;
-        return fail(err, cap, SS_IOERR, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "", port,
+        return ss__errf(err, cap, SS_IOERR, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "", port,
                     strerror(e));
     }
     struct sockaddr_storage bound;
@@ -278,16 +268,16 @@ static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, cha
 static ss_rc setup_tls(ss_h2o_front *f, const char *cert, const char *key, char *err, size_t cap) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
-        return fail(err, cap, SS_NOMEM, "cannot create a TLS context");
+        return ss__errf(err, cap, SS_NOMEM, "cannot create a TLS context");
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
         SSL_CTX_free(ctx);
-        return fail(err, cap, SS_BADARG, "cannot load TLS certificate '%s'", cert);
+        return ss__errf(err, cap, SS_BADARG, "cannot load TLS certificate '%s'", cert);
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         SSL_CTX_free(ctx);
-        return fail(err, cap, SS_BADARG, "cannot load TLS key '%s' (or it does not match the certificate)", key);
+        return ss__errf(err, cap, SS_BADARG, "cannot load TLS key '%s' (or it does not match the certificate)", key);
     }
     h2o_ssl_register_alpn_protocols(ctx, alpn_protocols);
     f->ssl_ctx = ctx;
@@ -298,10 +288,10 @@ static ss_rc setup_tls(ss_h2o_front *f, const char *cert, const char *key, char 
 
 ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap) {
     if (!o || !o->handler || !o->protocol)
-        return fail(err, err_cap, SS_MISUSE, "front end needs a handler and a protocol");
+        return ss__errf(err, err_cap, SS_MISUSE, "front end needs a handler and a protocol");
     ss_h2o_front *f = calloc(1, sizeof *f);
     if (!f)
-        return fail(err, err_cap, SS_NOMEM, "out of memory");
+        return ss__errf(err, err_cap, SS_NOMEM, "out of memory");
     f->handler = o->handler;
     f->protocol = o->protocol;
     f->access_log = o->access_log;

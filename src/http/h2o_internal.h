@@ -9,7 +9,7 @@
 #include <h2o.h>
 
 #include "h2o_front.h"
-#include "timers.h"
+#include "base/timers.h"
 
 #define SS__ACCESS_LOG_FLUSH_BYTES (64u << 10)
 

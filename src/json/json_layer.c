@@ -16,6 +16,7 @@
 
 #include "base/json_scan.h"
 #include "streamsy/json.h"
+#include "streamsy/json_doc.h"
 
 _Static_assert(SS_JSON_MAX_VALUE_DEPTH + 1 == SS_JSON_MAX_DEPTH, "a value plus its wrapping array fits the scanner");
 
@@ -110,18 +111,6 @@ static void error_from_codec(ss_json_error *err, long index, const char *what) {
         snprintf(err->message, sizeof err->message, "value rejected by the codec's %s", what);
 }
 
-typedef struct dump_sink {
-    ss_buf *b;
-    ss_rc rc;
-} dump_sink;
-
-static int dump_to_buf(const char *p, size_t len, void *ctx) {
-    dump_sink *d = ctx;
-    if (d->rc)
-        return -1;
-    d->rc = ss_buf_append(d->b, p, len);
-    return d->rc ? -1 : 0;
-}
 
 /* Appends the encoding of values[0..n) (none NULL) to `b` as "[e1,...,en]"
  * (nothing for n == 0). Returns SS_OK, or SS_BADARG with `err` (index = the value's
@@ -153,15 +142,12 @@ static ss_rc encode_body(const ss_json_codec *c, const json_t *const *values, si
             json_decref(enc);
             return rc;
         }
-        dump_sink sink = {b, SS_OK};
-        int dumped = json_dump_callback(enc, dump_to_buf, &sink, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = ss_json_doc_write(enc, b);
         json_decref(enc);
-        if (sink.rc)
-            return sink.rc;
-        if (dumped != 0) { /* a string that is not UTF-8, or a cycle */
+        if (rc == SS_BADARG) /* a string that is not UTF-8, or a cycle (too_deep caught real depth) */
             error_set(err, index, "json", "value cannot be serialised as JSON");
-            return SS_BADARG;
-        }
+        if (rc)
+            return rc;
     }
     return rc ? rc : ss_buf_append(b, "]", 1);
 }
@@ -244,9 +230,9 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
     ss_json_get_result r;
     memset(&r, 0, sizeof r);
     switch (g.status) {
-    case SS_GET_OK: break;
-    case SS_GET_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; *out = r; return SS_OK;
-    case SS_GET_GONE: r.status = SS_JSON_GET_GONE; *out = r; return SS_OK;
+    case SS_PRESENT: break;
+    case SS_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; *out = r; return SS_OK;
+    case SS_GONE: r.status = SS_JSON_GET_GONE; *out = r; return SS_OK;
     }
     ss_arena a;
     ss_arena_init(&a);
@@ -254,7 +240,7 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
     if ((rc = ss_stream_metadata(g.stream, &a, &m)))
         goto fail;
     switch (m.status) {
-    case SS_META_OK:
+    case SS_PRESENT:
         if (ss_content_type_is_json(m.content_type)) {
             if ((rc = ss_json_protocol_wrap(jp, g.stream, &r.stream)))
                 goto fail;
@@ -268,8 +254,8 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
             ss_stream_release(g.stream);
         }
         break;
-    case SS_META_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; ss_stream_release(g.stream); break;
-    case SS_META_GONE: r.status = SS_JSON_GET_GONE; ss_stream_release(g.stream); break;
+    case SS_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; ss_stream_release(g.stream); break;
+    case SS_GONE: r.status = SS_JSON_GET_GONE; ss_stream_release(g.stream); break;
     }
     ss_arena_release(&a);
     *out = r;
@@ -281,31 +267,6 @@ fail:
 }
 
 /* ---- append ------------------------------------------------------------------------ */
-
-static void append_result_from(const ss_append_result *ar, ss_json_append_result *r) {
-    switch (ar->status) {
-    case SS_APPEND_APPENDED: r->status = SS_JSON_APPEND_APPENDED; break;
-    case SS_APPEND_DUPLICATE: r->status = SS_JSON_APPEND_DUPLICATE; break;
-    case SS_APPEND_NOT_FOUND: r->status = SS_JSON_APPEND_NOT_FOUND; break;
-    case SS_APPEND_GONE: r->status = SS_JSON_APPEND_GONE; break;
-    case SS_APPEND_CONFLICT: r->status = SS_JSON_APPEND_CONFLICT; break;
-    case SS_APPEND_BUSY: r->status = SS_JSON_APPEND_BUSY; break;
-    case SS_APPEND_STALE_EPOCH: r->status = SS_JSON_APPEND_STALE_EPOCH; break;
-    case SS_APPEND_PRODUCER_GAP: r->status = SS_JSON_APPEND_PRODUCER_GAP; break;
-    case SS_APPEND_INVALID_EPOCH_SEQ: r->status = SS_JSON_APPEND_INVALID_EPOCH_SEQ; break;
-    case SS_APPEND_BAD_REQUEST: r->status = SS_JSON_APPEND_BAD_REQUEST; break;
-    }
-    r->conflict = ar->conflict;
-    r->offset = ar->offset;
-    r->closed = ar->closed;
-    r->has_producer = ar->has_producer;
-    r->producer_epoch = ar->producer_epoch;
-    r->producer_seq = ar->producer_seq;
-    r->current_epoch = ar->current_epoch;
-    r->expected_seq = ar->expected_seq;
-    r->received_seq = ar->received_seq;
-    r->message = ar->message;
-}
 
 static void reverse(ss_offset *v, size_t lo, size_t hi) { /* [lo, hi) */
     while (hi > lo + 1) {
@@ -326,7 +287,7 @@ static bool read_back(ss_protocol_stream *s, ss_offset from, const ss_offset *ta
     while (!found) {
         ss_read_options ro = {.has_offset = true, .offset = from};
         ss_read_result rr;
-        if (ss_stream_read(s, &ro, &a, &rr) || rr.status != SS_READ_OK || rr.n == 0)
+        if (ss_stream_read(s, &ro, &a, &rr) || rr.status != SS_PRESENT || rr.n == 0)
             break;
         for (size_t i = 0; i < rr.n && !found; i++) {
             offsets[seen++ % n] = rr.msgs[i].offset;
@@ -360,7 +321,7 @@ static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_
     ss_rc rc = encode_body(&s->jp->codec, values, n, single, &body, &r.error);
     if (rc == SS_BADARG) {
         ss_buf_release(&body);
-        r.status = SS_JSON_APPEND_INVALID;
+        r.invalid = true;
         *out = r;
         return SS_OK;
     }
@@ -380,31 +341,23 @@ static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_
         if ((rc = ss_stream_metadata(s->s, &a, &m)))
             goto done;
         switch (m.status) {
-        case SS_META_OK: before = m.next_offset; break;
-        case SS_META_NOT_FOUND: r.status = SS_JSON_APPEND_NOT_FOUND; goto decided;
-        case SS_META_GONE: r.status = SS_JSON_APPEND_GONE; goto decided;
+        case SS_PRESENT: before = m.next_offset; break;
+        case SS_NOT_FOUND: r.append.status = SS_APPEND_NOT_FOUND; goto decided;
+        case SS_GONE: r.append.status = SS_APPEND_GONE; goto decided;
         }
     }
-    ss_append_options ao = {
-        .data = ss_buf_slice(&body),
-        .content_type = ss_slice_cstr(SS_JSON_CONTENT_TYPE),
-        .has_seq = o->has_seq,
-        .seq = o->seq,
-        .has_producer = o->has_producer,
-        .producer_id = o->producer_id,
-        .producer_epoch = o->producer_epoch,
-        .producer_seq = o->producer_seq,
-        .close = o->close || force_close,
-        .has_expected_offset = o->has_expected_offset,
-        .expected_offset = o->expected_offset,
-    };
-    ss_append_result ar;
-    if ((rc = ss_stream_append(s->s, &ao, &a, &ar)))
+    ss_append_options ao = *o;
+    ao.data = ss_buf_slice(&body);
+    ao.content_type = ss_slice_cstr(SS_JSON_CONTENT_TYPE);
+    ao.close = o->close || force_close;
+    if ((rc = ss_stream_append(s->s, &ao, &a, &r.append)))
         goto done;
-    append_result_from(&ar, &r);
-    if (want_offsets && r.status == SS_JSON_APPEND_APPENDED && !read_back(s->s, before, &r.offset, offsets, n)) {
+    r.append.msgs = NULL; /* they live in this call's arena */
+    r.append.n_msgs = 0;
+    if (want_offsets && r.append.status == SS_APPEND_APPENDED &&
+        !read_back(s->s, before, &r.append.offset, offsets, n)) {
         memset(offsets, 0, n * sizeof *offsets);
-        offsets[n - 1] = r.offset;
+        offsets[n - 1] = r.append.offset;
     }
 decided:
     *out = r;
@@ -454,16 +407,6 @@ static void messages_free(ss_json_message *msgs, size_t n) {
     free(msgs);
 }
 
-/* Parses one stored message. 64-bit integers stay exact; an integer literal
- * beyond json_int_t is read again with every number as a real (the nearest
- * double, as JSON.parse would). */
-static json_t *parse_message(ss_slice data, json_error_t *je) {
-    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
-    json_t *v = json_loadb(data.p, data.len, flags, je);
-    if (!v && json_error_code(je) == json_error_numeric_overflow)
-        v = json_loadb(data.p, data.len, flags | JSON_DECODE_INT_AS_REAL, je);
-    return v;
-}
 
 /* Parses and decodes msgs[0..n) in order, stopping at the first failure.
  * Returns SS_OK (check d->failed) or a code from the codec / allocator; on
@@ -477,11 +420,17 @@ static ss_rc decode_messages(const ss_json_codec *c, const ss_message *msgs, siz
     if (!d->msgs)
         return SS_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        json_error_t je;
-        json_t *parsed = parse_message(msgs[i].data, &je);
-        if (!parsed) {
+        json_t *parsed = NULL;
+        ss_json_error je = {.index = -1};
+        ss_rc prc = ss_json_doc_parse(msgs[i].data, &parsed, &je);
+        if (prc == SS_NOMEM) {
+            messages_free(d->msgs, d->n);
+            memset(d, 0, sizeof *d);
+            return SS_NOMEM;
+        }
+        if (prc) {
             char why[SS_JSON_ERROR_MESSAGE_MAX];
-            snprintf(why, sizeof why, "stored message is not valid JSON: %s at position %d", je.text, je.position);
+            snprintf(why, sizeof why, "stored message is not valid JSON: %.200s", je.message);
             error_set(&d->error, (long)i, "json", why);
             d->failed = d->parse_failed = true;
             d->error_offset = msgs[i].offset;
@@ -523,14 +472,16 @@ static ss_offset start_offset(const ss_json_stream *s, bool has_offset, const ss
     return o;
 }
 
-ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out) {
+/* A catch-up read (one, or to the tail when `to_tail`), parsed and decoded. */
+static ss_rc read_typed(ss_json_stream *s, const ss_read_options *o, bool to_tail, size_t max_bytes,
+                        ss_json_read_result *out) {
     static const ss_read_options from_start;
     if (!o)
         o = &from_start;
     ss_arena a;
     ss_arena_init(&a);
     ss_read_result rr;
-    ss_rc rc = ss_stream_read(s->s, o, &a, &rr);
+    ss_rc rc = to_tail ? ss_stream_read_to_tail(s->s, o, max_bytes, &a, &rr) : ss_stream_read(s->s, o, &a, &rr);
     if (rc) {
         ss_arena_release(&a);
         return rc;
@@ -539,9 +490,9 @@ ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_r
     memset(&r, 0, sizeof r);
     r.error.index = -1;
     switch (rr.status) {
-    case SS_READ_OK: r.status = SS_JSON_READ_OK; break;
-    case SS_READ_NOT_FOUND: r.status = SS_JSON_READ_NOT_FOUND; break;
-    case SS_READ_GONE: r.status = SS_JSON_READ_GONE; break;
+    case SS_PRESENT: r.status = SS_JSON_READ_OK; break;
+    case SS_NOT_FOUND: r.status = SS_JSON_READ_NOT_FOUND; break;
+    case SS_GONE: r.status = SS_JSON_READ_GONE; break;
     }
     r.next_offset = rr.next_offset;
     r.up_to_date = rr.up_to_date;
@@ -563,6 +514,15 @@ ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_r
     }
     *out = r;
     return SS_OK;
+}
+
+ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out) {
+    return read_typed(s, o, false, 0, out);
+}
+
+ss_rc ss_json_stream_read_to_tail(ss_json_stream *s, const ss_read_options *o, size_t max_bytes,
+                                  ss_json_read_result *out) {
+    return read_typed(s, o, true, max_bytes, out);
 }
 
 void ss_json_read_result_release(ss_json_read_result *r) {

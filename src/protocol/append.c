@@ -147,12 +147,12 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
     int attempts = 0, no_progress = 0;
     for (;;) {
         ss_record r;
-        ss__presence pr;
+        ss_presence pr;
         ss_rc rc = ss__load_present(s, a, &r, &pr);
         if (rc)
             return rc;
-        if (pr != SS__PRESENT) {
-            out->status = pr == SS__SOFT_DELETED ? SS_APPEND_GONE : SS_APPEND_NOT_FOUND;
+        if (pr != SS_PRESENT) {
+            out->status = pr == SS_GONE ? SS_APPEND_GONE : SS_APPEND_NOT_FOUND;
             return SS_OK;
         }
         ss_producer state;
@@ -203,6 +203,8 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
             *out = d.result;
             out->offset = oc.record.tail;
             out->closed = oc.record.closed;
+            out->msgs = msgs; /* their offsets: where each message landed */
+            out->n_msgs = n;
             return SS_OK;
         }
         if (!oc.has_record) {

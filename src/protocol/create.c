@@ -215,13 +215,8 @@ static ss_rc create_fork(ss_protocol *p, ss_storage_stream *st, ss_slice id, con
     }
     ss_offset fork_offset = sr.tail, initial;
     ss_offset_set(&initial, ss_slice_cstr(p->gen.initial));
-    if (o->has_fork_offset) {
-        if (!ss_protocol_is_valid_offset(p, o->fork_offset)) {
-            *out = bad_request("Invalid Stream-Fork-Offset format");
-            goto done;
-        }
+    if (o->has_fork_offset) /* valid: checked by ss_protocol_create */
         ss_offset_set(&fork_offset, o->fork_offset);
-    }
     if (ss_offset_cmp(&fork_offset, &initial) < 0 || ss_offset_cmp(&fork_offset, &sr.tail) > 0) {
         *out = bad_request("Stream-Fork-Offset exceeds source tail");
         goto done;
@@ -317,8 +312,12 @@ ss_rc ss_protocol_create(ss_protocol *p, ss_slice id, const ss_create_options *o
                                               : "Stream-Fork-Sub-Offset requires Stream-Forked-From");
         return SS_OK;
     }
-    if (o->has_ttl && o->ttl_s > UINT64_C(1) << 40) {
+    if (o->has_ttl && o->ttl_s > SS_MAX_TTL_SECONDS) {
         *out = bad_request("Invalid Stream-TTL format");
+        return SS_OK;
+    }
+    if (o->has_fork_offset && !ss_protocol_is_valid_offset(p, o->fork_offset)) {
+        *out = bad_request("Invalid Stream-Fork-Offset format");
         return SS_OK;
     }
     ss_storage_stream *st;

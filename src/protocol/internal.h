@@ -3,6 +3,7 @@
 #define SS_PROTOCOL_INTERNAL_H
 
 #include "base/map.h"
+#include "base/timers.h"
 #include "streamsy/protocol.h"
 
 #define SS_MAX_WAITERS_PER_STREAM 100000 /* more parked readers of one stream: SS_TOOBIG */
@@ -25,24 +26,18 @@ void ss__waiters_notify(ss__waiters *w, ss_slice id);
 size_t ss__waiters_run(ss__waiters *w);
 
 /* ---- in-process expiry timers (expiry_queue.c) ---- */
-typedef struct ss__expiry_entry {
-    int64_t at_ms;
-    char *id; /* owned */
-    size_t id_len;
-} ss__expiry_entry;
-
+/* One timer per stream with a deadline, on the base timer heap. */
 typedef struct ss__expiry_queue {
-    ss__expiry_entry *heap; /* min-heap by at_ms; may hold stale entries */
-    size_t n, cap;
-    ss__map deadlines;      /* id -> int64_t* (the live deadline) */
+    ss__timers heap;
+    ss__map by_id; /* id -> its entry (expiry_queue.c) */
 } ss__expiry_queue;
 
 void ss__expiry_init(ss__expiry_queue *q);
 void ss__expiry_release(ss__expiry_queue *q);
 ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms);
 void ss__expiry_cancel(ss__expiry_queue *q, ss_slice id);
-/* Pops one due timer into out_id (caller frees); false when none is due. */
-bool ss__expiry_pop_due(ss__expiry_queue *q, int64_t now_ms, char **out_id, size_t *out_len);
+/* Pops one due timer, its stream id into `id`; false when none is due. */
+bool ss__expiry_pop_due(ss__expiry_queue *q, int64_t now_ms, ss_buf *id);
 int64_t ss__expiry_next(const ss__expiry_queue *q);
 
 /* ---- the protocol ---- */
@@ -74,14 +69,8 @@ struct ss_protocol_stream {
     ss_storage_stream *st;
 };
 
-/* Whether a bound stream's record is there to serve. */
-typedef enum ss__presence {
-    SS__PRESENT,
-    SS__MISSING,      /* not found (or expired) */
-    SS__SOFT_DELETED, /* gone */
-} ss__presence;
 /* Lazy expiry, then the record and its presence. */
-ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss__presence *presence);
+ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss_presence *presence);
 /* Lazy expiry, then the current record. */
 ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found);
 ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out);

@@ -122,11 +122,11 @@ ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_rec
     return ss_storage_get_record(st, a, out, found);
 }
 
-ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss__presence *presence) {
+ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss_presence *presence) {
     bool found;
     ss_rc rc = ss__load_record(s->p, s->st, a, out, &found);
     if (!rc)
-        *presence = !found ? SS__MISSING : out->soft_deleted ? SS__SOFT_DELETED : SS__PRESENT;
+        *presence = !found ? SS_NOT_FOUND : out->soft_deleted ? SS_GONE : SS_PRESENT;
     return rc;
 }
 
@@ -145,13 +145,13 @@ ss_rc ss_protocol_get(ss_protocol *p, ss_slice id, ss_get_result *out) {
         goto fail;
     if (!found || rec.soft_deleted) {
         ss_storage_close(st);
-        *out = (ss_get_result){found ? SS_GET_GONE : SS_GET_NOT_FOUND, NULL};
+        *out = (ss_get_result){found ? SS_GONE : SS_NOT_FOUND, NULL};
         return SS_OK;
     }
     ss_protocol_stream *s;
     if ((rc = ss__bind(p, st, &s)))
         goto fail;
-    *out = (ss_get_result){SS_GET_OK, s};
+    *out = (ss_get_result){SS_PRESENT, s};
     return SS_OK;
 fail:
     ss_storage_close(st);
@@ -202,12 +202,11 @@ ss_rc ss_protocol_handle_scheduled_expiry(ss_protocol *p, ss_slice id) {
 
 int64_t ss_protocol_run_expiry(ss_protocol *p) {
     int64_t now = ss_protocol_now_ms(p);
-    char *id;
-    size_t len;
-    while (ss__expiry_pop_due(&p->expiry, now, &id, &len)) {
-        (void)ss_protocol_handle_scheduled_expiry(p, ss_slice_of(id, len)); /* errors: lazy expiry retries */
-        free(id);
-    }
+    ss_buf id;
+    ss_buf_init(&id, SIZE_MAX);
+    while (ss__expiry_pop_due(&p->expiry, now, &id)) /* errors: lazy expiry retries */
+        (void)ss_protocol_handle_scheduled_expiry(p, ss_buf_slice(&id));
+    ss_buf_release(&id);
     return ss__expiry_next(&p->expiry);
 }
 

@@ -108,22 +108,73 @@ static void finish_range(const ss_record *r, const ss__chain_read *cr, ss_offset
 ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    ss__presence pr;
+    ss_presence pr;
     ss_rc rc = ss__load_present(s, a, &r, &pr);
     if (rc)
         return rc;
-    if (pr != SS__PRESENT) {
-        out->status = pr == SS__SOFT_DELETED ? SS_READ_GONE : SS_READ_NOT_FOUND;
+    if (pr != SS_PRESENT) {
+        out->status = pr == SS_GONE ? SS_GONE : SS_NOT_FOUND;
         return SS_OK;
     }
     ss__chain_read cr = {0};
     if ((rc = ss__read_chain(s->p, s->st, &r, o->has_offset ? &o->offset : NULL, true, a, &cr)))
         return rc;
-    out->status = SS_READ_OK;
+    out->status = SS_PRESENT;
     out->msgs = cr.msgs;
     out->n = cr.n;
     finish_range(&r, &cr, &out->next_offset, &out->up_to_date, &out->closed);
     return SS_OK;
+}
+
+ss_rc ss_stream_read_to_tail(ss_protocol_stream *s, const ss_read_options *o, size_t max_bytes, ss_arena *a,
+                             ss_read_result *out) {
+    if (!max_bytes)
+        max_bytes = SS_READ_TO_TAIL_DEFAULT_MAX_BYTES;
+    ss_read_options at = *o;
+    ss_read_result all = {0}, part;
+    ss_message *v = NULL;
+    size_t cap = 0, bytes = 0;
+    ss_rc rc;
+    for (;;) {
+        if ((rc = ss_stream_read(s, &at, a, &part)) || part.status != SS_PRESENT) {
+            if (!rc)
+                *out = part; /* not found / gone: nothing else to say */
+            return rc;
+        }
+        if (!all.n && part.up_to_date) { /* one read was enough: no copy */
+            *out = part;
+            return SS_OK;
+        }
+        for (size_t i = 0; i < part.n; i++)
+            bytes += part.msgs[i].data.len;
+        if (bytes > max_bytes)
+            return SS_TOOBIG;
+        if (all.n + part.n > cap) {
+            size_t ncap = cap ? cap : 64;
+            while (ncap < all.n + part.n)
+                ncap *= 2;
+            ss_message *nv = ss_arena_alloc(a, ncap * sizeof *nv);
+            if (!nv)
+                return SS_NOMEM;
+            if (all.n)
+                memcpy(nv, v, all.n * sizeof *v);
+            v = nv;
+            cap = ncap;
+        }
+        memcpy(v + all.n, part.msgs, part.n * sizeof *v);
+        all.n += part.n;
+        all.msgs = v;
+        all.status = SS_PRESENT;
+        all.next_offset = part.next_offset;
+        all.up_to_date = part.up_to_date;
+        all.closed = part.closed;
+        if (part.up_to_date || !part.n) {
+            *out = all;
+            return SS_OK;
+        }
+        at.has_offset = true;
+        at.offset = part.next_offset;
+    }
 }
 
 /* ---- live ---------------------------------------------------------------------- */
@@ -146,12 +197,12 @@ static ss_rc read_own(ss_protocol *p, ss_storage_stream *st, const ss_record *r,
 }
 
 static bool load_live(ss_protocol_stream *s, ss_arena *a, ss_record *r, ss_live_result *out, ss_rc *rc) {
-    ss__presence pr;
+    ss_presence pr;
     *rc = ss__load_present(s, a, r, &pr);
     if (*rc)
         return false;
-    if (pr != SS__PRESENT) {
-        out->status = pr == SS__SOFT_DELETED ? SS_LIVE_GONE : SS_LIVE_NOT_FOUND;
+    if (pr != SS_PRESENT) {
+        out->status = pr == SS_GONE ? SS_LIVE_GONE : SS_LIVE_NOT_FOUND;
         return false;
     }
     return true;
@@ -231,15 +282,15 @@ ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, s
 ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    ss__presence pr;
+    ss_presence pr;
     ss_rc rc = ss__load_present(s, a, &r, &pr);
     if (rc)
         return rc;
-    if (pr != SS__PRESENT) {
-        out->status = pr == SS__SOFT_DELETED ? SS_META_GONE : SS_META_NOT_FOUND;
+    if (pr != SS_PRESENT) {
+        out->status = pr == SS_GONE ? SS_GONE : SS_NOT_FOUND;
         return SS_OK;
     }
-    *out = (ss_meta_result){.status = SS_META_OK,
+    *out = (ss_meta_result){.status = SS_PRESENT,
                             .content_type = r.content_type,
                             .next_offset = r.tail,
                             .has_ttl = r.has_ttl,
@@ -249,7 +300,7 @@ ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out
     return SS_OK;
 }
 
-ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out) {
+ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out) {
     ss_arena a;
     ss_arena_init(&a);
     ss_record r;
@@ -259,7 +310,7 @@ ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out) {
     if (rc)
         return rc;
     if (!found) {
-        *out = SS_DELETE_NOT_FOUND;
+        *out = SS_NOT_FOUND;
         return SS_OK;
     }
     ss_delete_plan plan = {.id = s->st->id, .reason = SS_DELETE_USER, .effects = {.notify = true, .cancel_expiry = true}};
@@ -269,13 +320,13 @@ ss_rc ss_stream_delete(ss_protocol_stream *s, ss_delete_status *out) {
     switch (oc) {
     case SS_DELETE_OUTCOME_PURGED:
     case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
-        *out = SS_DELETE_OK;
+        *out = SS_PRESENT;
         break;
     case SS_DELETE_OUTCOME_NOT_FOUND:
-        *out = SS_DELETE_NOT_FOUND;
+        *out = SS_NOT_FOUND;
         break;
     case SS_DELETE_OUTCOME_GONE:
-        *out = SS_DELETE_GONE;
+        *out = SS_GONE;
         break;
     }
     return SS_OK;

@@ -5,38 +5,34 @@
 #include <string.h>
 
 #include "schema_internal.h"
+#include "streamsy/json_doc.h"
 
-static void set_error(ss_json_error *err, const char *rule, const char *message, int line, int column) {
+static void set_error(ss_json_error *err, const char *rule, const char *message) {
     if (!err)
         return;
-    err->index = -1;
     err->path[0] = '\0';
-    snprintf(err->rule, sizeof err->rule, "%s", rule);
-    if (line > 0)
-        snprintf(err->message, sizeof err->message, "%s (line %d, column %d)", message, line, column);
-    else
-        snprintf(err->message, sizeof err->message, "%s", message);
+    ss_json_error_set(err, rule, "%s", message);
 }
 
 ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json_error *err) {
     if (!schema || !out) {
-        set_error(err, "schema", "no schema", 0, 0);
+        set_error(err, "schema", "no schema");
         return SS_MISUSE;
     }
     if (!json_is_object(schema) && !json_is_boolean(schema)) {
-        set_error(err, "schema", "a schema must be an object or a boolean", 0, 0);
+        set_error(err, "schema", "a schema must be an object or a boolean");
         return SS_BADARG;
     }
     ss_json_schema *s = calloc(1, sizeof *s);
     if (!s) {
-        set_error(err, "memory", "out of memory", 0, 0);
+        set_error(err, "memory", "out of memory");
         return SS_NOMEM;
     }
     ss_arena_init(&s->arena);
     s->doc = json_deep_copy(schema);
     if (!s->doc) {
         free(s);
-        set_error(err, "memory", "out of memory", 0, 0);
+        set_error(err, "memory", "out of memory");
         return SS_NOMEM;
     }
     ss_rc rc = ss__sch_compile(s, err);
@@ -49,12 +45,10 @@ ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json
 }
 
 ss_rc ss_json_schema_compile_text(ss_slice schema_json, ss_json_schema **out, ss_json_error *err) {
-    json_error_t je;
-    json_t *doc = json_loadb(schema_json.p ? schema_json.p : "", schema_json.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!doc) {
-        set_error(err, "json", je.text, je.line, je.column);
-        return SS_BADARG;
-    }
+    json_t *doc = NULL;
+    ss_rc rc0 = ss_json_doc_parse(schema_json, &doc, err);
+    if (rc0)
+        return rc0;
     ss_rc rc = ss_json_schema_compile(doc, out, err);
     json_decref(doc);
     return rc;
@@ -62,19 +56,17 @@ ss_rc ss_json_schema_compile_text(ss_slice schema_json, ss_json_schema **out, ss
 
 bool ss_json_schema_validate(const ss_json_schema *s, const json_t *value, ss_json_error *err) {
     if (!s || !value) {
-        set_error(err, "schema", "no schema or no value", 0, 0);
+        set_error(err, "schema", "no schema or no value");
         return false;
     }
     return ss__sch_validate(s, value, err);
 }
 
 bool ss_json_schema_validate_text(const ss_json_schema *s, ss_slice json, ss_json_error *err) {
-    json_error_t je;
-    json_t *value = json_loadb(json.p ? json.p : "", json.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!value) {
-        set_error(err, "json", je.text, je.line, je.column);
+    json_t *value = NULL;
+    ss_json_error ignored;
+    if (ss_json_doc_parse(json, &value, err ? err : &ignored))
         return false;
-    }
     bool ok = ss_json_schema_validate(s, value, err);
     json_decref(value);
     return ok;
@@ -85,10 +77,6 @@ void ss_json_schema_free(ss_json_schema *s) {
         return;
     for (ss__sch_regex *re = s->regexes; re; re = re->next)
         ss__sch_regex_release(re);
-    if (s->loc.c)
-        freelocale(s->loc.c);
-    if (s->loc.utf8)
-        freelocale(s->loc.utf8);
     json_decref(s->doc);
     ss_arena_release(&s->arena);
     free(s);

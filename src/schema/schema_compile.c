@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errf.h"
 #include "base/grow.h"
 #include "base/map.h"
 #include "schema_internal.h"
@@ -61,12 +62,10 @@ static void *cfail(cc *c, const char *rule, const char *fmt, ...) {
         return NULL;
     c->rc = SS_BADARG;
     if (c->err) {
-        c->err->index = -1;
         copy_path(c->err->path, sizeof c->err->path, c->path);
-        snprintf(c->err->rule, sizeof c->err->rule, "%s", rule);
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(c->err->message, sizeof c->err->message, fmt, ap);
+        ss__json_error_vset(c->err, rule, fmt, ap);
         va_end(ap);
     }
     return NULL;
@@ -352,8 +351,8 @@ static ss__sch_regex *regex(cc *c, const char *src, size_t len, const char *kw) 
     ss__sch_regex *re = alloc(c, sizeof *re);
     if (!re)
         return NULL;
-    const char *why = NULL;
-    ss_rc rc = ss__sch_regex_compile(re, src, len, &c->s->loc, &why);
+    char why[160];
+    ss_rc rc = ss__sch_regex_compile(re, src, len, why, sizeof why);
     if (rc == SS_NOMEM)
         return cnomem(c);
     if (rc)

@@ -11,8 +11,8 @@
 #define SS_JSON_SCHEMA_INTERNAL_H
 
 #include <jansson.h>
-#include <locale.h>
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,31 +50,30 @@ bool ss__sch_unique(const json_t *array, size_t *dup_i, size_t *dup_j);
 
 /* ---- regular expressions (schema_regex.c) ----------------------------------- */
 
+/* Steps (and backtracking depth) one pattern match may take. */
+#define SS_SCHEMA_REGEX_MATCH_LIMIT 1000000
+
 typedef struct ss__sch_regex {
-    regex_t ascii; /* compiled in the C locale, used for ASCII-only strings */
-    regex_t utf8;  /* compiled in C.UTF-8, used for the rest */
-    const char *source;
+    pcre2_code *code;
+    pcre2_match_context *ctx; /* the match limits */
+    const char *source;       /* the ECMA-262 text, for messages */
     struct ss__sch_regex *next; /* all regexes of a schema, for freeing */
 } ss__sch_regex;
 
-typedef struct ss__sch_locales {
-    locale_t c;
-    locale_t utf8;
-} ss__sch_locales;
+typedef enum ss__sch_match {
+    SS__SCH_MATCH,
+    SS__SCH_NO_MATCH,
+    SS__SCH_MATCH_LIMIT, /* gave up (SS_SCHEMA_REGEX_MATCH_LIMIT, or out of memory) */
+} ss__sch_match;
 
-/* Translates an ECMA-262 pattern and compiles both variants into *re.
- * SS_BADARG with a static reason in *why for an unsupported or invalid
- * pattern, SS_NOMEM. Creates the locales on first use. */
-ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, ss__sch_locales *loc,
-                            const char **why);
+/* Compiles an ECMA-262 pattern. SS_BADARG with the reason in why (a
+ * NUL-terminated line) for an invalid or unsupported pattern, SS_NOMEM. */
+ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, char *why, size_t why_cap);
 void ss__sch_regex_release(ss__sch_regex *re);
 /* Unanchored search, as JSON Schema's "pattern" means. */
-bool ss__sch_regex_search(const ss__sch_regex *re, const ss__sch_locales *loc, const char *s,
-                          size_t len);
-
-/* Exposed for tests: the POSIX text for one variant (utf8 or ASCII-only),
- * malloc()ed into *out. */
-ss_rc ss__sch_regex_translate(const char *src, size_t len, bool utf8, char **out, const char **why);
+ss__sch_match ss__sch_regex_search(const ss__sch_regex *re, const char *s, size_t len);
+/* The PCRE2 text an ECMA-262 pattern becomes (exposed for tests). */
+ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out, const char **why);
 
 /* ---- URIs (schema_uri.c) ---------------------------------------------------- */
 
@@ -196,7 +195,6 @@ struct ss_json_schema {
     ss__sch_node *root;
     ss__sch_node *all; /* list through next_all */
     ss__sch_regex *regexes;
-    ss__sch_locales loc;
 };
 
 /* schema_compile.c: fills s->root (s->doc and s->arena set up by the caller). */

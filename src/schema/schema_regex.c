@@ -1,753 +1,245 @@
-/* "pattern" and "patternProperties": ECMA-262 regular expressions translated
- * to POSIX extended regular expressions and compiled with regcomp.
+/* "pattern" and "patternProperties": ECMA-262 regular expressions, matched
+ * by PCRE2 (10.42) in UTF mode.
  *
- * Every pattern is compiled twice from two translations:
- *  - utf8:  in a C.UTF-8 locale, so "." and classes match one code point;
- *  - ascii: in the C locale, for strings that are pure ASCII (most keys and
- *           identifiers). glibc's byte matcher is several times faster than
- *           its multibyte one, and on ASCII input both give the same answer
- *           because this translation drops non-ASCII class members and wraps
- *           non-ASCII literals in a group (which then simply never matches).
+ * PCRE2 already speaks most of ECMA-262: groups (named too), lazy
+ * quantifiers, lookahead and lookbehind, back references, \d \w \b (ASCII,
+ * as in JavaScript: UCP stays off, since it would make them Unicode-aware),
+ * \p{...} properties, literal braces that start no quantifier, an empty class
+ * `[]` and the any-character `[^]` (PCRE2_ALLOW_EMPTY_CLASS), and `$` only
+ * at the very end (PCRE2_DOLLAR_ENDONLY). A short rewrite before compiling
+ * covers the rest, exactly:
+ *   \uHHHH, \u{H...}, surrogate pairs   -> \x{...} (one code point)
+ *   .                                   -> [^\n\r\x{2028}\x{2029}]
+ *   \s  \S  (ECMA's white space set)    -> [\t\n\v\f\r\p{Zs}\x{2028}\x{2029}\x{feff}] / its negation
+ * Inside a class \s is spliced in; \S is only accepted as part of the
+ * any-character idiom [\s\S]. A lone surrogate escape, and anything PCRE2
+ * refuses, is a compile error that names the reason: never approximated.
  *
- * The translation is explicit rather than relying on GNU extensions, so that
- * other libcs (musl in wasm32-wasi) agree:
- *   \d \w \s and negations   -> bracket expressions (\s with ECMA's Unicode
- *                                white space in the utf8 variant)
- *   .                        -> [^\n\r\u2028\u2029]
- *   ^ $                      -> \` \' on glibc (see ANCHOR_START)
- *   (?:x) (?<name>x)         -> (x)
- *   x*? x+? x?? x{n,m}?      -> greedy forms (same match/no-match answer)
- *   \n \t \xHH \uHHHH \cX    -> the character itself
- *   escaped punctuation      -> a one-member bracket, e.g. \. -> [.]
- *   { not starting a valid quantifier -> a literal {
- * Unsupported constructs are rejected with a reason, never approximated. */
+ * Matching is bounded (SS_SCHEMA_REGEX_MATCH_LIMIT steps), so a pathological
+ * pattern cannot stall the server: past the bound the value is refused. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "schema_internal.h"
 
-#define E_LOOK "lookahead and lookbehind are not supported"
-#define E_BACKREF "back references are not supported"
-#define E_BOUNDARY "word boundaries (\\b, \\B) are not supported"
-#define E_PROPERTY "Unicode property escapes (\\p, \\P) are not supported"
-#define E_NUL "NUL characters in patterns are not supported"
-#define E_TRAILING "pattern ends with a backslash"
-#define E_PAREN "unbalanced parenthesis"
-#define E_REPEAT "nothing to repeat"
-#define E_CLASS "unterminated character class"
-#define E_EMPTY_CLASS "the empty class [] is not supported"
-#define E_RANGE "character class range out of order"
-#define E_RANGE_ESCAPE "a class escape cannot bound a range"
-#define E_NONASCII_RANGE "character class ranges must have ASCII ends"
-#define E_NEG_ESCAPE "\\D, \\W or \\S inside a negated class is not supported"
-#define E_SURROGATE "lone surrogate in pattern"
-#define E_CONTROL "\\c must be followed by a letter"
-#define E_INVALID "invalid regular expression"
-#define E_LOCALE "the C.UTF-8 locale is not available"
-static const char E_NOMEM[] = "out of memory";
+#define WS_SET "\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}"
+#define DOT "[^\\n\\r\\x{2028}\\x{2029}]"
 
-/* Anchors. ECMA-262 (without the m flag) anchors at the ends of the input
- * only. glibc's ^ and $ are also satisfied next to a newline that the
- * pattern itself matches ("$\n" matches "\n"), so on glibc the GNU buffer
- * anchors \` and \' are used, which have no such quirk. */
-#ifdef __GLIBC__
-#define ANCHOR_START "\\`"
-#define ANCHOR_END "\\'"
-#else
-#define ANCHOR_START "^"
-#define ANCHOR_END "$"
-#endif
+/* ---- the rewrite --------------------------------------------------------------- */
 
-/* ECMA-262 WhiteSpace and LineTerminator beyond ASCII (no ranges: glibc's
- * C.UTF-8 does not accept non-ASCII range ends). */
-static const uint32_t UNICODE_SPACE[] = {0xa0,   0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004,
-                                         0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028,
-                                         0x2029, 0x202f, 0x205f, 0x3000, 0xfeff};
-
-typedef struct tr {
-    const unsigned char *s;
-    size_t len, i;
-    bool utf8; /* which variant */
+typedef struct rewriter {
+    const char *p, *end;
     ss_buf out;
-    const char *why;
-} tr;
+    const char *why; /* set on a refusal */
+} rewriter;
 
-/* A parsed atom inside or outside a class. */
-typedef enum atom_kind { A_CHAR, A_DIGIT, A_WORD, A_SPACE, A_NDIGIT, A_NWORD, A_NSPACE } atom_kind;
-
-typedef struct cls {
-    uint8_t ascii[16];   /* bitset of ASCII members */
-    ss_buf wide;         /* UTF-8 of non-ASCII members (utf8 variant) */
-    unsigned negations;  /* bit per A_NDIGIT/A_NWORD/A_NSPACE present */
-    bool dropped_wide;   /* non-ASCII members dropped (ascii variant) */
-} cls;
-
-static bool fail(tr *t, const char *why) {
-    if (!t->why)
-        t->why = why;
-    return false;
-}
-
-static bool emit(tr *t, const char *p, size_t n) {
-    if (ss_buf_append(&t->out, p, n))
-        return fail(t, E_NOMEM);
-    return true;
-}
-
-static bool emit_s(tr *t, const char *p) { return emit(t, p, strlen(p)); }
-
-static size_t utf8_encode(uint32_t cp, char out[4]) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
+static int hex_run(const char *p, const char *end, int n, uint32_t *out) {
+    uint32_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p + i >= end || ss_hex_value(p[i]) < 0)
+            return 0;
+        v = v * 16 + (uint32_t)ss_hex_value(p[i]);
     }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
+    *out = v;
+    return n;
 }
 
-/* Decodes the code point at t->i (the input is a jansson string: valid UTF-8). */
-static uint32_t next_cp(tr *t) {
-    const unsigned char *s = t->s + t->i;
-    size_t left = t->len - t->i;
-    uint32_t c = s[0];
-    size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    if (n > left)
-        n = left;
-    if (n == 2)
-        c &= 0x1f;
-    else if (n == 3)
-        c &= 0x0f;
-    else if (n == 4)
-        c &= 0x07;
-    for (size_t k = 1; k < n; k++)
-        c = (c << 6) | (s[k] & 0x3f);
-    t->i += n;
-    return c;
-}
-
-
-/* Reads n hex digits at t->i; -1 (and t->i unchanged) when they are not there. */
-static long read_hex(tr *t, size_t n) {
-    if (t->len - t->i < n)
-        return -1;
-    long v = 0;
-    for (size_t k = 0; k < n; k++) {
-        int h = ss_hex_value((char)t->s[t->i + k]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + h;
-    }
-    t->i += n;
-    return v;
-}
-
-/* Parses the escape after a backslash (t->i is past the backslash).
- * in_class: \b is backspace and \- is allowed. */
-static bool parse_escape(tr *t, bool in_class, atom_kind *kind, uint32_t *cp) {
-    if (t->i >= t->len)
-        return fail(t, E_TRAILING);
-    unsigned char e = t->s[t->i];
-    *kind = A_CHAR;
-    switch (e) {
-    case 'd': t->i++; *kind = A_DIGIT; return true;
-    case 'D': t->i++; *kind = A_NDIGIT; return true;
-    case 'w': t->i++; *kind = A_WORD; return true;
-    case 'W': t->i++; *kind = A_NWORD; return true;
-    case 's': t->i++; *kind = A_SPACE; return true;
-    case 'S': t->i++; *kind = A_NSPACE; return true;
-    case 'n': t->i++; *cp = '\n'; return true;
-    case 'r': t->i++; *cp = '\r'; return true;
-    case 't': t->i++; *cp = '\t'; return true;
-    case 'f': t->i++; *cp = '\f'; return true;
-    case 'v': t->i++; *cp = '\v'; return true;
-    case 'b':
-        if (!in_class)
-            return fail(t, E_BOUNDARY);
-        t->i++;
-        *cp = '\b';
-        return true;
-    case 'B': return fail(t, E_BOUNDARY);
-    case 'k': return fail(t, E_BACKREF);
-    case 'p':
-    case 'P': return fail(t, E_PROPERTY);
-    case '0': return fail(t, E_NUL);
-    case 'c':
-        if (t->i + 1 < t->len && ((t->s[t->i + 1] | 0x20) >= 'a' && (t->s[t->i + 1] | 0x20) <= 'z')) {
-            *cp = t->s[t->i + 1] % 32;
-            t->i += 2;
-            return true;
+/* After "\u": one code point (a surrogate pair joined). Returns the bytes
+ * consumed after the backslash, 0 when it is no \u escape (left to PCRE2). */
+static size_t unicode_escape(rewriter *w, const char *p, uint32_t *cp) {
+    if (p + 1 < w->end && p[1] == '{') {
+        const char *q = p + 2;
+        uint32_t v = 0;
+        int digits = 0;
+        while (q < w->end && ss_hex_value(*q) >= 0 && digits < 7) {
+            v = v * 16 + (uint32_t)ss_hex_value(*q++);
+            digits++;
         }
-        return fail(t, E_CONTROL);
-    case 'x': {
-        t->i++;
-        long v = read_hex(t, 2);
-        *cp = v < 0 ? 'x' : (uint32_t)v; /* Annex B: \x without hex digits is "x" */
-        if (*cp == 0)
-            return fail(t, E_NUL);
-        return true;
+        if (!digits || q >= w->end || *q != '}' || v > 0x10FFFF)
+            return 0;
+        *cp = v;
+        return (size_t)(q + 1 - p);
     }
-    case 'u': {
-        t->i++;
-        long v = read_hex(t, 4);
-        if (v < 0) {
-            *cp = 'u';
-            return true;
-        }
-        if (v >= 0xd800 && v <= 0xdbff) {
-            size_t save = t->i;
-            long lo = -1;
-            if (t->len - t->i >= 6 && t->s[t->i] == '\\' && t->s[t->i + 1] == 'u') {
-                t->i += 2;
-                lo = read_hex(t, 4);
-            }
-            if (lo < 0xdc00 || lo > 0xdfff) {
-                t->i = save;
-                return fail(t, E_SURROGATE);
-            }
-            v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
-        } else if (v >= 0xdc00 && v <= 0xdfff) {
-            return fail(t, E_SURROGATE);
-        }
-        if (v == 0)
-            return fail(t, E_NUL);
-        *cp = (uint32_t)v;
-        return true;
-    }
-    default:
-        if (e >= '1' && e <= '9')
-            return fail(t, E_BACKREF);
-        *cp = next_cp(t); /* identity escape */
-        return true;
-    }
-}
-
-/* ---- outside classes --------------------------------------------------------- */
-
-static bool emit_literal(tr *t, uint32_t cp) {
-    if (cp == 0)
-        return fail(t, E_NUL);
-    if (cp >= 0x80) {
-        char u[4];
-        size_t n = utf8_encode(cp, u);
-        if (t->utf8)
-            return emit(t, u, n);
-        /* ascii variant: a multi-byte literal must stay one unit under a
-         * quantifier; it never matches ASCII input anyway */
-        return emit(t, "(", 1) && emit(t, u, n) && emit(t, ")", 1);
-    }
-    char c = (char)cp;
-    if (c == '^')
-        return emit_s(t, "\\^");
-    if (c == '\\')
-        return emit_s(t, "\\\\");
-    if (strchr(".[]{}()*+?|$", c)) {
-        char b[3] = {'[', c, ']'};
-        return emit(t, b, 3);
-    }
-    return emit(t, &c, 1);
-}
-
-static bool emit_space_members(tr *t) {
-    if (!emit_s(t, " \t\n\r\f\v"))
-        return false;
-    if (!t->utf8)
-        return true;
-    for (size_t k = 0; k < sizeof UNICODE_SPACE / sizeof UNICODE_SPACE[0]; k++) {
-        char u[4];
-        if (!emit(t, u, utf8_encode(UNICODE_SPACE[k], u)))
-            return false;
-    }
-    return true;
-}
-
-static bool emit_class_escape(tr *t, atom_kind k) {
-    switch (k) {
-    case A_DIGIT: return emit_s(t, "[0-9]");
-    case A_NDIGIT: return emit_s(t, "[^0-9]");
-    case A_WORD: return emit_s(t, "[A-Za-z0-9_]");
-    case A_NWORD: return emit_s(t, "[^A-Za-z0-9_]");
-    case A_SPACE: return emit_s(t, "[") && emit_space_members(t) && emit_s(t, "]");
-    case A_NSPACE: return emit_s(t, "[^") && emit_space_members(t) && emit_s(t, "]");
-    case A_CHAR: break;
-    }
-    return fail(t, E_INVALID);
-}
-
-/* ---- classes ----------------------------------------------------------------- */
-
-static void cls_set(cls *c, uint32_t cp) { c->ascii[cp >> 3] |= (uint8_t)(1u << (cp & 7)); }
-static bool cls_has(const cls *c, uint32_t cp) { return c->ascii[cp >> 3] & (1u << (cp & 7)); }
-
-static bool cls_add(tr *t, cls *c, uint32_t cp) {
-    if (cp == 0)
-        return fail(t, E_NUL);
-    if (cp < 0x80) {
-        cls_set(c, cp);
-        return true;
-    }
-    if (!t->utf8) {
-        c->dropped_wide = true;
-        return true;
-    }
-    char u[4];
-    if (ss_buf_append(&c->wide, u, utf8_encode(cp, u)))
-        return fail(t, E_NOMEM);
-    return true;
-}
-
-static bool cls_add_escape(tr *t, cls *c, atom_kind k, bool negated) {
-    switch (k) {
-    case A_DIGIT:
-        for (uint32_t x = '0'; x <= '9'; x++)
-            cls_set(c, x);
-        return true;
-    case A_WORD:
-        for (uint32_t x = 0; x < 0x80; x++)
-            if ((x >= '0' && x <= '9') || (x >= 'a' && x <= 'z') || (x >= 'A' && x <= 'Z') || x == '_')
-                cls_set(c, x);
-        return true;
-    case A_SPACE:
-        cls_set(c, ' ');
-        for (uint32_t x = '\t'; x <= '\r'; x++)
-            cls_set(c, x);
-        if (t->utf8)
-            for (size_t k2 = 0; k2 < sizeof UNICODE_SPACE / sizeof UNICODE_SPACE[0]; k2++)
-                if (!cls_add(t, c, UNICODE_SPACE[k2]))
-                    return false;
-        return true;
-    case A_NDIGIT:
-    case A_NWORD:
-    case A_NSPACE:
-        if (negated)
-            return fail(t, E_NEG_ESCAPE);
-        c->negations |= 1u << k;
-        return true;
-    case A_CHAR: break;
-    }
-    return fail(t, E_INVALID);
-}
-
-static bool special_in_bracket(uint32_t x) { return x == ']' || x == '-' || x == '^' || x == '['; }
-
-/* Emits the bracket for the ASCII set and wide members. *empty is set (and
- * nothing emitted) when the bracket would have no member. POSIX placement:
- * ']' first, '-' last, '^' anywhere but first, '[' never before ':' '.' '='. */
-static bool emit_bracket(tr *t, const cls *c, bool negated, bool *empty) {
-    bool any = c->wide.len > 0, only_caret = c->wide.len == 0;
-    for (uint32_t x = 1; x < 0x80; x++) {
-        if (cls_has(c, x)) {
-            any = true;
-            if (x != '^')
-                only_caret = false;
-        }
-    }
-    *empty = !any;
-    if (!any)
-        return true;
-    if (only_caret && !negated)
-        return emit_s(t, "\\^");
-    if (!emit_s(t, negated ? "[^" : "["))
-        return false;
-    size_t start = t->out.len;
-    if (cls_has(c, ']') && !emit_s(t, "]"))
-        return false;
-    for (uint32_t x = 1; x < 0x80;) {
-        if (!cls_has(c, x) || special_in_bracket(x)) {
-            x++;
-            continue;
-        }
-        uint32_t y = x;
-        while (y + 1 < 0x80 && cls_has(c, y + 1) && !special_in_bracket(y + 1))
-            y++;
-        char run[3] = {(char)x, '-', (char)y};
-        bool ok;
-        if (y - x >= 2)
-            ok = emit(t, run, 3);
-        else if (y > x)
-            ok = emit(t, run, 1) && emit(t, run + 2, 1);
-        else
-            ok = emit(t, run, 1);
-        if (!ok)
-            return false;
-        x = y + 1;
-    }
-    if (c->wide.len && !emit(t, c->wide.p, c->wide.len))
-        return false;
-    if (cls_has(c, '[') && !emit_s(t, "["))
-        return false;
-    bool dash_done = false;
-    if (cls_has(c, '^')) {
-        if (t->out.len == start && !negated) { /* only '^' and '-': "[-^]" */
-            if (!emit_s(t, "-^"))
-                return false;
-            dash_done = true;
-        } else if (!emit_s(t, "^")) {
-            return false;
-        }
-    }
-    if (cls_has(c, '-') && !dash_done && !emit_s(t, "-"))
-        return false;
-    return emit_s(t, "]");
-}
-
-/* t->i is past the '['. */
-static bool parse_class(tr *t) {
-    bool negated = false;
-    if (t->i < t->len && t->s[t->i] == '^') {
-        negated = true;
-        t->i++;
-    }
-    if (t->i < t->len && t->s[t->i] == ']') {
-        t->i++;
-        if (!negated)
-            return fail(t, E_EMPTY_CLASS);
-        return emit_s(t, "([^a]|a)"); /* [^] matches any character */
-    }
-    cls c;
-    memset(&c, 0, sizeof c);
-    ss_buf_init(&c.wide, 1u << 20);
-    bool ok = false;
-    for (;;) {
-        if (t->i >= t->len) {
-            fail(t, E_CLASS);
-            goto out;
-        }
-        if (t->s[t->i] == ']') {
-            t->i++;
-            break;
-        }
-        atom_kind k = A_CHAR;
-        uint32_t lo = 0;
-        if (t->s[t->i] == '\\') {
-            t->i++;
-            if (!parse_escape(t, true, &k, &lo))
-                goto out;
-        } else {
-            lo = next_cp(t);
-        }
-        /* a range? "-" followed by something other than the closing "]" */
-        if (t->i + 1 < t->len && t->s[t->i] == '-' && t->s[t->i + 1] != ']') {
-            t->i++;
-            atom_kind k2 = A_CHAR;
-            uint32_t hi = 0;
-            if (t->s[t->i] == '\\') {
-                t->i++;
-                if (!parse_escape(t, true, &k2, &hi))
-                    goto out;
-            } else {
-                hi = next_cp(t);
-            }
-            if (k != A_CHAR || k2 != A_CHAR) {
-                fail(t, E_RANGE_ESCAPE);
-                goto out;
-            }
-            if (lo > hi) {
-                fail(t, E_RANGE);
-                goto out;
-            }
-            if (hi >= 0x80) {
-                if (t->utf8) {
-                    fail(t, E_NONASCII_RANGE);
-                    goto out;
-                }
-                c.dropped_wide = true;
-                if (lo >= 0x80)
-                    continue;
-                hi = 0x7f;
-            }
-            if (lo == 0) {
-                fail(t, E_NUL);
-                goto out;
-            }
-            for (uint32_t x = lo; x <= hi; x++)
-                cls_set(&c, x);
-            continue;
-        }
-        if (k == A_CHAR ? !cls_add(t, &c, lo) : !cls_add_escape(t, &c, k, negated))
-            goto out;
-    }
-
-    bool empty;
-    if (!c.negations) {
-        if (!emit_bracket(t, &c, negated, &empty))
-            goto out;
-        if (empty) {
-            /* ascii variant with only non-ASCII members: matches no ASCII
-             * character, or (negated) any character */
-            if (!emit_s(t, negated ? "([^a]|a)" : "(\xc2\x80)"))
-                goto out;
-        }
-        ok = true;
-        goto out;
-    }
-    /* [x\D] = (x|[^0-9]): positive classes only */
-    if (!emit_s(t, "("))
-        goto out;
-    size_t mark = t->out.len;
-    if (!emit_bracket(t, &c, false, &empty))
-        goto out;
-    for (atom_kind k = A_NDIGIT; k <= A_NSPACE; k++) {
-        if (!(c.negations & (1u << k)))
-            continue;
-        if (t->out.len > mark && !emit_s(t, "|"))
-            goto out;
-        if (!emit_class_escape(t, k))
-            goto out;
-    }
-    ok = emit_s(t, ")");
-out:
-    ss_buf_release(&c.wide);
-    return ok;
-}
-
-/* ---- the pattern --------------------------------------------------------------- */
-
-/* A quantifier {n}, {n,} or {n,m} at t->i ('{')? Its length, or 0. */
-static size_t brace_quantifier(const tr *t) {
-    size_t j = t->i + 1, digits = 0;
-    while (j < t->len && t->s[j] >= '0' && t->s[j] <= '9')
-        j++, digits++;
-    if (!digits)
+    uint32_t hi;
+    if (!hex_run(p + 1, w->end, 4, &hi))
         return 0;
-    if (j < t->len && t->s[j] == ',') {
-        j++;
-        while (j < t->len && t->s[j] >= '0' && t->s[j] <= '9')
-            j++;
+    if (hi >= 0xD800 && hi <= 0xDBFF) {
+        uint32_t lo;
+        if (p + 6 < w->end && p[5] == '\\' && p[6] == 'u' && hex_run(p + 7, w->end, 4, &lo) && lo >= 0xDC00 &&
+            lo <= 0xDFFF) {
+            *cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            return 11;
+        }
+        w->why = "a lone surrogate (\\uD800-\\uDFFF) cannot match UTF-8 text";
+        return 0;
     }
-    if (j < t->len && t->s[j] == '}')
-        return j + 1 - t->i;
-    return 0;
+    if (hi >= 0xDC00 && hi <= 0xDFFF) {
+        w->why = "a lone surrogate (\\uD800-\\uDFFF) cannot match UTF-8 text";
+        return 0;
+    }
+    *cp = hi;
+    return 5;
 }
 
-static bool translate(tr *t) {
-    int depth = 0;
-    bool after_quantifier = false;
-    bool atom = false; /* the last item can take a quantifier */
-    while (t->i < t->len) {
-        unsigned char c = t->s[t->i];
-        bool quant = false, was_atom = atom;
-        atom = true; /* the default; anchors, groups' starts, | and quantifiers reset it */
-        switch (c) {
-        case '\\': {
-            t->i++;
-            atom_kind k;
+/* A class from '[' to its ']': \s spliced in, \S only in [\s\S] / [\S\s]. */
+static void rewrite_class(rewriter *w) {
+    const char *start = w->p;
+    bool has_s = false, has_big_s = false, other = false;
+    const char *q = start + 1;
+    if (q < w->end && *q == '^')
+        q++;
+    for (const char *r = q; r < w->end && *r != ']'; r++) {
+        if (*r == '\\' && r + 1 < w->end) {
+            has_s |= r[1] == 's';
+            has_big_s |= r[1] == 'S';
+            other |= r[1] != 's' && r[1] != 'S';
+            r++;
+        } else {
+            other = true;
+        }
+    }
+    if (has_big_s) {
+        bool negated = start[1] == '^';
+        if (!has_s || other) {
+            w->why = "\\S inside a character class is only supported as [\\s\\S]";
+            return;
+        }
+        ss_buf_append_cstr(&w->out, negated ? "(?!)" : "(?s:.)");
+        while (w->p < w->end && *w->p != ']')
+            w->p += *w->p == '\\' ? 2 : 1;
+        w->p++;
+        return;
+    }
+    ss_buf_append(&w->out, "[", 1);
+    w->p++;
+    if (w->p < w->end && *w->p == '^')
+        ss_buf_append(&w->out, w->p++, 1);
+    while (w->p < w->end) {
+        char c = *w->p;
+        if (c == ']') { /* also [] and [^]: PCRE2_ALLOW_EMPTY_CLASS reads them as JS does */
+            ss_buf_append(&w->out, "]", 1);
+            w->p++;
+            return;
+        }
+        if (c == '\\' && w->p + 1 < w->end) {
             uint32_t cp;
-            if (!parse_escape(t, false, &k, &cp))
-                return false;
-            if (!(k == A_CHAR ? emit_literal(t, cp) : emit_class_escape(t, k)))
-                return false;
-            break;
-        }
-        case '[':
-            t->i++;
-            if (!parse_class(t))
-                return false;
-            break;
-        case '(':
-            t->i++;
-            if (t->i < t->len && t->s[t->i] == '?') {
-                const unsigned char *q = t->s + t->i;
-                size_t left = t->len - t->i;
-                if (left >= 2 && q[1] == ':') {
-                    t->i += 2;
-                } else if (left >= 3 && q[1] == '<' && q[2] != '=' && q[2] != '!') {
-                    size_t j = t->i + 2;
-                    while (j < t->len && t->s[j] != '>')
-                        j++;
-                    if (j >= t->len)
-                        return fail(t, E_INVALID);
-                    t->i = j + 1;
-                } else {
-                    return fail(t, (left >= 2 && (q[1] == '=' || q[1] == '!' || q[1] == '<')) ? E_LOOK
-                                                                                               : E_INVALID);
-                }
-            }
-            depth++;
-            if (!emit_s(t, "("))
-                return false;
-            atom = false;
-            break;
-        case ')':
-            t->i++;
-            if (depth-- == 0)
-                return fail(t, E_PAREN);
-            if (!emit_s(t, ")"))
-                return false;
-            break;
-        case '|':
-            t->i++;
-            if (!emit_s(t, "|"))
-                return false;
-            atom = false;
-            break;
-        case '^':
-            t->i++;
-            if (!emit_s(t, ANCHOR_START))
-                return false;
-            atom = false;
-            break;
-        case '$':
-            t->i++;
-            if (!emit_s(t, ANCHOR_END))
-                return false;
-            atom = false;
-            break;
-        case '.':
-            t->i++;
-            if (!emit_s(t, t->utf8 ? "[^\n\r\xe2\x80\xa8\xe2\x80\xa9]" : "[^\n\r]"))
-                return false;
-            break;
-        case '*':
-        case '+':
-        case '?':
-            t->i++;
-            atom = false;
-            if (c == '?' && after_quantifier)
-                break; /* lazy: same match/no-match answer */
-            if (!was_atom)
-                return fail(t, E_REPEAT);
-            if (!emit(t, (const char *)&c, 1))
-                return false;
-            quant = true;
-            break;
-        case '{': {
-            size_t n = brace_quantifier(t);
-            if (n) {
-                atom = false;
-                if (!was_atom)
-                    return fail(t, E_REPEAT);
-                if (!emit(t, (const char *)t->s + t->i, n))
-                    return false;
-                t->i += n;
-                quant = true;
+            size_t n;
+            if (w->p[1] == 's') {
+                ss_buf_append_cstr(&w->out, WS_SET);
+                w->p += 2;
+            } else if (w->p[1] == 'u' && (n = unicode_escape(w, w->p + 1, &cp))) {
+                ss_buf_printf(&w->out, "\\x{%x}", cp);
+                w->p += 1 + n;
+            } else if (w->why) {
+                return;
             } else {
-                t->i++;
-                if (!emit_s(t, "[{]"))
-                    return false;
+                ss_buf_append(&w->out, w->p, 2);
+                w->p += 2;
             }
-            break;
+            continue;
         }
-        default:
-            if (!emit_literal(t, next_cp(t)))
-                return false;
-            break;
-        }
-        after_quantifier = quant;
+        ss_buf_append(&w->out, w->p++, 1);
     }
-    if (depth != 0)
-        return fail(t, E_PAREN);
-    return true;
+    /* unterminated: PCRE2 reports it */
 }
 
-ss_rc ss__sch_regex_translate(const char *src, size_t len, bool utf8, char **out, const char **why) {
-    tr t = {(const unsigned char *)src, len, 0, utf8, {0}, NULL};
-    ss_buf_init(&t.out, 1u << 20);
-    if (!emit(&t, "", 0) || !translate(&t)) {
-        ss_buf_release(&t.out);
-        *why = t.why ? t.why : E_INVALID;
-        return t.why == E_NOMEM ? SS_NOMEM : SS_BADARG;
+static void rewrite(rewriter *w) {
+    while (w->p < w->end && !w->why) {
+        char c = *w->p;
+        if (c == '[') {
+            rewrite_class(w);
+        } else if (c == '.') {
+            ss_buf_append_cstr(&w->out, DOT);
+            w->p++;
+        } else if (c == '\\' && w->p + 1 < w->end) {
+            uint32_t cp;
+            size_t n;
+            if (w->p[1] == 's' || w->p[1] == 'S') {
+                ss_buf_append_cstr(&w->out, w->p[1] == 's' ? "[" WS_SET "]" : "[^" WS_SET "]");
+                w->p += 2;
+            } else if (w->p[1] == 'u' && (n = unicode_escape(w, w->p + 1, &cp))) {
+                ss_buf_printf(&w->out, "\\x{%x}", cp);
+                w->p += 1 + n;
+            } else if (!w->why) {
+                ss_buf_append(&w->out, w->p, 2);
+                w->p += 2;
+            }
+        } else {
+            ss_buf_append(&w->out, w->p++, 1);
+        }
     }
-    *out = ss_buf_detach(&t.out, NULL);
-    return SS_OK;
 }
 
-static ss_rc compile_variant(regex_t *re, const char *src, size_t len, bool utf8, locale_t loc,
-                             const char **why) {
-    char *posix;
-    ss_rc rc = ss__sch_regex_translate(src, len, utf8, &posix, why);
-    if (rc)
-        return rc;
-    locale_t old = uselocale(loc);
-    int r = regcomp(re, posix, REG_EXTENDED | REG_NOSUB);
-    uselocale(old);
-    free(posix);
-    if (r == REG_ESPACE) {
-        *why = E_NOMEM;
-        return SS_NOMEM;
-    }
-    if (r != 0) {
-        *why = r == REG_ESIZE || r == REG_BADBR ? "pattern is too large or a repetition count is invalid"
-                                                : E_INVALID;
+ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out, const char **why) {
+    rewriter w = {.p = src, .end = src + len};
+    ss_buf_init(&w.out, 1u << 20);
+    rewrite(&w);
+    if (w.why) {
+        *why = w.why;
+        ss_buf_release(&w.out);
         return SS_BADARG;
     }
+    ss_rc rc = ss_buf_append(&w.out, "", 1); /* NUL-terminated for error messages; not part of the pattern */
+    if (rc) {
+        ss_buf_release(&w.out);
+        return rc;
+    }
+    w.out.len--;
+    *out = w.out;
     return SS_OK;
 }
 
-ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, ss__sch_locales *loc,
-                            const char **why) {
-    if (!loc->c) {
-        loc->c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-        if (!loc->c) {
-            *why = E_LOCALE;
-            return SS_NOMEM;
-        }
-    }
-    if (!loc->utf8) {
-        loc->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-        if (!loc->utf8) {
-            *why = E_LOCALE;
-            return SS_BADARG;
-        }
-    }
-    ss_rc rc = compile_variant(&re->utf8, src, len, true, loc->utf8, why);
-    if (rc)
-        return rc;
-    rc = compile_variant(&re->ascii, src, len, false, loc->c, why);
+/* ---- compile and match ------------------------------------------------------------ */
+
+ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, char *why, size_t why_cap) {
+    ss_buf text;
+    const char *refused = NULL;
+    ss_rc rc = ss__sch_regex_rewrite(src, len, &text, &refused);
     if (rc) {
-        regfree(&re->utf8);
+        snprintf(why, why_cap, "%s", refused ? refused : "out of memory");
         return rc;
     }
+    int err;
+    PCRE2_SIZE at;
+    re->code = pcre2_compile((PCRE2_SPTR)text.p, text.len,
+                             PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_DOLLAR_ENDONLY, &err, &at,
+                             NULL);
+    ss_buf_release(&text);
+    if (!re->code) {
+        if (err == PCRE2_ERROR_NOMEMORY)
+            return SS_NOMEM;
+        PCRE2_UCHAR msg[120];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        snprintf(why, why_cap, "%s", (const char *)msg);
+        return SS_BADARG;
+    }
+    (void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE); /* faster when available, same answers */
+    re->ctx = pcre2_match_context_create(NULL);
+    if (!re->ctx) {
+        pcre2_code_free(re->code);
+        re->code = NULL;
+        return SS_NOMEM;
+    }
+    pcre2_set_match_limit(re->ctx, SS_SCHEMA_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(re->ctx, SS_SCHEMA_REGEX_MATCH_LIMIT);
     return SS_OK;
 }
 
 void ss__sch_regex_release(ss__sch_regex *re) {
-    regfree(&re->utf8);
-    regfree(&re->ascii);
+    pcre2_match_context_free(re->ctx);
+    pcre2_code_free(re->code);
+    re->ctx = NULL;
+    re->code = NULL;
 }
 
-static bool is_ascii(const char *s, size_t len) {
-    size_t i = 0;
-    uint64_t acc = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        acc |= w;
-    }
-    for (; i < len; i++)
-        acc |= (unsigned char)s[i];
-    return !(acc & 0x8080808080808080ull);
-}
-
-bool ss__sch_regex_search(const ss__sch_regex *re, const ss__sch_locales *loc, const char *s,
-                          size_t len) {
-    bool ascii = is_ascii(s, len);
-    locale_t old = uselocale(ascii ? loc->c : loc->utf8);
-    int r;
-#ifdef REG_STARTEND
-    if (len > (size_t)0x7fffffff) {
-        r = REG_NOMATCH;
-    } else {
-        regmatch_t m = {0, (regoff_t)len};
-        r = regexec(ascii ? &re->ascii : &re->utf8, s, 1, &m, REG_STARTEND);
-    }
-#else
-    (void)len; /* strings with NUL are matched up to the first NUL */
-    r = regexec(ascii ? &re->ascii : &re->utf8, s, 0, NULL, 0);
-#endif
-    uselocale(old);
-    return r == 0;
+ss__sch_match ss__sch_regex_search(const ss__sch_regex *re, const char *s, size_t len) {
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    if (!md)
+        return SS__SCH_MATCH_LIMIT;
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(len ? s : ""), len, 0, PCRE2_NO_UTF_CHECK, md, re->ctx);
+    pcre2_match_data_free(md);
+    if (rc >= 0)
+        return SS__SCH_MATCH;
+    return rc == PCRE2_ERROR_NOMATCH ? SS__SCH_NO_MATCH : SS__SCH_MATCH_LIMIT;
 }

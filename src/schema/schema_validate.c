@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/errf.h"
 #include "schema_internal.h"
+#include "streamsy/json_doc.h"
 
 typedef struct seg {
     const char *key; /* NULL for an array index */
@@ -75,12 +77,10 @@ static bool fail(vctx *c, const char *rule, const char *fmt, ...) {
     ss_json_error *e = c->err;
     if (!e)
         return false;
-    e->index = -1;
     put_path(e->path, sizeof e->path, c->path, c->n_path);
-    snprintf(e->rule, sizeof e->rule, "%s", rule);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    ss__json_error_vset(e, rule, fmt, ap);
     va_end(ap);
     return false;
 }
@@ -138,11 +138,13 @@ static bool fail_type(vctx *c, unsigned types, const json_t *x) {
 static bool fail_json(vctx *c, const char *rule, const char *what, const json_t *j) {
     if (!c->err)
         return false;
-    char *dump = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (dump && strlen(dump) > 160)
-        memcpy(dump + 157, "...", 4);
-    bool r = fail(c, rule, "%s %s", what, dump ? dump : "(the schema's value)");
-    free(dump);
+    ss_buf dump;
+    ss_buf_init(&dump, SIZE_MAX);
+    bool written = ss_json_doc_write(j, &dump) == SS_OK && ss_buf_append(&dump, "", 1) == SS_OK;
+    if (written && dump.len > 161)
+        memcpy(dump.p + 157, "...", 4);
+    bool r = fail(c, rule, "%s %s", what, written ? dump.p : "(the schema's value)");
+    ss_buf_release(&dump);
     return r;
 }
 
@@ -234,8 +236,13 @@ static bool v_string(vctx *c, const ss__sch_node *n, const json_t *x) {
             return fail(c, "maxLength", "string is longer than %zu character%s", n->max_length,
                         n->max_length == 1 ? "" : "s");
     }
-    if (n->pattern && !ss__sch_regex_search(n->pattern, &c->s->loc, s, bytes))
-        return fail(c, "pattern", "string does not match the pattern \"%.100s\"", n->pattern->source);
+    if (n->pattern) {
+        ss__sch_match m = ss__sch_regex_search(n->pattern, s, bytes);
+        if (m == SS__SCH_NO_MATCH)
+            return fail(c, "pattern", "string does not match the pattern \"%.100s\"", n->pattern->source);
+        if (m == SS__SCH_MATCH_LIMIT)
+            return fail(c, "pattern", "matching the pattern \"%.100s\" took too many steps", n->pattern->source);
+    }
     return true;
 }
 
@@ -308,7 +315,15 @@ static bool v_object(vctx *c, const ss__sch_node *n, const json_t *x) {
                 }
             }
             for (size_t i = 0; i < n->n_pprops; i++) {
-                if (!ss__sch_regex_search(n->pprops[i].re, &c->s->loc, key, len))
+                ss__sch_match m = ss__sch_regex_search(n->pprops[i].re, key, len);
+                if (m == SS__SCH_MATCH_LIMIT) {
+                    push_key(c, key, len);
+                    bool r = fail(c, "patternProperties", "matching the pattern \"%.100s\" took too many steps",
+                                  n->pprops[i].re->source);
+                    pop(c);
+                    return r;
+                }
+                if (m == SS__SCH_NO_MATCH)
                     continue;
                 matched = true;
                 push_key(c, key, len);

@@ -1,4 +1,5 @@
 /* The enforcement config: loading, path matching, and the body validator. */
+#include "base/errf.h"
 #include "config.h"
 
 #include <errno.h>
@@ -38,7 +39,7 @@ static bool fail(char *err, size_t cap, const char *fmt, ...) __attribute__((for
 static bool fail(char *err, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
+    ss__verrf(err, cap, fmt, ap);
     va_end(ap);
     return false;
 }
@@ -209,11 +210,12 @@ static bool load_rule(rule *r, const json_t *o, const char *base_dir, size_t ind
 }
 
 ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, char *err, size_t cap) {
-    json_error_t je;
-    json_t *root = json_loadb(text.p, text.len, 0, &je);
-    if (!root) {
-        fail(err, cap, "not valid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-        return SS_BADARG;
+    json_t *root = NULL;
+    ss_json_error je;
+    ss_rc prc = ss_json_doc_parse(text, &root, &je);
+    if (prc) {
+        fail(err, cap, "%s", prc == SS_NOMEM ? "out of memory" : je.message);
+        return prc;
     }
     ss_rc rc = SS_BADARG;
     ss_config *c = calloc(1, sizeof *c);

@@ -93,7 +93,7 @@ static int serve(const ss_cli_options *o) {
         fprintf(stderr, "streamsy: %s\n", err);
         goto done;
     }
-    printf("streamsy %s listening on %s://%s%s (storage %s%s%s, %s, long-poll %u ms%s)\n", STREAMSY_VERSION,
+    printf("streamsy %s listening on %s://%s%s (storage %s%s%s, %s, long-poll %u ms%s)\n", ss_version(),
            ss_h2o_front_is_tls(front) ? "https" : "http", ss_h2o_front_address(front),
            o->path_prefix[0] ? o->path_prefix : "/", ss_storage_name(storage), o->storage_path[0] ? ":" : "",
            o->storage_path, ss_storage_is_durable(storage) ? "durable" : "not durable", o->long_poll_timeout_ms,
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         fputs(ss_cli_usage(), stdout);
         return 0;
     case SS_CLI_VERSION:
-        printf("streamsy %s\n", STREAMSY_VERSION);
+        printf("streamsy %s\n", ss_version());
         return 0;
     case SS_CLI_SERVE:
         break;

@@ -1,4 +1,5 @@
 /* Command line and environment parsing for `streamsy` (see options.h). */
+#include "base/errf.h"
 #include "options.h"
 
 #include <stdarg.h>
@@ -94,12 +95,10 @@ const char *ss_cli_storage_name(ss_cli_storage s) {
 static bool fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static bool fail(char *err, size_t cap, const char *fmt, ...) {
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    ss__verrf(err, cap, fmt, ap);
+    va_end(ap);
     return false;
 }
 

@@ -144,7 +144,7 @@ static ss_rc encode_one(const ss_state_schema *s, const ss_state_input *in, ss_b
     if (rc == SS_OK)
         rc = ss_state_validate_message(s, msg, err);
     if (rc == SS_OK)
-        rc = ss__state_emit(out, msg);
+        rc = ss_json_doc_write(msg, out);
     json_decref(msg);
     return rc;
 }

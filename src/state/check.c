@@ -4,15 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/errf.h"
 #include "internal.h"
 
 void ss__state_error(ss_json_error *err, const char *path, const char *rule, const char *fmt, ...) {
-    err->index = -1;
     snprintf(err->path, sizeof err->path, "%s", path);
-    snprintf(err->rule, sizeof err->rule, "%s", rule);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    ss__json_error_vset(err, rule, fmt, ap);
     va_end(ap);
 }
 

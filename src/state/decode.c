@@ -79,13 +79,13 @@ ss_rc ss_state_read(const ss_state_schema *s, ss_protocol_stream *stream, const 
     if (rc)
         return rc;
     switch (r.status) {
-    case SS_READ_OK:
+    case SS_PRESENT:
         break;
-    case SS_READ_NOT_FOUND:
-    case SS_READ_GONE:
+    case SS_NOT_FOUND:
+    case SS_GONE:
         memset(out, 0, sizeof *out);
         out->error.index = -1;
-        out->status = r.status == SS_READ_GONE ? SS_STATE_READ_GONE : SS_STATE_READ_NOT_FOUND;
+        out->status = r.status == SS_GONE ? SS_STATE_READ_GONE : SS_STATE_READ_NOT_FOUND;
         return SS_OK;
     }
     if ((rc = ss_state_decode(s, r.msgs, r.n, a, out)))

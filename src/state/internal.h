@@ -73,9 +73,5 @@ ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_sta
 void ss__state_map_set_offset(ss_state_map *m, const ss_offset *o);
 const ss_state_schema *ss__state_map_schema(const ss_state_map *m);
 
-/* ---- writing JSON (emit.c) ---- */
-
-/* Appends `v` as JavaScript's JSON.stringify would write it. */
-ss_rc ss__state_emit(ss_buf *b, const json_t *v);
 
 #endif

@@ -49,7 +49,7 @@ ss_rc ss_state_materialize(ss_state_map *m, ss_protocol_stream *stream, const ss
         ss_read_result r;
         if ((rc = ss_stream_read(stream, &ro, &a, &r)) == SS_OK) {
             switch (r.status) {
-            case SS_READ_OK: {
+            case SS_PRESENT: {
                 bool stop = false;
                 for (size_t i = 0; i < r.n && rc == SS_OK && !stop; i++)
                     rc = fold_one(m, &r.msgs[i], skip_invalid, out, &stop);
@@ -61,11 +61,11 @@ ss_rc ss_state_materialize(ss_state_map *m, ss_protocol_stream *stream, const ss
                 more = !stop && !r.up_to_date && r.n > 0;
                 break;
             }
-            case SS_READ_NOT_FOUND:
+            case SS_NOT_FOUND:
                 out->status = SS_STATE_MATERIALIZE_NOT_FOUND;
                 more = false;
                 break;
-            case SS_READ_GONE:
+            case SS_GONE:
                 out->status = SS_STATE_MATERIALIZE_GONE;
                 more = false;
                 break;

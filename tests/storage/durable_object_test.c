@@ -162,7 +162,7 @@ static void append(const char *id, const char *data) {
     object *o = obj(id);
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(o->p, S(id), &g), SS_OK);
-    cr_assert_eq(g.status, SS_GET_OK);
+    cr_assert_eq(g.status, SS_PRESENT);
     ss_arena a;
     ss_arena_init(&a);
     ss_append_options ao = {.data = S(data), .content_type = S("text/plain")};
@@ -178,8 +178,8 @@ static char *read_all(const char *id) {
     object *o = obj(id);
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(o->p, S(id), &g), SS_OK);
-    if (g.status != SS_GET_OK)
-        return g.status == SS_GET_GONE ? strdup("GONE") : NULL;
+    if (g.status != SS_PRESENT)
+        return g.status == SS_GONE ? strdup("GONE") : NULL;
     ss_arena a;
     ss_arena_init(&a);
     ss_read_result r;
@@ -209,13 +209,13 @@ static void assert_content(const char *id, const char *want) {
     free(got);
 }
 
-static ss_delete_status delete_stream(const char *id) {
+static ss_presence delete_stream(const char *id) {
     object *o = obj(id);
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(o->p, S(id), &g), SS_OK);
-    if (g.status != SS_GET_OK)
-        return g.status == SS_GET_GONE ? SS_DELETE_GONE : SS_DELETE_NOT_FOUND;
-    ss_delete_status st;
+    if (g.status != SS_PRESENT)
+        return g.status == SS_GONE ? SS_GONE : SS_NOT_FOUND;
+    ss_presence st;
     cr_assert_eq(ss_stream_delete(g.stream, &st), SS_OK);
     ss_stream_release(g.stream);
     deliver_outbox(o);
@@ -260,15 +260,15 @@ Test(durable_object, a_fork_of_a_fork_stitches_the_whole_chain_in_its_own_object
 Test(durable_object, a_source_with_a_fork_elsewhere_is_soft_deleted_and_purged_with_its_last_fork) {
     create("src", "ab");
     cr_assert_eq(fork_across("kid", "src", "text/plain", NULL), SS_CREATE_CREATED);
-    cr_assert_eq(delete_stream("src"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("src"), SS_PRESENT);
     assert_content("src", "GONE");
     assert_content("kid", "ab");
-    cr_assert_eq(delete_stream("src"), SS_DELETE_GONE);
+    cr_assert_eq(delete_stream("src"), SS_GONE);
     ss_do_export_status st;
     cr_assert_eq(fork_across("kid2", "src", "text/plain", &st), SS_CREATE_CONFLICT, "as the source's object would");
     cr_assert_eq(st, SS_DO_EXPORT_SOFT_DELETED);
     cr_assert_eq(count(obj("kid2"), "SELECT count(*) FROM streamsy_streams"), 0, "the soft-deleted mirror went");
-    cr_assert_eq(delete_stream("kid"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("kid"), SS_PRESENT);
     assert_content("kid", NULL);
     assert_content("src", NULL); /* the edge drop purged it */
     cr_assert_eq(count(obj("kid"), "SELECT count(*) FROM streamsy_do_mirrors"), 0);
@@ -281,11 +281,11 @@ Test(durable_object, a_delete_cascades_through_three_soft_deleted_objects) {
     create("a", "1");
     cr_assert_eq(fork_across("b", "a", "text/plain", NULL), SS_CREATE_CREATED);
     cr_assert_eq(fork_across("c", "b", "text/plain", NULL), SS_CREATE_CREATED);
-    cr_assert_eq(delete_stream("a"), SS_DELETE_OK);
-    cr_assert_eq(delete_stream("b"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("a"), SS_PRESENT);
+    cr_assert_eq(delete_stream("b"), SS_PRESENT);
     assert_content("a", "GONE");
     assert_content("b", "GONE");
-    cr_assert_eq(delete_stream("c"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("c"), SS_PRESENT);
     assert_content("c", NULL);
     assert_content("b", NULL);
     assert_content("a", NULL);
@@ -301,7 +301,7 @@ Test(durable_object, a_refused_fork_leaves_no_edge_and_no_mirror) {
     ss_do_export_status st;
     cr_assert_eq(fork_across("kid", "missing", "text/plain", &st), SS_CREATE_NOT_FOUND);
     cr_assert_eq(st, SS_DO_EXPORT_NOT_FOUND);
-    cr_assert_eq(delete_stream("src"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("src"), SS_PRESENT);
     assert_content("src", NULL); /* purged at once: nothing depends on it */
 }
 
@@ -317,12 +317,12 @@ Test(durable_object, a_repeated_fork_put_keeps_one_edge_and_the_childs_prefix) {
 Test(durable_object, an_undelivered_edge_drop_survives_a_restart_and_redelivery_is_harmless) {
     create("src", "ab");
     cr_assert_eq(fork_across("kid", "src", "text/plain", NULL), SS_CREATE_CREATED);
-    cr_assert_eq(delete_stream("src"), SS_DELETE_OK);
+    cr_assert_eq(delete_stream("src"), SS_PRESENT);
     /* Delete the fork without delivering the drop (the source's object is unreachable). */
     object *k = obj("kid");
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(k->p, S("kid"), &g), SS_OK);
-    ss_delete_status st;
+    ss_presence st;
     cr_assert_eq(ss_stream_delete(g.stream, &st), SS_OK);
     ss_stream_release(g.stream);
     assert_content("src", "GONE");

@@ -54,7 +54,7 @@ static ss_http_response *send_json(cfg_env *e, const char *method, const char *p
 static size_t stored_messages(cfg_env *e, const char *id) {
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(e->t.p, S(id), &g), SS_OK);
-    if (g.status != SS_GET_OK)
+    if (g.status != SS_PRESENT)
         return 0;
     ss_read_result rr;
     ss_read_options ro = {0};

@@ -91,7 +91,7 @@ static void raw_messages(json_env *j, ss_json_stream *s, char *buf, size_t cap) 
 static ss_offset tail_of(json_env *j, ss_json_stream *s) {
     ss_meta_result m;
     cr_assert_eq(ss_stream_metadata(ss_json_stream_base(s), &j->e.a, &m), SS_OK);
-    cr_assert_eq(m.status, SS_META_OK);
+    cr_assert_eq(m.status, SS_PRESENT);
     return m.next_offset;
 }
 
@@ -135,7 +135,7 @@ Test(json_layer, the_identity_codec_round_trips_every_kind_of_value) {
     const char *values[] = {"{\"a\":1,\"b\":[true,null,\"x\"]}", "42", "\"text\"", "null", "-7.5", "{}"};
     size_t n = sizeof values / sizeof *values;
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(append(s, values[i], NULL).status, SS_JSON_APPEND_APPENDED);
+        cr_assert_eq(append(s, values[i], NULL).append.status, SS_APPEND_APPENDED);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.status, SS_JSON_READ_OK);
     cr_assert_eq(r.n, n);
@@ -159,7 +159,7 @@ Test(json_layer, a_custom_codec_reshapes_on_write_and_unwraps_on_read) {
     json_env_init(&j, &c);
     ss_json_stream *s = create(&j, "events");
     ss_json_append_result ar = append(s, "{\"type\":\"signup\",\"user\":\"ann\"}", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
     cr_assert_eq(calls, 1);
     char raw[256];
     raw_messages(&j, s, raw, sizeof raw);
@@ -168,7 +168,7 @@ Test(json_layer, a_custom_codec_reshapes_on_write_and_unwraps_on_read) {
     cr_assert_eq(r.status, SS_JSON_READ_OK);
     cr_assert_eq(r.n, 1);
     assert_json_eq(r.msgs[0].value, "{\"type\":\"signup\",\"user\":\"ann\"}");
-    cr_assert(ss_offset_eq(&r.msgs[0].offset, &ar.offset));
+    cr_assert(ss_offset_eq(&r.msgs[0].offset, &ar.append.offset));
     ss_json_read_result_release(&r);
     ss_json_stream_release(s);
     json_env_release(&j);
@@ -183,13 +183,13 @@ Test(json_layer, a_value_the_codec_rejects_is_reported_with_path_and_rule_and_no
     ss_offset before = tail_of(&j, s);
     j.commits = 0;
     ss_json_append_result ar = append(s, "{\"user\":\"ann\"}", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_eq(ar.error.index, -1, "a single append has no batch index");
     cr_assert_str_eq(ar.error.path, "/type");
     cr_assert_str_eq(ar.error.rule, "required");
     cr_assert_str_eq(ar.error.message, "missing string property \"type\"");
     ar = append(s, "[1]", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_str_eq(ar.error.rule, "type");
     cr_assert_str_eq(ar.error.path, "");
     cr_assert_eq(j.commits, 0);
@@ -215,7 +215,7 @@ Test(json_layer, a_codec_that_gives_no_reason_gets_a_default_rule_and_other_code
     json_env_init(&j, &c);
     ss_json_stream *s = create(&j, "a");
     ss_json_append_result ar = append(s, "1", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_str_eq(ar.error.rule, "codec");
     cr_assert_str_eq(ar.error.message, "value rejected by the codec's encode");
     ss_json_stream_release(s);
@@ -225,9 +225,9 @@ Test(json_layer, a_codec_that_gives_no_reason_gets_a_default_rule_and_other_code
     json_env_init(&j, &nomem);
     s = create(&j, "a");
     json_t *v = json_integer(1);
-    ar.status = SS_JSON_APPEND_BUSY;
+    ar.append.status = SS_APPEND_BUSY;
     cr_assert_eq(ss_json_stream_append(s, v, NULL, &ar), SS_NOMEM);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_BUSY, "the result is untouched on failure");
+    cr_assert_eq(ar.append.status, SS_APPEND_BUSY, "the result is untouched on failure");
     json_decref(v);
     ss_json_stream_release(s);
     json_env_release(&j);
@@ -246,11 +246,11 @@ Test(json_layer, a_value_nested_past_the_depth_limit_is_invalid_and_one_level_le
     }
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append(s, v, NULL, &ar), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
     json_t *deeper = json_array();
     json_array_append_new(deeper, v);
     cr_assert_eq(ss_json_stream_append(s, deeper, NULL, &ar), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_str_eq(ar.error.rule, "depth");
     json_decref(deeper);
     ss_json_read_result r = read_from(s, NULL);
@@ -268,7 +268,7 @@ Test(json_layer, a_string_that_is_not_utf8_is_invalid_with_rule_json) {
     json_t *vals[2] = {json_string("fine"), json_pack("{s:o}", "name", json_stringn_nocheck("\xff\xfe", 2))};
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 2, NULL, &ar, NULL), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_eq(ar.error.index, 1);
     cr_assert_str_eq(ar.error.rule, "json");
     ss_json_read_result r = read_from(s, NULL);
@@ -300,16 +300,16 @@ Test(json_layer, the_schema_codec_validates_appends_and_batches_before_writing) 
     json_env j;
     json_env_init(&j, &c);
     ss_json_stream *s = create(&j, "orders");
-    cr_assert_eq(append(s, "{\"id\":1,\"tags\":[\"a\"]}", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(s, "{\"id\":1,\"tags\":[\"a\"]}", NULL).append.status, SS_APPEND_APPENDED);
     ss_json_append_result ar = append(s, "{\"id\":2,\"tags\":[\"a\",3]}", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_str_eq(ar.error.path, "/tags/1");
     cr_assert_str_eq(ar.error.rule, "type");
     cr_assert_eq(ar.error.index, -1);
     j.commits = 0;
     json_t *vals[3] = {J("{\"id\":3}"), J("{\"id\":4}"), J("{\"name\":\"x\"}")};
     cr_assert_eq(ss_json_stream_append_many(s, vals, 3, NULL, &ar, NULL), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_eq(ar.error.index, 2);
     cr_assert_str_eq(ar.error.rule, "required");
     cr_assert_eq(j.commits, 0);
@@ -329,7 +329,7 @@ Test(json_layer, the_schema_codec_reports_stored_messages_that_violate_it_on_rea
     json_env j;
     json_env_init(&j, NULL); /* the writer has no schema */
     ss_json_stream *w = create(&j, "orders");
-    cr_assert_eq(append(w, "{\"id\":1}", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(w, "{\"id\":1}", NULL).append.status, SS_APPEND_APPENDED);
     ss_json_append_result bad = append(w, "{\"id\":\"two\"}", NULL);
     ss_json_codec c;
     ss_json_schema_codec(schema, &c);
@@ -341,7 +341,7 @@ Test(json_layer, the_schema_codec_reports_stored_messages_that_violate_it_on_rea
     ss_json_read_result r = read_from(g.stream, NULL);
     cr_assert_eq(r.status, SS_JSON_READ_DECODE_FAILED);
     cr_assert_eq(r.n, 1);
-    cr_assert(ss_offset_eq(&r.error_offset, &bad.offset));
+    cr_assert(ss_offset_eq(&r.error_offset, &bad.append.offset));
     cr_assert_str_eq(r.error.path, "/id");
     cr_assert_str_eq(r.error.rule, "type");
     cr_assert_eq(r.error.index, 1);
@@ -367,7 +367,7 @@ Test(json_layer, append_many_with_an_invalid_last_value_writes_nothing_and_names
     ss_offset offs[3];
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 3, NULL, &ar, offs), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_INVALID);
+    cr_assert(ar.invalid);
     cr_assert_eq(ar.error.index, 2);
     cr_assert_str_eq(ar.error.path, "/type");
     cr_assert_str_eq(ar.error.rule, "required");
@@ -384,15 +384,15 @@ Test(json_layer, append_many_is_one_commit_with_contiguous_offsets_that_match_th
     json_env j;
     json_env_init(&j, NULL);
     ss_json_stream *s = create(&j, "a");
-    cr_assert_eq(append(s, "\"earlier\"", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(s, "\"earlier\"", NULL).append.status, SS_APPEND_APPENDED);
     j.commits = 0;
     json_t *vals[4] = {J("{\"n\":1}"), J("2"), J("\"three\""), J("[4]")};
     ss_offset offs[4];
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 4, NULL, &ar, offs), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
     cr_assert_eq(j.commits, 1, "exactly one commit event for the batch");
-    cr_assert(ss_offset_eq(&offs[3], &ar.offset), "the last offset is the new tail");
+    cr_assert(ss_offset_eq(&offs[3], &ar.append.offset), "the last offset is the new tail");
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.n, 5);
     for (int i = 0; i < 4; i++) {
@@ -426,7 +426,7 @@ Test(json_layer, append_many_offsets_are_read_back_across_pages_of_a_small_read_
     ss_json_append_result ar;
     for (int round = 0; round < 2; round++) { /* the second batch starts mid-ring */
         cr_assert_eq(ss_json_stream_append_many(cr.stream, vals, N, NULL, &ar, offs[round]), SS_OK);
-        cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
+        cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
     }
     /* Walk the whole stream page by page and compare with both batches. */
     ss_offset all[2 * N];
@@ -460,14 +460,14 @@ Test(json_layer, append_many_with_an_expected_offset_lands_atomically_or_conflic
     ss_json_append_options o = {.has_expected_offset = true, .expected_offset = t0};
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 2, &o, &ar, offs), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
-    cr_assert(ss_offset_eq(&offs[1], &ar.offset));
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
+    cr_assert(ss_offset_eq(&offs[1], &ar.append.offset));
     cr_assert_lt(ss_offset_cmp(&t0, &offs[0]), 0);
     j.commits = 0;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 2, &o, &ar, offs), SS_OK); /* stale t0 */
-    cr_assert_eq(ar.status, SS_JSON_APPEND_CONFLICT);
-    cr_assert_eq(ar.conflict, SS_APPEND_CONFLICT_EXPECTED_OFFSET);
-    cr_assert(ss_offset_eq(&ar.offset, &offs[1]), "the conflict reports the actual tail");
+    cr_assert_eq(ar.append.status, SS_APPEND_CONFLICT);
+    cr_assert_eq(ar.append.conflict, SS_APPEND_CONFLICT_EXPECTED_OFFSET);
+    cr_assert(ss_offset_eq(&ar.append.offset, &offs[1]), "the conflict reports the actual tail");
     cr_assert_eq(j.commits, 0);
     json_decref(vals[0]);
     json_decref(vals[1]);
@@ -481,13 +481,13 @@ Test(json_layer, an_empty_batch_closes_with_close_and_is_a_bad_request_without) 
     ss_json_stream *s = create(&j, "a");
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, NULL, 0, NULL, &ar, NULL), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_BAD_REQUEST);
+    cr_assert_eq(ar.append.status, SS_APPEND_BAD_REQUEST);
     cr_assert_eq(ss_json_stream_close(s, NULL, &ar), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
-    cr_assert(ar.closed);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
+    cr_assert(ar.append.closed);
     ar = append(s, "1", NULL);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_CONFLICT);
-    cr_assert_eq(ar.conflict, SS_APPEND_CONFLICT_CLOSED);
+    cr_assert_eq(ar.append.status, SS_APPEND_CONFLICT);
+    cr_assert_eq(ar.append.conflict, SS_APPEND_CONFLICT_CLOSED);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.n, 0);
     cr_assert(r.closed);
@@ -517,9 +517,9 @@ Test(json_layer, an_array_value_is_one_message_not_split_by_framing) {
     json_env j;
     json_env_init(&j, NULL);
     ss_json_stream *s = create(&j, "a");
-    cr_assert_eq(append(s, "[1,2]", NULL).status, SS_JSON_APPEND_APPENDED);
-    cr_assert_eq(append(s, "[]", NULL).status, SS_JSON_APPEND_APPENDED);
-    cr_assert_eq(append(s, "[[1],[2,[3]]]", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(s, "[1,2]", NULL).append.status, SS_APPEND_APPENDED);
+    cr_assert_eq(append(s, "[]", NULL).append.status, SS_APPEND_APPENDED);
+    cr_assert_eq(append(s, "[[1],[2,[3]]]", NULL).append.status, SS_APPEND_APPENDED);
     char raw[128];
     raw_messages(&j, s, raw, sizeof raw);
     cr_assert_str_eq(raw, "[1,2]|[]|[[1],[2,[3]]]");
@@ -541,7 +541,7 @@ Test(json_layer, array_values_in_a_batch_each_stay_one_message) {
     ss_offset offs[4];
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 4, NULL, &ar, offs), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.n, 4);
     for (int i = 0; i < 4; i++) {
@@ -563,13 +563,13 @@ Test(json_layer, an_expected_offset_append_lands_on_the_tail_and_conflicts_with_
     ss_offset t0 = tail_of(&j, s);
     ss_json_append_options o = {.has_expected_offset = true, .expected_offset = t0};
     ss_json_append_result a1 = append(s, "{\"step\":1}", &o);
-    cr_assert_eq(a1.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(a1.append.status, SS_APPEND_APPENDED);
     ss_json_append_result a2 = append(s, "{\"step\":2}", &o); /* t0 is stale now */
-    cr_assert_eq(a2.status, SS_JSON_APPEND_CONFLICT);
-    cr_assert_eq(a2.conflict, SS_APPEND_CONFLICT_EXPECTED_OFFSET);
-    cr_assert(ss_offset_eq(&a2.offset, &a1.offset));
-    o.expected_offset = a2.offset; /* retry from the reported tail */
-    cr_assert_eq(append(s, "{\"step\":2}", &o).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(a2.append.status, SS_APPEND_CONFLICT);
+    cr_assert_eq(a2.append.conflict, SS_APPEND_CONFLICT_EXPECTED_OFFSET);
+    cr_assert(ss_offset_eq(&a2.append.offset, &a1.append.offset));
+    o.expected_offset = a2.append.offset; /* retry from the reported tail */
+    cr_assert_eq(append(s, "{\"step\":2}", &o).append.status, SS_APPEND_APPENDED);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.n, 2);
     ss_json_read_result_release(&r);
@@ -585,10 +585,10 @@ Test(json_layer, producer_retries_of_a_batch_are_duplicates) {
     ss_json_append_options o = {.has_producer = true, .producer_id = S("p"), .producer_epoch = 1};
     ss_json_append_result ar;
     cr_assert_eq(ss_json_stream_append_many(s, vals, 2, &o, &ar, NULL), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_APPENDED);
-    cr_assert(ar.has_producer);
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
+    cr_assert(ar.append.has_producer);
     cr_assert_eq(ss_json_stream_append_many(s, vals, 2, &o, &ar, NULL), SS_OK);
-    cr_assert_eq(ar.status, SS_JSON_APPEND_DUPLICATE);
+    cr_assert_eq(ar.append.status, SS_APPEND_DUPLICATE);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.n, 2);
     ss_json_read_result_release(&r);
@@ -627,30 +627,30 @@ Test(json_layer, a_stored_message_the_codec_cannot_decode_is_reported_with_its_o
     ss_json_append_result a1 = append(s, "{\"n\":1}", NULL);
     ss_json_append_result bad = append(s, "{\"poison\":true}", NULL);
     ss_json_append_result a3 = append(s, "{\"n\":3}", NULL);
-    cr_assert_eq(bad.status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(bad.append.status, SS_APPEND_APPENDED);
     ss_json_read_result r = read_from(s, NULL);
     cr_assert_eq(r.status, SS_JSON_READ_DECODE_FAILED);
     cr_assert_eq(r.n, 1, "the messages before the bad one are returned");
     assert_json_eq(r.msgs[0].value, "{\"n\":1}");
-    cr_assert(ss_offset_eq(&r.error_offset, &bad.offset));
-    cr_assert(ss_offset_eq(&r.next_offset, &a1.offset));
+    cr_assert(ss_offset_eq(&r.error_offset, &bad.append.offset));
+    cr_assert(ss_offset_eq(&r.next_offset, &a1.append.offset));
     cr_assert_not(r.up_to_date);
     cr_assert_eq(r.error.index, 1);
     cr_assert_str_eq(r.error.path, "/poison");
     cr_assert_str_eq(r.error.rule, "const");
     ss_json_read_result_release(&r);
     /* Starting at the failing message reproduces the failure with nothing before it. */
-    r = read_from(s, &a1.offset);
+    r = read_from(s, &a1.append.offset);
     cr_assert_eq(r.status, SS_JSON_READ_DECODE_FAILED);
     cr_assert_eq(r.n, 0);
-    cr_assert(ss_offset_eq(&r.next_offset, &a1.offset));
+    cr_assert(ss_offset_eq(&r.next_offset, &a1.append.offset));
     cr_assert_eq(r.error.index, 0);
     ss_json_read_result_release(&r);
     /* Reading from error_offset skips it. */
-    r = read_from(s, &bad.offset);
+    r = read_from(s, &bad.append.offset);
     cr_assert_eq(r.status, SS_JSON_READ_OK);
     cr_assert_eq(r.n, 1);
-    cr_assert(ss_offset_eq(&r.msgs[0].offset, &a3.offset));
+    cr_assert(ss_offset_eq(&r.msgs[0].offset, &a3.append.offset));
     ss_json_read_result_release(&r);
     ss_json_stream_release(s);
     json_env_release(&j);
@@ -665,8 +665,8 @@ Test(json_layer, a_stored_message_that_is_not_json_is_reported_as_invalid_json) 
     ss_storage_stream *st;
     cr_assert_eq(ss_storage_open(j.e.storage, S("a"), &st), SS_OK);
     ss_message m = {.data = S("{\"broken\""), .ts_ms = j.e.now_ms};
-    cr_assert_eq(ss_default_offset_gen.next(NULL, &a1.offset, &m.offset), SS_OK);
-    ss_mutation_plan plan = {.has_expected_tail = true, .expected_tail = a1.offset, .msgs = &m, .n_msgs = 1};
+    cr_assert_eq(ss_default_offset_gen.next(NULL, &a1.append.offset, &m.offset), SS_OK);
+    ss_mutation_plan plan = {.has_expected_tail = true, .expected_tail = a1.append.offset, .msgs = &m, .n_msgs = 1};
     plan.patch.set = SS_PATCH_TAIL;
     plan.patch.tail = m.offset;
     ss_commit_outcome oc;
@@ -789,12 +789,12 @@ Test(json_layer, get_reports_gone_for_a_deleted_fork_source) {
     json_env j;
     json_env_init(&j, NULL);
     ss_json_stream *src = create(&j, "src");
-    cr_assert_eq(append(src, "{\"x\":1}", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(src, "{\"x\":1}", NULL).append.status, SS_APPEND_APPENDED);
     ss_json_create_options fo = {.forked_from = S("src")};
     ss_json_create_result fr;
     cr_assert_eq(ss_json_protocol_create(j.jp, S("child"), &fo, &fr), SS_OK);
     cr_assert_eq(fr.status, SS_JSON_CREATE_CREATED);
-    ss_delete_status ds;
+    ss_presence ds;
     cr_assert_eq(ss_stream_delete(ss_json_stream_base(src), &ds), SS_OK);
     ss_json_stream_release(src);
     ss_json_get_result g;
@@ -825,7 +825,7 @@ Test(json_layer, a_live_read_parks_wakes_on_append_and_returns_decoded_values) {
     int fired = 0;
     ss_waiter w = {.fire = count_fire, .ctx = &fired};
     cr_assert_eq(ss_protocol_park(j.e.p, &w, ss_json_stream_id(s)), SS_OK);
-    cr_assert_eq(append(s, "[\"an\",\"array\"]", NULL).status, SS_JSON_APPEND_APPENDED);
+    cr_assert_eq(append(s, "[\"an\",\"array\"]", NULL).append.status, SS_APPEND_APPENDED);
     cr_assert_eq(fired, 0);
     cr_assert_eq(ss_protocol_run_pending(j.e.p), 1);
     cr_assert_eq(fired, 1);
@@ -861,7 +861,7 @@ Test(json_layer, a_live_read_times_out_and_reports_undecodable_messages) {
     cr_assert_eq(ss_json_stream_read_live_begin(s, &lo, &lr), SS_OK);
     cr_assert_eq(lr.status, SS_JSON_LIVE_DECODE_FAILED);
     cr_assert_eq(lr.n, 0);
-    cr_assert(ss_offset_eq(&lr.error_offset, &bad.offset));
+    cr_assert(ss_offset_eq(&lr.error_offset, &bad.append.offset));
     cr_assert(ss_offset_eq(&lr.next_offset, &zero));
     cr_assert_str_eq(lr.error.rule, "const");
     ss_json_live_result_release(&lr);

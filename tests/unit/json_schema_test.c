@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streamsy/json_doc.h"
 #include "streamsy/json_schema.h"
 #include "schema/schema_internal.h"
 
@@ -201,15 +202,25 @@ Test(json_schema, pattern_translation_handles_ecma_syntax) {
     matrix("{\"pattern\":\"^b|c$\"}", L("\"bx\"", "\"xc\""), L("\"a\\nb\"", "\"c\\n\""));
 }
 
-Test(json_schema, pattern_rejects_what_posix_cannot_express) {
-    compile_fails("{\"pattern\":\"a(?=b)\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"a(?<!b)\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"(a)\\\\1\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"\\\\bword\\\\b\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"[à-ÿ]\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"[^\\\\D]\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"\\\\p{L}\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"[]\"}", "pattern", "/pattern");
+Test(json_schema, pattern_has_ecma_lookaround_backreferences_boundaries_and_properties) {
+    matrix("{\"pattern\":\"^a(?=b)\"}", L("\"ab\""), L("\"ac\""));
+    matrix("{\"pattern\":\"(?<!x)y\"}", L("\"ay\"", "\"y\""), L("\"xy\""));
+    matrix("{\"pattern\":\"^(a)\\\\1$\"}", L("\"aa\""), L("\"ab\""));
+    matrix("{\"pattern\":\"^(?<q>['\\\"]).*\\\\k<q>$\"}", L("\"'x'\""), L("\"'x\\\"\""));
+    /* \b \d \w are ASCII in ECMA-262, not Unicode */
+    matrix("{\"pattern\":\"\\\\bword\\\\b\"}", L("\"a word.\""), L("\"swordfish\""));
+    matrix("{\"pattern\":\"^\\\\d$\"}", L("\"7\""), L("\"\\u0667\"", "\"x\""));
+    matrix("{\"pattern\":\"^\\\\w+$\"}", L("\"ab_9\""), L("\"\\u00e9\""));
+    matrix("{\"pattern\":\"^\\\\p{L}+$\"}", L("\"\\u00e9t\\u00e9\"", "\"abc\""), L("\"a1\""));
+    matrix("{\"pattern\":\"^[\\u00e0-\\u00ff]$\"}", L("\"\\u00e9\""), L("\"e\""));
+    matrix("{\"pattern\":\"^[^\\\\D]$\"}", L("\"5\""), L("\"x\""));
+    matrix("{\"pattern\":\"[]\"}", NULL, L("\"\"", "\"a\""));               /* an empty class never matches */
+    matrix("{\"pattern\":\"^\\\\u0000$\"}", L("\"\\u0000\""), L("\"0\""));  /* U+0000 in strings */
+    matrix("{\"pattern\":\"^[\\\\s\\\\S]{2}$\"}", L("\"\\n\\u2028\"", "\"ab\""), L("\"a\""));
+    matrix("{\"pattern\":\"^\\\\u{1F600}$\"}", L("\"\\ud83d\\ude00\""), L("\"x\""));
+}
+
+Test(json_schema, pattern_refuses_invalid_and_unsupported_patterns_with_a_reason) {
     compile_fails("{\"pattern\":\"(a\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"a)\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"[a\"}", "pattern", "/pattern");
@@ -217,41 +228,53 @@ Test(json_schema, pattern_rejects_what_posix_cannot_express) {
     compile_fails("{\"pattern\":\"[z-a]\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"*a\"}", "pattern", "/pattern");
     compile_fails("{\"pattern\":\"a**\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"^*\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"(|{2})\"}", "pattern", "/pattern");
-    compile_fails("{\"pattern\":\"\\\\u0000\"}", "pattern", "/pattern");
-    compile_fails("{\"patternProperties\":{\"(?!x)\":{}}}", "patternProperties", "/patternProperties/(?!x)");
+    compile_fails("{\"pattern\":\"\\\\ud800\"}", "pattern", "/pattern");   /* a lone surrogate */
+    compile_fails("{\"pattern\":\"[\\\\Sa]\"}", "pattern", "/pattern");    /* \S in a class, but for [\s\S] */
+    compile_fails("{\"patternProperties\":{\"(?<x\":{}}}", "patternProperties", "/patternProperties/(?<x");
     compile_fails("{\"pattern\":5}", "pattern", "/pattern");
+    ss_json_schema *s = NULL;
+    ss_json_error err;
+    cr_assert_eq(ss_json_schema_compile_text(ss_slice_cstr("{\"pattern\":\"[z-a]\"}"), &s, &err), SS_BADARG);
+    cr_assert(strstr(err.message, "range out of order") != NULL, "PCRE2's reason is kept: %s", err.message);
 }
 
-Test(json_schema, pattern_translation_output_is_plain_posix) {
+Test(json_schema, a_pathological_pattern_is_cut_off_and_refuses_the_value) {
+    ss_json_schema *s = compile("{\"pattern\":\"^(a+)+$\"}");
+    char text[64];
+    snprintf(text, sizeof text, "\"%s\"", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab");
+    const char *msg = invalid(s, text, "", "pattern");
+    cr_assert(strstr(msg, "too many steps") != NULL, "%s", msg);
+    ss_json_schema_free(s);
+}
+
+Test(json_schema, pattern_rewrite_output_is_exact) {
     struct {
         const char *ecma;
-        const char *ascii;
+        const char *pcre2; /* NULL: refused */
     } cases[] = {
-        {"\\d+", "[0-9]+"},
-        {"a.b", "a[^\n\r]b"},
-        {"[\\w-]", "[0-9A-Z_a-z-]"},
-        {"[]a^-]", NULL}, /* [] is rejected */
-        {"x*?", "x*"},
-        {"\\.", "[.]"},
-        {"é+", "(\xc3\xa9)+"},
-        {"[é]", "(\xc2\x80)"},
-        {"[^é]", "([^a]|a)"},
-        {"a{2}{", "a{2}[{]"},
-        {"[a\\D]", "([a]|[^0-9])"},
+        {"a.b", "a[^\\n\\r\\x{2028}\\x{2029}]b"},
+        {"\\s", "[\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}]"},
+        {"[^\\sx]", "[^\\t\\n\\v\\f\\r\\p{Zs}\\x{2028}\\x{2029}\\x{feff}x]"},
+        {"[\\s\\S]", "(?s:.)"},
+        {"[^\\S\\s]", "(?!)"},
+        {"\\u00e9\\uD83D\\uDE00", "\\x{e9}\\x{1f600}"},
+        {"[.]", "[.]"},
+        {"\\.\\d", "\\.\\d"},
+        {"\\uDE00", NULL},
+        {"[a\\S]", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *out = NULL;
+        ss_buf out;
         const char *why = NULL;
-        ss_rc rc = ss__sch_regex_translate(cases[i].ecma, strlen(cases[i].ecma), false, &out, &why);
-        if (!cases[i].ascii) {
+        ss_rc rc = ss__sch_regex_rewrite(cases[i].ecma, strlen(cases[i].ecma), &out, &why);
+        if (!cases[i].pcre2) {
             cr_assert_eq(rc, SS_BADARG, "%s", cases[i].ecma);
+            cr_assert_not_null(why);
             continue;
         }
         cr_assert_eq(rc, SS_OK, "%s: %s", cases[i].ecma, why);
-        cr_assert_str_eq(out, cases[i].ascii, "%s", cases[i].ecma);
-        free(out);
+        cr_assert_str_eq(out.p, cases[i].pcre2, "%s", cases[i].ecma);
+        ss_buf_release(&out);
     }
 }
 
@@ -620,10 +643,21 @@ Test(json_schema, deeply_nested_schemas_are_rejected_at_compile_time) {
     text[o] = '\0';
     ss_json_schema *s = NULL;
     ss_json_error err;
+    /* As text, the shared JSON reader refuses it first (its nesting limit). */
     cr_assert_eq(ss_json_schema_compile_text(ss_slice_cstr(text), &s, &err), SS_BADARG);
+    cr_assert_str_eq(err.rule, "json");
+    free(text);
+    /* Built as values, the compiler's own depth limit refuses it. */
+    json_t *schema = json_object();
+    for (int i = 0; i < N; i++) {
+        json_t *outer = json_object();
+        json_object_set_new(outer, "not", schema);
+        schema = outer;
+    }
+    cr_assert_eq(ss_json_schema_compile(schema, &s, &err), SS_BADARG);
     cr_assert_str_eq(err.rule, "depth");
     cr_assert(strlen(err.path) < sizeof err.path);
-    free(text);
+    json_decref(schema);
 }
 
 Test(json_schema, long_error_paths_are_truncated_safely) {
@@ -721,72 +755,118 @@ static const char *skip_reason(const char *file, const char *group) {
     return NULL;
 }
 
-Test(json_schema, official_draft7_test_suite, .timeout = 120) {
-    const char *dir = getenv("JSON_SCHEMA_TEST_SUITE_DIR");
-    if (!dir)
-        dir = JSON_SCHEMA_TEST_SUITE_DIR;
-    int total = 0, pass = 0, skipped = 0;
-    for (size_t f = 0; f < sizeof SUITE_FILES / sizeof SUITE_FILES[0]; f++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, SUITE_FILES[f]);
-        json_error_t je;
-        json_t *groups = json_load_file(path, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-        cr_assert(groups != NULL, "%s: %s (install json-schema-test-suite: scripts/setup.sh)", path, je.text);
-        int f_total = 0, f_pass = 0, f_skipped = 0;
-        size_t gi;
-        json_t *group;
-        json_array_foreach(groups, gi, group) {
-            const char *desc = json_string_value(json_object_get(group, "description"));
-            json_t *tests = json_object_get(group, "tests");
-            int n = (int)json_array_size(tests);
-            f_total += n;
-            ss_json_schema *s = NULL;
-            ss_json_error err;
-            ss_rc rc = ss_json_schema_compile(json_object_get(group, "schema"), &s, &err);
-            const char *reason = skip_reason(SUITE_FILES[f], desc);
-            if (reason) {
-                cr_assert_eq(rc, SS_BADARG, "%s / %s: skipped (%s) but compiles", SUITE_FILES[f], desc, reason);
-                cr_log_info("draft7/%s / %s: %d cases skipped: %s", SUITE_FILES[f], desc, n, reason);
-                f_skipped += n;
-                continue;
-            }
-            if (rc) {
-                cr_log_error("%s / %s: schema rejected: %s at \"%s\": %s", SUITE_FILES[f], desc, err.rule, err.path,
-                             err.message);
-                continue;
-            }
-            size_t ti;
-            json_t *t;
-            json_array_foreach(tests, ti, t) {
-                bool want = json_is_true(json_object_get(t, "valid"));
-                json_t *data = json_object_get(t, "data");
-                bool quiet = ss_json_schema_validate(s, data, NULL);
-                bool got = ss_json_schema_validate(s, data, &err);
-                cr_expect_eq(quiet, got, "%s / %s / %s: quiet and reporting validation disagree", SUITE_FILES[f], desc,
-                             json_string_value(json_object_get(t, "description")));
-                if (got == want) {
-                    f_pass++;
-                } else {
-                    cr_log_error("%s / %s / %s: expected %s, got %s%s", SUITE_FILES[f], desc,
-                                 json_string_value(json_object_get(t, "description")), want ? "valid" : "invalid",
-                                 got ? "valid" : "invalid: ", got ? "" : err.rule);
-                }
-            }
-            ss_json_schema_free(s);
+typedef struct suite_count {
+    int total, pass, skipped;
+} suite_count;
+
+/* Runs one file of the suite (under `dir`), adding to *sum. `strict`: a
+ * schema the validator refuses is an error (the required files). */
+static void run_suite_file(const char *dir, const char *file, bool strict, suite_count *sum) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    /* Read with the project's own reader: integers past 64 bits (bignum.json) become doubles. */
+    FILE *fp = fopen(path, "rb");
+    cr_assert(fp != NULL, "%s: cannot open (install json-schema-test-suite: scripts/setup.sh)", path);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text, fp);
+    fclose(fp);
+    cr_assert_lt(len, sizeof text, "%s: larger than the test's buffer", path);
+    json_t *groups = NULL;
+    ss_json_error je;
+    cr_assert_eq(ss_json_doc_parse(ss_slice_of(text, len), &groups, &je), SS_OK, "%s: %s", path, je.message);
+    suite_count f = {0};
+    size_t gi;
+    json_t *group;
+    json_array_foreach(groups, gi, group) {
+        const char *desc = json_string_value(json_object_get(group, "description"));
+        json_t *tests = json_object_get(group, "tests");
+        int n = (int)json_array_size(tests);
+        f.total += n;
+        ss_json_schema *s = NULL;
+        ss_json_error err;
+        ss_rc rc = ss_json_schema_compile(json_object_get(group, "schema"), &s, &err);
+        const char *reason = skip_reason(file, desc);
+        if (reason) {
+            cr_assert_eq(rc, SS_BADARG, "%s / %s: skipped (%s) but compiles", file, desc, reason);
+            cr_log_info("draft7/%s / %s: %d cases skipped: %s", file, desc, n, reason);
+            f.skipped += n;
+            continue;
         }
-        json_decref(groups);
-        cr_log_info("draft7/%s: %d of %d cases pass (%d skipped)", SUITE_FILES[f], f_pass, f_total, f_skipped);
-        total += f_total;
-        pass += f_pass;
-        skipped += f_skipped;
+        if (rc) {
+            if (strict)
+                cr_log_error("%s / %s: schema rejected: %s at \"%s\": %s", file, desc, err.rule, err.path,
+                             err.message);
+            continue;
+        }
+        size_t ti;
+        json_t *t;
+        json_array_foreach(tests, ti, t) {
+            bool want = json_is_true(json_object_get(t, "valid"));
+            json_t *data = json_object_get(t, "data");
+            bool quiet = ss_json_schema_validate(s, data, NULL);
+            bool got = ss_json_schema_validate(s, data, &err);
+            cr_expect_eq(quiet, got, "%s / %s / %s: quiet and reporting validation disagree", file, desc,
+                         json_string_value(json_object_get(t, "description")));
+            if (got == want)
+                f.pass++;
+            else if (strict)
+                cr_log_error("%s / %s / %s: expected %s, got %s%s", file, desc,
+                             json_string_value(json_object_get(t, "description")), want ? "valid" : "invalid",
+                             got ? "valid" : "invalid: ", got ? "" : err.rule);
+        }
+        ss_json_schema_free(s);
     }
+    json_decref(groups);
+    cr_log_info("draft7/%s: %d of %d cases pass (%d skipped)", file, f.pass, f.total, f.skipped);
+    fprintf(stderr, "[json-schema] draft7/%s: %d of %d cases pass (%d skipped)\n", file, f.pass, f.total,
+            f.skipped);
+    sum->total += f.total;
+    sum->pass += f.pass;
+    sum->skipped += f.skipped;
+}
+
+static const char *suite_dir(void) {
+    const char *dir = getenv("JSON_SCHEMA_TEST_SUITE_DIR");
+    return dir ? dir : JSON_SCHEMA_TEST_SUITE_DIR;
+}
+
+Test(json_schema, official_draft7_test_suite, .timeout = 120) {
+    suite_count sum = {0};
+    for (size_t f = 0; f < sizeof SUITE_FILES / sizeof SUITE_FILES[0]; f++)
+        run_suite_file(suite_dir(), SUITE_FILES[f], true, &sum);
     char summary[256];
     snprintf(summary, sizeof summary,
              "JSON-Schema-Test-Suite draft7: %d of %d cases pass (%d skipped: remote $ref to the draft-07 meta-schema "
              "or to the suite's localhost:1234 server)",
-             pass, total, skipped);
+             sum.pass, sum.total, sum.skipped);
     cr_log_info("%s", summary);
     fprintf(stderr, "[json-schema] %s\n", summary); /* shown by ctest -V without Criterion's --verbose */
-    cr_assert_geq(pass, SUITE_MIN_PASS, "regression: %d cases pass, %d expected", pass, SUITE_MIN_PASS);
-    cr_assert_eq(pass, total - skipped, "%d of %d cases fail", total - skipped - pass, total - skipped);
+    cr_assert_geq(sum.pass, SUITE_MIN_PASS, "regression: %d cases pass, %d expected", sum.pass, SUITE_MIN_PASS);
+    cr_assert_eq(sum.pass, sum.total - sum.skipped, "%d of %d cases fail", sum.total - sum.skipped - sum.pass,
+                 sum.total - sum.skipped);
+}
+
+/* The optional part: ECMA-262 regex corner cases, big numbers, and "format",
+ * which this validator treats as an annotation (draft 7 lets it): a format
+ * case that expects "invalid" therefore fails here. Reported, with a floor
+ * at what this build achieves so a regression fails. */
+static const char *const OPTIONAL_FILES[] = {
+    "optional/bignum.json", "optional/content.json", "optional/ecmascript-regex.json",
+    "optional/zeroTerminatedFloats.json", "optional/format/date-time.json", "optional/format/date.json",
+    "optional/format/email.json", "optional/format/hostname.json", "optional/format/idn-email.json",
+    "optional/format/idn-hostname.json", "optional/format/ipv4.json", "optional/format/ipv6.json",
+    "optional/format/iri-reference.json", "optional/format/iri.json", "optional/format/json-pointer.json",
+    "optional/format/regex.json", "optional/format/relative-json-pointer.json", "optional/format/time.json",
+    "optional/format/uri-reference.json", "optional/format/uri-template.json", "optional/format/uri.json",
+};
+#define OPTIONAL_MIN_PASS 86 /* the rest expect format or content assertions */
+
+Test(json_schema, optional_draft7_cases_are_reported, .timeout = 120) {
+    suite_count sum = {0};
+    for (size_t f = 0; f < sizeof OPTIONAL_FILES / sizeof OPTIONAL_FILES[0]; f++)
+        run_suite_file(suite_dir(), OPTIONAL_FILES[f], false, &sum);
+    fprintf(stderr, "[json-schema] JSON-Schema-Test-Suite draft7 optional: %d of %d cases pass\n", sum.pass,
+            sum.total);
+    cr_assert_geq(sum.pass, OPTIONAL_MIN_PASS, "regression: %d optional cases pass, %d expected", sum.pass,
+                  OPTIONAL_MIN_PASS);
 }

@@ -62,7 +62,7 @@ Test(protocol, get_reports_not_found_for_a_missing_stream) {
     test_env_init(&e, false);
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(e.p, S("nope"), &g), SS_OK);
-    cr_assert_eq(g.status, SS_GET_NOT_FOUND);
+    cr_assert_eq(g.status, SS_NOT_FOUND);
     cr_assert_null(g.stream);
     test_env_release(&e);
 }
@@ -399,17 +399,17 @@ Test(fork, deleting_a_source_with_a_fork_soft_deletes_it_and_deleting_the_fork_c
     ss_create_options fo = {.forked_from = S("src")};
     ss_create_result fr;
     cr_assert_eq(ss_protocol_create(e.p, S("f"), &fo, &e.a, &fr), SS_OK);
-    ss_delete_status ds;
+    ss_presence ds;
     cr_assert_eq(ss_stream_delete(src, &ds), SS_OK);
-    cr_assert_eq(ds, SS_DELETE_OK);
+    cr_assert_eq(ds, SS_PRESENT);
     ss_get_result g;
     cr_assert_eq(ss_protocol_get(e.p, S("src"), &g), SS_OK);
-    cr_assert_eq(g.status, SS_GET_GONE);
+    cr_assert_eq(g.status, SS_GONE);
     ss_read_result rr = read_all(&e, fr.stream);
     cr_assert_eq(rr.n, 1, "inherited data stays readable through the fork");
     cr_assert_eq(ss_stream_delete(fr.stream, &ds), SS_OK);
     cr_assert_eq(ss_protocol_get(e.p, S("src"), &g), SS_OK);
-    cr_assert_eq(g.status, SS_GET_NOT_FOUND, "the last fork's delete purged the soft-deleted source");
+    cr_assert_eq(g.status, SS_NOT_FOUND, "the last fork's delete purged the soft-deleted source");
     ss_stream_release(fr.stream);
     ss_stream_release(src);
     test_env_release(&e);
@@ -437,14 +437,14 @@ Test(expiry, a_ttl_stream_expires_after_idle_time_and_reads_slide_the_window) {
     cr_assert_eq(ss_protocol_create(e.p, S("t"), &o, &e.a, &r), SS_OK);
     e.now_ms += 1500;
     ss_read_result rr = read_all(&e, r.stream); /* slides to now + 2 s */
-    cr_assert_eq(rr.status, SS_READ_OK);
+    cr_assert_eq(rr.status, SS_PRESENT);
     e.now_ms += 1500;
     ss_meta_result m;
     cr_assert_eq(ss_stream_metadata(r.stream, &e.a, &m), SS_OK);
-    cr_assert_eq(m.status, SS_META_OK, "the read renewed the TTL");
+    cr_assert_eq(m.status, SS_PRESENT, "the read renewed the TTL");
     e.now_ms += 1000;
     cr_assert_eq(ss_stream_metadata(r.stream, &e.a, &m), SS_OK);
-    cr_assert_eq(m.status, SS_META_NOT_FOUND, "metadata does not renew; the stream expired");
+    cr_assert_eq(m.status, SS_NOT_FOUND, "metadata does not renew; the stream expired");
     ss_stream_release(r.stream);
     test_env_release(&e);
 }

@@ -82,7 +82,7 @@ static ss_read_result read_all(state_env *t) {
     ss_read_options o = {0};
     ss_read_result r;
     cr_assert_eq(ss_stream_read(t->s, &o, &t->e.a, &r), SS_OK);
-    cr_assert_eq(r.status, SS_READ_OK);
+    cr_assert_eq(r.status, SS_PRESENT);
     return r;
 }
 
@@ -756,7 +756,7 @@ Test(state, materialize_reports_missing_and_deleted_streams) {
     ss_state_materialize_result r = materialize(m, t.s, false);
     cr_assert_eq(r.status, SS_STATE_MATERIALIZE_OK);
     cr_assert_str_eq(r.offset.s, SS_ZERO_OFFSET); /* an empty stream's tail */
-    ss_delete_status ds;
+    ss_presence ds;
     cr_assert_eq(ss_stream_delete(t.s, &ds), SS_OK);
     r = materialize(m, t.s, false);
     cr_assert(r.status == SS_STATE_MATERIALIZE_NOT_FOUND || r.status == SS_STATE_MATERIALIZE_GONE);

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "streamsy/streamsy.h"
+#include "streamsy/typed.h"
 
 typedef struct test_env {
     int64_t now_ms;

@@ -6,6 +6,7 @@
  * are bound without a copy (SQLITE_STATIC: they outlive the step). */
 #include <stdio.h>
 
+#include "base/errf.h"
 #include "sqlite_internal.h"
 
 /* The engine's statements by their SS_SQL_* number, then transaction control. */
@@ -22,11 +23,9 @@ static const char *sql_text(int id) {
 }
 
 void ss__sq_errf(char *err, size_t err_cap, const char *fmt, ...) {
-    if (!err || !err_cap)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, err_cap, fmt, ap);
+    ss__verrf(err, err_cap, fmt, ap);
     va_end(ap);
 }
 

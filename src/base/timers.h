@@ -1,15 +1,14 @@
-/* Deadline timers for parked live reads: a binary min-heap keyed by an
- * absolute clock time (the protocol clock, ms).
+/* Deadline timers: a binary min-heap keyed by an absolute time (ms), the one
+ * timer heap of Streamsy: the protocol's expiry timers and the h2o front
+ * end's live-read deadlines both run on it. Internal to Streamsy.
  *
- * h2o 2.2.5's h2o_timeout_t keeps one FIFO list per fixed duration, which
- * cannot express "the rest of the original deadline" after a long-poll
- * re-parks, nor "now" for an SSE catch-up. A heap handles any deadline in
- * O(log n); the main loop sleeps until the earliest one.
- *
- * Entries are embedded in their owner; the heap only points at them.
- * Free of h2o, like everything in src/http/ except h2o_front.c. */
-#ifndef SS_HTTP_TIMERS_H
-#define SS_HTTP_TIMERS_H
+ * Any deadline is armed, re-armed or disarmed in O(log n) (h2o 2.2.5's own
+ * timeouts keep one FIFO list per fixed duration, which cannot express "the
+ * rest of the original deadline" after a long-poll re-parks, nor "now" for an
+ * SSE catch-up). Entries are embedded in their owner; the heap only points
+ * at them. */
+#ifndef SS_BASE_TIMERS_H
+#define SS_BASE_TIMERS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "base/grow.h"
+#include "grow.h"
 
 void ss__timers_init(ss__timers *h) {
     h->v = NULL;

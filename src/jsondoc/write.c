@@ -1,5 +1,6 @@
-/* Writing a jansson value the way JavaScript's JSON.stringify writes it, so
- * the bytes match Streamsy's (notes/streamsy-c-mapping.md §6):
+/* The JSON writer of every typed layer (streamsy/json_doc.h): a jansson
+ * value written the way JavaScript's JSON.stringify writes it, so the bytes
+ * match Streamsy's (notes/streamsy-c-mapping.md §6):
  *  - no whitespace;
  *  - object keys that are array indices (canonical decimal below 2^32-1)
  *    first, ascending, then the other keys in insertion order;
@@ -14,7 +15,7 @@
 #include <string.h>
 
 #include "base/json_scan.h"
-#include "internal.h"
+#include "streamsy/json_doc.h"
 
 #define EMIT_MAX_DEPTH SS_JSON_MAX_DEPTH /* deeper is refused by the framer anyway; also stops cycles */
 
@@ -22,6 +23,8 @@ static ss_rc emit_value(ss_buf *b, const json_t *v, int depth);
 
 static ss_rc emit_string(ss_buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789abcdef";
+    if (!ss_utf8_is_valid(ss_slice_of(s, n))) /* jansson's *_nocheck constructors let such strings in */
+        return SS_BADARG;
     ss_rc rc = ss_buf_append(b, "\"", 1);
     size_t run = 0; /* bytes copied verbatim, flushed before each escape */
     for (size_t i = 0; i < n && rc == SS_OK; i++) {
@@ -183,7 +186,7 @@ static ss_rc emit_object(ss_buf *b, const json_t *v, int depth) {
 
 static ss_rc emit_value(ss_buf *b, const json_t *v, int depth) {
     if (depth > EMIT_MAX_DEPTH)
-        return SS_TOOBIG;
+        return SS_BADARG;
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         return emit_object(b, v, depth + 1);
@@ -213,6 +216,4 @@ static ss_rc emit_value(ss_buf *b, const json_t *v, int depth) {
     return SS_BADARG;
 }
 
-ss_rc ss__state_emit(ss_buf *b, const json_t *v) {
-    return v ? emit_value(b, v, 0) : SS_BADARG;
-}
+ss_rc ss_json_doc_write(const json_t *v, ss_buf *out) { return v ? emit_value(out, v, 0) : SS_BADARG; }
