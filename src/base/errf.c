@@ -17,6 +17,14 @@ ss_rc ss__errf(char *err, size_t cap, ss_rc rc, const char *fmt, ...) {
     return rc;
 }
 
+bool ss__fail(char *err, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    ss__verrf(err, cap, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
 void ss__json_error_vset(ss_json_error *e, const char *rule, const char *fmt, va_list ap) {
     e->index = -1;
     snprintf(e->rule, sizeof e->rule, "%s", rule);

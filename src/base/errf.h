@@ -4,6 +4,7 @@
 #define SS_BASE_ERRF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "streamsy/rc.h"
@@ -13,6 +14,8 @@
  * `return ss__errf(err, cap, SS_BADARG, "...", ...);`. */
 ss_rc ss__errf(char *err, size_t cap, ss_rc rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void ss__verrf(char *err, size_t cap, const char *fmt, va_list ap);
+/* The same for functions that answer true/false: returns false. */
+bool ss__fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ss_json_error_set (streamsy/json_error.h) for varargs wrappers. */
 struct ss_json_error;

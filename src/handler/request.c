@@ -73,34 +73,28 @@ ss_rc ss__query(const ss_http_request *r, const char *name, ss_arena *a, ss_slic
     return SS_OK;
 }
 
-bool ss__parse_int_strict(ss_slice s, uint64_t *out) {
-    if (s.len == 0 || s.len > 19 || (s.len > 1 && s.p[0] == '0'))
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < s.len; i++) {
-        if (s.p[i] < '0' || s.p[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(s.p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-bool ss__parse_int_digits(ss_slice s, uint64_t *out) {
-    const uint64_t max = (UINT64_C(1) << 53) - 1;
+/* Decimal digits only, at most `max`, without overflow. */
+static bool parse_decimal(ss_slice s, uint64_t max, uint64_t *out) {
     if (s.len == 0)
         return false;
     uint64_t v = 0;
     for (size_t i = 0; i < s.len; i++) {
         if (s.p[i] < '0' || s.p[i] > '9')
             return false;
-        v = v * 10 + (uint64_t)(s.p[i] - '0');
-        if (v > max)
+        uint64_t d = (uint64_t)(s.p[i] - '0');
+        if (v > (max - d) / 10)
             return false;
+        v = v * 10 + d;
     }
     *out = v;
     return true;
 }
+
+bool ss__parse_int_strict(ss_slice s, uint64_t *out) {
+    return !(s.len > 1 && s.p[0] == '0') && parse_decimal(s, UINT64_MAX, out);
+}
+
+bool ss__parse_int_digits(ss_slice s, uint64_t *out) { return parse_decimal(s, (UINT64_C(1) << 53) - 1, out); }
 
 bool ss__stream_id(const ss_handler *h, ss_slice path, ss_slice *out) {
     if (path.len <= h->prefix_len + 1 || memcmp(path.p, h->prefix, h->prefix_len) != 0 ||

@@ -108,14 +108,9 @@ static void finish_range(const ss_record *r, const ss__chain_read *cr, ss_offset
 ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    ss_presence pr;
-    ss_rc rc = ss__load_present(s, a, &r, &pr);
-    if (rc)
+    ss_rc rc = ss__load_present(s, a, &r, &out->status);
+    if (rc || out->status != SS_PRESENT)
         return rc;
-    if (pr != SS_PRESENT) {
-        out->status = pr == SS_GONE ? SS_GONE : SS_NOT_FOUND;
-        return SS_OK;
-    }
     ss__chain_read cr = {0};
     if ((rc = ss__read_chain(s->p, s->st, &r, o->has_offset ? &o->offset : NULL, true, a, &cr)))
         return rc;
@@ -282,14 +277,9 @@ ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, s
 ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out) {
     memset(out, 0, sizeof *out);
     ss_record r;
-    ss_presence pr;
-    ss_rc rc = ss__load_present(s, a, &r, &pr);
-    if (rc)
+    ss_rc rc = ss__load_present(s, a, &r, &out->status);
+    if (rc || out->status != SS_PRESENT)
         return rc;
-    if (pr != SS_PRESENT) {
-        out->status = pr == SS_GONE ? SS_GONE : SS_NOT_FOUND;
-        return SS_OK;
-    }
     *out = (ss_meta_result){.status = SS_PRESENT,
                             .content_type = r.content_type,
                             .next_offset = r.tail,

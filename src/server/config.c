@@ -35,15 +35,6 @@ struct ss_config {
     size_t n;
 };
 
-static bool fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    ss__verrf(err, cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* ---- globs ------------------------------------------------------------------ */
 
 static bool glob_at(const char *p, const char *s, const char *end, int depth) {
@@ -110,11 +101,11 @@ static bool load_schema(const json_t *obj, const char *base_dir, const char *whe
     const json_t *inline_schema = json_object_get(obj, "schema");
     const json_t *file = json_object_get(obj, "schema_file");
     if (inline_schema && file)
-        return fail(err, cap, "%s: give \"schema\" or \"schema_file\", not both", where);
+        return ss__fail(err, cap, "%s: give \"schema\" or \"schema_file\", not both", where);
     json_t *loaded = NULL;
     if (file) {
         if (!json_is_string(file))
-            return fail(err, cap, "%s: \"schema_file\" must be a string", where);
+            return ss__fail(err, cap, "%s: \"schema_file\" must be a string", where);
         char path[4096];
         const char *f = json_string_value(file);
         snprintf(path, sizeof path, "%s%s%s", f[0] == '/' || !base_dir ? "" : base_dir,
@@ -122,7 +113,7 @@ static bool load_schema(const json_t *obj, const char *base_dir, const char *whe
         json_error_t je;
         loaded = json_load_file(path, JSON_DECODE_ANY, &je);
         if (!loaded)
-            return fail(err, cap, "%s: cannot read schema %s: %s (line %d)", where, path, je.text, je.line);
+            return ss__fail(err, cap, "%s: cannot read schema %s: %s (line %d)", where, path, je.text, je.line);
         inline_schema = loaded;
     }
     if (!inline_schema) {
@@ -133,7 +124,7 @@ static bool load_schema(const json_t *obj, const char *base_dir, const char *whe
     ss_rc rc = ss_json_schema_compile(inline_schema, out, &je);
     json_decref(loaded);
     if (rc)
-        return fail(err, cap, "%s: invalid schema at %s: %s", where, je.path[0] ? je.path : "/", je.message);
+        return ss__fail(err, cap, "%s: invalid schema at %s: %s", where, je.path[0] ? je.path : "/", je.message);
     return true;
 }
 
@@ -141,13 +132,13 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
                        size_t cap) {
     const json_t *cols = json_object_get(state, "collections");
     if (!json_is_array(cols) || json_array_size(cols) == 0)
-        return fail(err, cap, "%s: \"state\" needs a non-empty \"collections\" array", where);
+        return ss__fail(err, cap, "%s: \"state\" needs a non-empty \"collections\" array", where);
     size_t n = json_array_size(cols);
     ss_state_collection_def *defs = calloc(n, sizeof *defs);
     r->value_schemas = calloc(n, sizeof *r->value_schemas);
     if (!defs || !r->value_schemas) {
         free(defs);
-        return fail(err, cap, "%s: out of memory", where);
+        return ss__fail(err, cap, "%s: out of memory", where);
     }
     r->n_value_schemas = n;
     bool ok = true;
@@ -160,7 +151,7 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
         const json_t *key = json_object_get(c, "primaryKey");
         if (!json_is_object(c) || !json_is_string(name) || (type && !json_is_string(type)) ||
             (key && !json_is_string(key))) {
-            ok = fail(err, cap, "%s: needs \"name\" (string), optional \"type\" and \"primaryKey\" (strings)", at);
+            ok = ss__fail(err, cap, "%s: needs \"name\" (string), optional \"type\" and \"primaryKey\" (strings)", at);
             break;
         }
         ok = load_schema(c, base_dir, at, &r->value_schemas[i], err, cap);
@@ -168,7 +159,7 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
                                             r->value_schemas[i], key ? json_string_value(key) : NULL};
     }
     if (ok && ss_state_schema_new(defs, n, &r->state))
-        ok = fail(err, cap, "%s: invalid collections (empty or duplicate names or types)", where);
+        ok = ss__fail(err, cap, "%s: invalid collections (empty or duplicate names or types)", where);
     free(defs);
     return ok;
 }
@@ -177,27 +168,27 @@ static bool load_rule(rule *r, const json_t *o, const char *base_dir, size_t ind
     char where[64];
     snprintf(where, sizeof where, "streams[%zu]", index);
     if (!json_is_object(o))
-        return fail(err, cap, "%s: must be an object", where);
+        return ss__fail(err, cap, "%s: must be an object", where);
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)o, k, v) {
         if (strcmp(k, "match") && strcmp(k, "prefix") && strcmp(k, "schema") && strcmp(k, "schema_file") &&
             strcmp(k, "state"))
-            return fail(err, cap, "%s: unknown key \"%s\"", where, k);
+            return ss__fail(err, cap, "%s: unknown key \"%s\"", where, k);
     }
     const json_t *match = json_object_get(o, "match"), *prefix = json_object_get(o, "prefix");
     if ((match != NULL) == (prefix != NULL) || !json_is_string(match ? match : prefix))
-        return fail(err, cap, "%s: give exactly one of \"match\" (glob) or \"prefix\" (string)", where);
+        return ss__fail(err, cap, "%s: give exactly one of \"match\" (glob) or \"prefix\" (string)", where);
     r->pattern = strdup(json_string_value(match ? match : prefix));
     r->is_prefix = prefix != NULL;
     if (!r->pattern)
-        return fail(err, cap, "%s: out of memory", where);
+        return ss__fail(err, cap, "%s: out of memory", where);
     const json_t *state = json_object_get(o, "state");
     if (state) {
         if (json_object_get(o, "schema") || json_object_get(o, "schema_file"))
-            return fail(err, cap, "%s: give \"schema\"/\"schema_file\" or \"state\", not both", where);
+            return ss__fail(err, cap, "%s: give \"schema\"/\"schema_file\" or \"state\", not both", where);
         if (!json_is_object(state))
-            return fail(err, cap, "%s: \"state\" must be an object", where);
+            return ss__fail(err, cap, "%s: \"state\" must be an object", where);
         r->kind = RULE_STATE;
         return load_state(r, state, base_dir, where, err, cap);
     }
@@ -205,7 +196,7 @@ static bool load_rule(rule *r, const json_t *o, const char *base_dir, size_t ind
     if (!load_schema(o, base_dir, where, &r->schema, err, cap))
         return false;
     if (!r->schema)
-        return fail(err, cap, "%s: needs \"schema\", \"schema_file\" or \"state\"", where);
+        return ss__fail(err, cap, "%s: needs \"schema\", \"schema_file\" or \"state\"", where);
     return true;
 }
 
@@ -214,7 +205,7 @@ ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, 
     ss_json_error je;
     ss_rc prc = ss_json_doc_parse(text, &root, &je);
     if (prc) {
-        fail(err, cap, "%s", prc == SS_NOMEM ? "out of memory" : je.message);
+        ss__fail(err, cap, "%s", prc == SS_NOMEM ? "out of memory" : je.message);
         return prc;
     }
     ss_rc rc = SS_BADARG;
@@ -222,16 +213,16 @@ ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, 
     const json_t *streams = json_object_get(root, "streams");
     if (!c) {
         rc = SS_NOMEM;
-        fail(err, cap, "out of memory");
+        ss__fail(err, cap, "out of memory");
         goto done;
     }
     if (!json_is_object(root) || !json_is_array(streams) || json_object_size(root) != 1) {
-        fail(err, cap, "the config must be an object with exactly one key, \"streams\" (an array)");
+        ss__fail(err, cap, "the config must be an object with exactly one key, \"streams\" (an array)");
         goto done;
     }
     c->n = json_array_size(streams);
     if (c->n > SS_CONFIG_MAX_RULES) {
-        fail(err, cap, "too many rules (%zu, at most %d)", c->n, SS_CONFIG_MAX_RULES);
+        ss__fail(err, cap, "too many rules (%zu, at most %d)", c->n, SS_CONFIG_MAX_RULES);
         c->n = 0;
         goto done;
     }
@@ -257,7 +248,7 @@ done:
 ss_rc ss_config_load(const char *path, ss_config **out, char *err, size_t cap) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fail(err, cap, "cannot open config %s: %s", path, strerror(errno));
+        ss__fail(err, cap, "cannot open config %s: %s", path, strerror(errno));
         return SS_IOERR;
     }
     ss_buf text;
@@ -270,7 +261,7 @@ ss_rc ss_config_load(const char *path, ss_config **out, char *err, size_t cap) {
     fclose(f);
     if (rc) {
         ss_buf_release(&text);
-        fail(err, cap, "config %s is larger than %u bytes", path, SS_CONFIG_MAX_BYTES);
+        ss__fail(err, cap, "config %s is larger than %u bytes", path, SS_CONFIG_MAX_BYTES);
         return rc;
     }
     char dir[4096];
@@ -284,7 +275,7 @@ ss_rc ss_config_load(const char *path, ss_config **out, char *err, size_t cap) {
     rc = ss_config_load_text(ss_buf_slice(&text), dir, out, inner, sizeof inner);
     ss_buf_release(&text);
     if (rc)
-        fail(err, cap, "config %s: %s", path, inner);
+        ss__fail(err, cap, "config %s: %s", path, inner);
     return rc;
 }
 

@@ -92,16 +92,6 @@ const char *ss_cli_storage_name(ss_cli_storage s) {
     return "?";
 }
 
-static bool fail(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool fail(char *err, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    ss__verrf(err, cap, fmt, ap);
-    va_end(ap);
-    return false;
-}
-
 /* Looks NAME up in a "NAME=value" array. */
 static const char *env_get(char *const *envp, const char *name) {
     if (!envp)
@@ -157,29 +147,29 @@ static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size
         host = s + 1;
         host_end = strchr(host, ']');
         if (!host_end || host_end[1] != ':')
-            return fail(err, cap, "invalid %s '%s' (expected HOST:PORT, IPv6 as [::1]:4437)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (expected HOST:PORT, IPv6 as [::1]:4437)", rv->source, s);
         port = host_end + 2;
         v6 = true;
     } else {
         host = s;
         host_end = strrchr(s, ':');
         if (!host_end)
-            return fail(err, cap, "invalid %s '%s' (expected HOST:PORT, for example 127.0.0.1:4437)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (expected HOST:PORT, for example 127.0.0.1:4437)", rv->source, s);
         if (memchr(s, ':', (size_t)(host_end - s)))
-            return fail(err, cap, "invalid %s '%s' (write IPv6 addresses in brackets: [::1]:4437)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (write IPv6 addresses in brackets: [::1]:4437)", rv->source, s);
         port = host_end + 1;
     }
     size_t hlen = (size_t)(host_end - host);
     if (hlen == 0)
-        return fail(err, cap, "invalid %s '%s' (missing host)", rv->source, s);
+        return ss__fail(err, cap, "invalid %s '%s' (missing host)", rv->source, s);
     if (hlen > SS_CLI_MAX_HOST_BYTES)
-        return fail(err, cap, "invalid %s (host longer than %d bytes)", rv->source, SS_CLI_MAX_HOST_BYTES);
+        return ss__fail(err, cap, "invalid %s (host longer than %d bytes)", rv->source, SS_CLI_MAX_HOST_BYTES);
     for (size_t i = 0; i < hlen; i++)
         if (!host_char_ok(host[i], v6))
-            return fail(err, cap, "invalid %s '%s' (bad character in host)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (bad character in host)", rv->source, s);
     uint64_t p;
     if (!parse_uint(port, 65535, &p))
-        return fail(err, cap, "invalid %s '%s' (port must be 0..65535)", rv->source, s);
+        return ss__fail(err, cap, "invalid %s '%s' (port must be 0..65535)", rv->source, s);
     memcpy(o->host, host, hlen);
     o->host[hlen] = '\0';
     o->host_is_ipv6 = v6;
@@ -191,17 +181,17 @@ static bool parse_prefix(const raw_value *rv, ss_cli_options *o, char *err, size
     const char *s = rv->text;
     size_t len = strlen(s);
     if (len && s[0] != '/')
-        return fail(err, cap, "invalid %s '%s' (must start with '/')", rv->source, s);
+        return ss__fail(err, cap, "invalid %s '%s' (must start with '/')", rv->source, s);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#')
-            return fail(err, cap, "invalid %s '%s' (spaces, control characters, '?' and '#' are not allowed)",
+            return ss__fail(err, cap, "invalid %s '%s' (spaces, control characters, '?' and '#' are not allowed)",
                         rv->source, s);
     }
     while (len && s[len - 1] == '/')
         len--;
     if (len > SS_CLI_MAX_PREFIX_BYTES)
-        return fail(err, cap, "invalid %s (longer than %d bytes)", rv->source, SS_CLI_MAX_PREFIX_BYTES);
+        return ss__fail(err, cap, "invalid %s (longer than %d bytes)", rv->source, SS_CLI_MAX_PREFIX_BYTES);
     memcpy(o->path_prefix, s, len);
     o->path_prefix[len] = '\0';
     return true;
@@ -224,14 +214,14 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     } else if (strncmp(storage, "sqlite:", 7) == 0) {
         const char *path = storage + 7;
         if (!*path)
-            return fail(err, cap, "invalid %s '%s' (expected sqlite:PATH)", rv->source, storage);
+            return ss__fail(err, cap, "invalid %s '%s' (expected sqlite:PATH)", rv->source, storage);
         if (strlen(path) > SS_CLI_MAX_STORAGE_PATH_BYTES)
-            return fail(err, cap, "invalid %s (path longer than %d bytes)", rv->source,
+            return ss__fail(err, cap, "invalid %s (path longer than %d bytes)", rv->source,
                         SS_CLI_MAX_STORAGE_PATH_BYTES);
         o->storage = SS_CLI_STORAGE_SQLITE;
         strcpy(o->storage_path, path);
     } else {
-        return fail(err, cap, "unknown storage '%s' (expected sqlite:PATH or memory)", storage);
+        return ss__fail(err, cap, "unknown storage '%s' (expected sqlite:PATH or memory)", storage);
     }
 
     rv = &raw[OPT_LONG_POLL];
@@ -239,7 +229,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     if (rv->text) {
         uint64_t v;
         if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_LONG_POLL_TIMEOUT_MS)
-            return fail(err, cap, "invalid %s '%s' (expected milliseconds, 1..%u)", rv->source, rv->text,
+            return ss__fail(err, cap, "invalid %s '%s' (expected milliseconds, 1..%u)", rv->source, rv->text,
                         SS_CLI_MAX_LONG_POLL_TIMEOUT_MS);
         o->long_poll_timeout_ms = (uint32_t)v;
     }
@@ -254,7 +244,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     if (rv->text) {
         uint64_t v;
         if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_BODY_BYTES_LIMIT)
-            return fail(err, cap, "invalid %s '%s' (expected bytes, 1..%llu)", rv->source, rv->text,
+            return ss__fail(err, cap, "invalid %s '%s' (expected bytes, 1..%llu)", rv->source, rv->text,
                         (unsigned long long)SS_CLI_MAX_BODY_BYTES_LIMIT);
         o->max_body_bytes = (size_t)v;
     }
@@ -262,14 +252,14 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     rv = &raw[OPT_HTTP2];
     o->http2 = false;
     if (rv->text && !parse_bool(rv->text, &o->http2))
-        return fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+        return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
 
     rv = &raw[OPT_QUIET];
     o->access_log = true;
     if (rv->text) {
         bool v;
         if (!parse_bool(rv->text, &v))
-            return fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+            return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
         o->access_log = rv->from_env ? v : !v; /* STREAMSY_ACCESS_LOG=1 logs, --quiet=1 does not */
     }
 
@@ -277,7 +267,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     o->tls_cert = raw[OPT_TLS_CERT].text && raw[OPT_TLS_CERT].text[0] ? raw[OPT_TLS_CERT].text : NULL;
     o->tls_key = raw[OPT_TLS_KEY].text && raw[OPT_TLS_KEY].text[0] ? raw[OPT_TLS_KEY].text : NULL;
     if (!o->tls_cert != !o->tls_key)
-        return fail(err, cap, "--tls-cert and --tls-key must be given together");
+        return ss__fail(err, cap, "--tls-cert and --tls-key must be given together");
     return true;
 }
 
@@ -293,7 +283,7 @@ bool ss_cli_parse(int argc, char *const *argv, char *const *envp, ss_cli_options
     if (err && err_cap)
         err[0] = '\0';
     if (argc < 2 || !argv[1])
-        return fail(err, err_cap, "missing command (expected: serve)");
+        return ss__fail(err, err_cap, "missing command (expected: serve)");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         out->command = SS_CLI_HELP;
@@ -304,7 +294,7 @@ bool ss_cli_parse(int argc, char *const *argv, char *const *envp, ss_cli_options
         return true;
     }
     if (strcmp(cmd, "serve") != 0)
-        return fail(err, err_cap, "unknown command '%s' (expected: serve, --help, --version)", cmd);
+        return ss__fail(err, err_cap, "unknown command '%s' (expected: serve, --help, --version)", cmd);
     out->command = SS_CLI_SERVE;
 
     raw_value raw[OPT_COUNT] = {{0}};
@@ -321,12 +311,12 @@ bool ss_cli_parse(int argc, char *const *argv, char *const *envp, ss_cli_options
             return true;
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0')
-            return fail(err, err_cap, "unexpected argument '%s'", a);
+            return ss__fail(err, err_cap, "unexpected argument '%s'", a);
         const char *eq = strchr(a, '=');
         size_t name_len = eq ? (size_t)(eq - a) : strlen(a);
         int id = find_setting(a, name_len);
         if (id < 0)
-            return fail(err, err_cap, "unknown option '%.*s'", (int)name_len, a);
+            return ss__fail(err, err_cap, "unknown option '%.*s'", (int)name_len, a);
         const setting *s = &settings[id];
         const char *value;
         if (eq) {
@@ -335,7 +325,7 @@ bool ss_cli_parse(int argc, char *const *argv, char *const *envp, ss_cli_options
             value = "1";
         } else {
             if (i + 1 >= argc || !argv[i + 1])
-                return fail(err, err_cap, "option '%s' requires a value", s->flag);
+                return ss__fail(err, err_cap, "option '%s' requires a value", s->flag);
             value = argv[++i];
         }
         raw[id] = (raw_value){value, s->flag, false};

@@ -62,26 +62,34 @@ static ss_rc reclaim_ancestors(const ss_lineage_store *store, const ss_lineage_p
     return SS_OK;
 }
 
+/* The start every executor shares: reads the stream and decides the
+ * outcomes that need no policy. True when the delete goes on (*rec read,
+ * strings in `a`); false with *outcome (not-found, or gone for a user
+ * delete of a soft-deleted stream) or *rc set. An expiry delete of a
+ * soft-deleted stream goes on, so one whose dependents went away is
+ * reclaimed. */
+static bool deletable(const ss_lineage_store *store, const ss_delete_plan *plan, ss_arena *a, ss_record *rec,
+                      ss_delete_outcome *outcome, ss_rc *rc) {
+    bool found;
+    *outcome = SS_DELETE_OUTCOME_NOT_FOUND;
+    if ((*rc = read_record(store, plan->id, a, rec, &found)) || !found)
+        return false;
+    if (rec->soft_deleted && plan->reason == SS_DELETE_USER) {
+        *outcome = SS_DELETE_OUTCOME_GONE;
+        return false;
+    }
+    return true;
+}
+
 ss_rc ss_lineage_cascade_reclaim(const ss_lineage_store *store, const ss_delete_plan *plan,
                                  const ss_lineage_policy *policy, ss_delete_outcome *out) {
     ss_arena a;
     ss_arena_init(&a);
-    ss_delete_outcome outcome = SS_DELETE_OUTCOME_NOT_FOUND;
+    ss_delete_outcome outcome;
     ss_record rec;
-    bool found;
-    ss_rc rc = read_record(store, plan->id, &a, &rec, &found);
-    if (rc)
+    ss_rc rc;
+    if (!deletable(store, plan, &a, &rec, &outcome, &rc))
         goto done;
-    if (!found) {
-        outcome = SS_DELETE_OUTCOME_NOT_FOUND;
-        goto done;
-    }
-    /* A user delete of a soft-deleted stream answers gone; an expiry delete
-     * re-runs the policy so a stream whose dependents went away is reclaimed. */
-    if (rec.soft_deleted && plan->reason == SS_DELETE_USER) {
-        outcome = SS_DELETE_OUTCOME_GONE;
-        goto done;
-    }
     uint64_t dependents;
     if ((rc = policy_count(policy, plan->id, &dependents)))
         goto done;
@@ -105,21 +113,13 @@ ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan
                              ss_delete_outcome *out) {
     ss_arena a;
     ss_arena_init(&a);
-    ss_delete_outcome outcome = SS_DELETE_OUTCOME_NOT_FOUND;
+    ss_delete_outcome outcome;
     ss_record rec;
-    bool found;
-    ss_rc rc = read_record(store, plan->id, &a, &rec, &found);
-    if (rc)
-        goto done;
-    if (!found)
-        outcome = SS_DELETE_OUTCOME_NOT_FOUND;
-    else if (rec.soft_deleted && plan->reason == SS_DELETE_USER)
-        outcome = SS_DELETE_OUTCOME_GONE;
-    else {
+    ss_rc rc;
+    if (deletable(store, plan, &a, &rec, &outcome, &rc)) {
         rc = store->purge_self(store->ctx, plan->id);
         outcome = SS_DELETE_OUTCOME_PURGED;
     }
-done:
     if (!rc)
         *out = outcome;
     ss_arena_release(&a);
