@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "streamsy/bytes.h"
 #include "base/json_scan.h"
+#include "streamsy/bytes.h"
 
 #define TARGET_BYTES (1u << 20)
 
@@ -28,8 +28,7 @@ static size_t build_body(char *buf, size_t cap, size_t *out_items) {
         int w = snprintf(buf + len, cap - len,
                          "%s{\"id\":%zu,\"user\":\"user-%zu\",\"active\":%s,\"score\":%zu.%02zu,"
                          "\"tags\":[\"a\",\"caf\xc3\xa9\"],\"note\":\"line\\nbreak \\u00e9\"}",
-                         n ? "," : "", n, n * 7919 % 100000, n % 3 ? "true" : "false", n % 1000,
-                         n % 100);
+                         n ? "," : "", n, n * 7919 % 100000, n % 3 ? "true" : "false", n % 1000, n % 100);
         if (w < 0 || (size_t)w >= cap - len - 2)
             break;
         len += (size_t)w;
@@ -82,8 +81,7 @@ int main(int argc, char **argv) {
     double valid_s = now_seconds() - t0;
 
     double mb = (double)len * iterations / 1e6;
-    printf("body %zu bytes, %zu items, %d iterations (checksum %zu)\n", len, n_items, iterations,
-           checksum);
+    printf("body %zu bytes, %zu items, %d iterations (checksum %zu)\n", len, n_items, iterations, checksum);
     printf("ss_json_split:    %8.1f MB/s\n", mb / split_s);
     printf("ss_json_is_valid: %8.1f MB/s\n", mb / valid_s);
     free(buf);

@@ -14,7 +14,8 @@
 #include "streamsy/json_schema.h"
 
 static const char *MESSAGE_SCHEMA =
-    "{\"type\":\"object\",\"required\":[\"id\",\"type\",\"ts\",\"user\",\"payload\"],\"additionalProperties\":false,"
+    "{\"type\":\"object\",\"required\":[\"id\",\"type\",\"ts\",\"user\",\"payload\"],\"additionalProperties\":"
+    "false,"
     "\"properties\":{"
     "\"id\":{\"type\":\"string\",\"pattern\":\"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\"},"
     "\"type\":{\"enum\":[\"created\",\"updated\",\"deleted\"]},"
@@ -25,33 +26,45 @@ static const char *MESSAGE_SCHEMA =
     "\"roles\":{\"type\":\"array\",\"items\":{\"enum\":[\"admin\",\"editor\",\"viewer\"]},\"uniqueItems\":true}}},"
     "\"payload\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
     "\"title\":{\"type\":\"string\",\"maxLength\":200},\"body\":{\"type\":\"string\",\"maxLength\":2000},"
-    "\"tags\":{\"type\":\"array\",\"maxItems\":20,\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":32}},"
+    "\"tags\":{\"type\":\"array\",\"maxItems\":20,\"items\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":32}"
+    "},"
     "\"priority\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":5},\"score\":{\"type\":\"number\"},"
     "\"draft\":{\"type\":\"boolean\"}}},"
-    "\"meta\":{\"type\":\"object\",\"additionalProperties\":{\"type\":[\"string\",\"number\",\"boolean\",\"null\"]}}}}";
+    "\"meta\":{\"type\":\"object\",\"additionalProperties\":{\"type\":[\"string\",\"number\",\"boolean\",\"null\"]"
+    "}}}}";
 
 static const char *MESSAGE =
     "{\"id\":\"3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b\",\"type\":\"updated\",\"ts\":1767225600123,"
-    "\"user\":{\"id\":\"u-1842\",\"name\":\"Ada Lovelace\",\"email\":\"ada@example.com\",\"roles\":[\"admin\",\"editor\"]},"
-    "\"payload\":{\"title\":\"Quarterly report draft\",\"body\":\"Lorem ipsum dolor sit amet, consectetur adipiscing "
-    "elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
-    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit in "
-    "voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non proident.\","
+    "\"user\":{\"id\":\"u-1842\",\"name\":\"Ada "
+    "Lovelace\",\"email\":\"ada@example.com\",\"roles\":[\"admin\",\"editor\"]},"
+    "\"payload\":{\"title\":\"Quarterly report draft\",\"body\":\"Lorem ipsum dolor sit amet, consectetur "
+    "adipiscing "
+    "elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis "
+    "nostrud "
+    "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat. Duis aute irure dolor in reprehenderit "
+    "in "
+    "voluptate velit esse cillum dolore eu fugiat nulla pariatur. Excepteur sint occaecat cupidatat non "
+    "proident.\","
     "\"tags\":[\"finance\",\"q3\",\"draft\",\"internal\",\"review\",\"numbers\",\"2026\",\"board\"],"
     "\"priority\":3,\"score\":0.875,\"draft\":true},"
-    "\"meta\":{\"source\":\"web\",\"version\":12,\"client\":\"streamsy-js/1.4.2\",\"retry\":false,\"region\":\"eu-west\","
-    "\"trace\":\"0af7651916cd43dd8448eb211c80319c\",\"span\":\"b7ad6b7169203331\",\"sampled\":true,\"lang\":\"en\","
+    "\"meta\":{\"source\":\"web\",\"version\":12,\"client\":\"streamsy-js/"
+    "1.4.2\",\"retry\":false,\"region\":\"eu-west\","
+    "\"trace\":\"0af7651916cd43dd8448eb211c80319c\",\"span\":\"b7ad6b7169203331\",\"sampled\":true,\"lang\":"
+    "\"en\","
     "\"tz\":null}}";
 
 static const char *STATE_SCHEMA =
-    "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"$id\":\"https://durable-streams.dev/state-protocol/v1\","
-    "\"type\":\"object\",\"oneOf\":[{\"$ref\":\"#/definitions/ChangeMessage\"},{\"$ref\":\"#/definitions/ControlMessage\"}],"
+    "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"$id\":\"https://durable-streams.dev/"
+    "state-protocol/v1\","
+    "\"type\":\"object\",\"oneOf\":[{\"$ref\":\"#/definitions/ChangeMessage\"},{\"$ref\":\"#/definitions/"
+    "ControlMessage\"}],"
     "\"definitions\":{"
     "\"ChangeMessage\":{\"type\":\"object\",\"required\":[\"type\",\"key\",\"headers\"],\"properties\":{"
     "\"type\":{\"type\":\"string\",\"minLength\":1},\"key\":{\"type\":\"string\",\"minLength\":1},"
     "\"value\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"},"
     "{\"type\":\"array\"},{\"type\":\"object\"}]},"
-    "\"old_value\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":\"null\"},"
+    "\"old_value\":{\"oneOf\":[{\"type\":\"string\"},{\"type\":\"number\"},{\"type\":\"boolean\"},{\"type\":"
+    "\"null\"},"
     "{\"type\":\"array\"},{\"type\":\"object\"}]},"
     "\"headers\":{\"$ref\":\"#/definitions/ChangeHeaders\"}},\"additionalProperties\":false,"
     "\"allOf\":[{\"if\":{\"properties\":{\"headers\":{\"properties\":{\"operation\":{\"const\":\"insert\"}}}}},"
@@ -71,12 +84,16 @@ static const char *STATE_SCHEMA =
 static const char *STATE_MESSAGE =
     "{\"type\":\"document\",\"key\":\"doc:8812\",\"headers\":{\"operation\":\"update\",\"txid\":\"tx-99120\","
     "\"timestamp\":\"2026-01-01T00:00:00Z\"},\"value\":{\"title\":\"Quarterly report draft\",\"owner\":\"u-1842\","
-    "\"body\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore "
-    "et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea "
-    "commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla "
+    "\"body\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut "
+    "labore "
+    "et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip "
+    "ex ea "
+    "commodo consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat "
+    "nulla "
     "pariatur.\",\"tags\":[\"finance\",\"q3\",\"draft\",\"internal\"],\"rev\":17,\"shared\":true},"
     "\"old_value\":{\"title\":\"Quarterly report\",\"owner\":\"u-1842\",\"rev\":16,\"shared\":false,"
-    "\"body\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore "
+    "\"body\":\"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut "
+    "labore "
     "et dolore magna aliqua.\",\"tags\":[\"finance\",\"q3\"]}}";
 
 static double now_seconds(void) {
@@ -86,7 +103,8 @@ static double now_seconds(void) {
 }
 
 /* expect_valid = false measures the failure path (error report included). */
-static void run(const char *name, const char *schema_text, const char *message, bool expect_valid, long iterations) {
+static void run(const char *name, const char *schema_text, const char *message, bool expect_valid,
+                long iterations) {
     ss_json_schema *s;
     ss_json_error err;
     if (ss_json_schema_compile_text(ss_slice_cstr(schema_text), &s, &err)) {

@@ -39,11 +39,11 @@ static ss_offset off(uint64_t n) {
 
 typedef struct row {
     const char *name;
-    const char *kind;     /* "memory", "sqlite-memory", "sqlite-file" */
+    const char *kind; /* "memory", "sqlite-memory", "sqlite-file" */
     bool group_commit;
-    const char *sync;     /* "FULL" or "NORMAL" (files) */
-    unsigned batch;       /* commits per flush */
-    unsigned streams;     /* round-robin over this many streams */
+    const char *sync; /* "FULL" or "NORMAL" (files) */
+    unsigned batch;   /* commits per flush */
+    unsigned streams; /* round-robin over this many streams */
 } row;
 
 static void run(const row *r, const char *dir, double seconds) {
@@ -55,9 +55,10 @@ static void run(const row *r, const char *dir, double seconds) {
     if (strcmp(r->kind, "memory") == 0)
         rc = ss_memory_factory_new(NULL, &f);
     else
-        rc = ss_sqlite_factory_open(&(ss_sqlite_options){.path = strcmp(r->kind, "sqlite-file") ? ":memory:" : path,
-                                                         .group_commit = r->group_commit},
-                                    &f, err, sizeof err);
+        rc =
+            ss_sqlite_factory_open(&(ss_sqlite_options){.path = strcmp(r->kind, "sqlite-file") ? ":memory:" : path,
+                                                        .group_commit = r->group_commit},
+                                   &f, err, sizeof err);
     if (rc) {
         fprintf(stderr, "%s: %s\n", r->name, err);
         exit(1);
@@ -95,7 +96,8 @@ static void run(const row *r, const char *dir, double seconds) {
         for (unsigned b = 0; b < r->batch; b++, commits++) {
             unsigned i = (unsigned)(commits % n);
             ss_message m = {ss_slice_of(data, sizeof data), off(tail[i] + 1), 0};
-            ss_mutation_plan p = {.has_expected_tail = true, .expected_tail = off(tail[i]), .msgs = &m, .n_msgs = 1};
+            ss_mutation_plan p = {
+                .has_expected_tail = true, .expected_tail = off(tail[i]), .msgs = &m, .n_msgs = 1};
             p.patch.set = SS_PATCH_TAIL | SS_PATCH_COUNTER;
             p.patch.tail = m.offset;
             p.patch.counter = tail[i] + 1;

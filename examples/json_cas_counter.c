@@ -14,12 +14,12 @@
 
 #include <streamsy/typed.h>
 
-#define CHECK(cond, what)                                                                                       \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            fprintf(stderr, "json_cas_counter: %s\n", what);                                                    \
-            exit(1);                                                                                             \
-        }                                                                                                        \
+#define CHECK(cond, what)                                                                                         \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            fprintf(stderr, "json_cas_counter: %s\n", what);                                                      \
+            exit(1);                                                                                              \
+        }                                                                                                         \
     } while (0)
 
 static const char *EVENT_SCHEMA = "{\"type\":\"object\",\"required\":[\"kind\",\"amount\"],"
@@ -92,7 +92,8 @@ int main(void) {
             ss_json_append_options o = {.has_expected_offset = true, .expected_offset = seen[w]};
             CHECK(ss_json_stream_append(s, ev, &o, &ar) == SS_OK, "append");
             json_decref(ev);
-            if (ar.append.status == SS_APPEND_CONFLICT && ar.append.conflict == SS_APPEND_CONFLICT_EXPECTED_OFFSET) {
+            if (ar.append.status == SS_APPEND_CONFLICT &&
+                ar.append.conflict == SS_APPEND_CONFLICT_EXPECTED_OFFSET) {
                 conflicts++; /* somebody else appended first: retry next round from fresh state */
                 continue;
             }

@@ -7,12 +7,12 @@
 
 #include <streamsy/typed.h>
 
-#define CHECK(cond, what)                                                                                       \
-    do {                                                                                                         \
-        if (!(cond)) {                                                                                           \
-            fprintf(stderr, "state_todos: %s\n", what);                                                         \
-            exit(1);                                                                                             \
-        }                                                                                                        \
+#define CHECK(cond, what)                                                                                         \
+    do {                                                                                                          \
+        if (!(cond)) {                                                                                            \
+            fprintf(stderr, "state_todos: %s\n", what);                                                           \
+            exit(1);                                                                                              \
+        }                                                                                                         \
     } while (0)
 
 int main(void) {
@@ -24,9 +24,10 @@ int main(void) {
     ss_json_schema *todo_schema;
     ss_json_error err;
     CHECK(ss_json_schema_compile_text(
-              ss_slice_cstr("{\"type\":\"object\",\"required\":[\"id\",\"title\",\"done\"],"
-                            "\"properties\":{\"id\":{\"type\":\"string\"},\"title\":{\"type\":\"string\",\"minLength\":1},"
-                            "\"done\":{\"type\":\"boolean\"}}}"),
+              ss_slice_cstr(
+                  "{\"type\":\"object\",\"required\":[\"id\",\"title\",\"done\"],"
+                  "\"properties\":{\"id\":{\"type\":\"string\"},\"title\":{\"type\":\"string\",\"minLength\":1},"
+                  "\"done\":{\"type\":\"boolean\"}}}"),
               &todo_schema, &err) == SS_OK,
           "todo schema");
     ss_state_collection_def defs[] = {
@@ -39,8 +40,9 @@ int main(void) {
     ss_arena a;
     ss_arena_init(&a);
     ss_create_result cr;
-    CHECK(ss_protocol_create(p, ss_slice_cstr("app"), &(ss_create_options){.content_type = ss_slice_cstr("application/json")},
-                             &a, &cr) == SS_OK &&
+    CHECK(ss_protocol_create(p, ss_slice_cstr("app"),
+                             &(ss_create_options){.content_type = ss_slice_cstr("application/json")}, &a,
+                             &cr) == SS_OK &&
               cr.status == SS_CREATE_CREATED,
           "create");
 

@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 #define SS_HTTP_MAX_RESPONSE_HEADERS 32
-#define SS_HTTP_MAX_REQUEST_HEADERS 100 /* more: 431 */
+#define SS_HTTP_MAX_REQUEST_HEADERS 100            /* more: 431 */
 #define SS_HTTP_DEFAULT_MAX_BODY_BYTES (64u << 20) /* larger bodies: 413 */
 #define SS_HTTP_MAX_PATH_BYTES 1024                /* longer paths: 414 */
 #define SS_SSE_LIFETIME_MS 60000                   /* SSE responses end after this */
@@ -46,10 +46,10 @@ typedef struct ss_http_header {
 /* A borrowed view of one request. */
 typedef struct ss_http_request {
     ss_slice method;
-    ss_slice path;       /* percent-encoded, without the query */
-    ss_slice query;      /* after '?', percent-encoded; empty when absent */
-    ss_slice scheme;     /* "http" / "https", for Location */
-    ss_slice authority;  /* Host, for Location */
+    ss_slice path;      /* percent-encoded, without the query */
+    ss_slice query;     /* after '?', percent-encoded; empty when absent */
+    ss_slice scheme;    /* "http" / "https", for Location */
+    ss_slice authority; /* Host, for Location */
     const ss_http_header *headers;
     size_t n_headers;
     ss_slice body;
@@ -94,9 +94,9 @@ typedef struct ss_http_validator {
 } ss_http_validator;
 
 typedef struct ss_handler_options {
-    ss_protocol *protocol;   /* borrowed */
-    const char *path_prefix; /* default "/v1/stream" */
-    size_t max_body_bytes;   /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
+    ss_protocol *protocol;       /* borrowed */
+    const char *path_prefix;     /* default "/v1/stream" */
+    size_t max_body_bytes;       /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
     ss_http_validator validator; /* check == NULL: no enforcement (the base protocol) */
 } ss_handler_options;
 

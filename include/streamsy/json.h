@@ -144,7 +144,7 @@ ss_protocol_stream *ss_json_stream_base(ss_json_stream *s);
 typedef struct ss_json_create_options {
     bool has_ttl;
     uint64_t ttl_s;
-    ss_slice expires_at;  /* RFC 3339; empty = none */
+    ss_slice expires_at; /* RFC 3339; empty = none */
     bool closed;
     ss_slice forked_from; /* source stream id; empty = not a fork */
     bool has_fork_offset;
@@ -174,9 +174,9 @@ typedef struct ss_json_create_result {
     ss_json_stream *stream; /* created / exists: release with ss_json_stream_release */
     ss_offset next_offset;  /* created / exists: the tail */
     bool closed;
-    const char *message;    /* static storage; NULL when none */
-    const char *feature;    /* not-supported */
-    ss_json_error error;    /* invalid: index = the initial value's index */
+    const char *message; /* static storage; NULL when none */
+    const char *feature; /* not-supported */
+    ss_json_error error; /* invalid: index = the initial value's index */
 } ss_json_create_result;
 
 ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_create_options *o,
@@ -243,8 +243,7 @@ ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_jso
  * (the stream was deleted meanwhile) the entries are left empty (len 0)
  * except offsets[n - 1] = out->offset; the append itself still happened. */
 ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
-                                 const ss_json_append_options *o, ss_json_append_result *out,
-                                 ss_offset *offsets);
+                                 const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets);
 
 /* Close-only append: append_many with n == 0 and close forced on. */
 ss_rc ss_json_stream_close(ss_json_stream *s, const ss_json_append_options *o, ss_json_append_result *out);
@@ -297,8 +296,8 @@ typedef enum ss_json_live_status {
     SS_JSON_LIVE_TIMEOUT,
     SS_JSON_LIVE_NOT_FOUND,
     SS_JSON_LIVE_GONE,
-    SS_JSON_LIVE_WAIT,           /* begin (or finish after a TTL-touch wake): park, then finish */
-    SS_JSON_LIVE_INVALID_JSON,   /* as for ss_json_read_result */
+    SS_JSON_LIVE_WAIT,         /* begin (or finish after a TTL-touch wake): park, then finish */
+    SS_JSON_LIVE_INVALID_JSON, /* as for ss_json_read_result */
     SS_JSON_LIVE_DECODE_FAILED,
 } ss_json_live_status;
 

@@ -17,10 +17,10 @@ extern "C" {
 /* What the executors need from an adapter. Optional slots may be NULL. */
 typedef struct ss_lineage_store {
     ss_rc (*get_record)(void *ctx, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
-    ss_rc (*purge_self)(void *ctx, ss_slice id);  /* record, messages, producers */
+    ss_rc (*purge_self)(void *ctx, ss_slice id); /* record, messages, producers */
     ss_rc (*soft_delete)(void *ctx, ss_slice id);
-    ss_rc (*add_edge)(void *ctx, ss_slice parent, ss_slice child);  /* optional */
-    ss_rc (*drop_edge)(void *ctx, ss_slice parent, ss_slice child); /* optional */
+    ss_rc (*add_edge)(void *ctx, ss_slice parent, ss_slice child);        /* optional */
+    ss_rc (*drop_edge)(void *ctx, ss_slice parent, ss_slice child);       /* optional */
     ss_rc (*count_dependents)(void *ctx, ss_slice parent, uint64_t *out); /* optional */
     void *ctx;
 } ss_lineage_store;
@@ -39,16 +39,15 @@ typedef struct ss_lineage_policy {
 ss_rc ss_lineage_cascade_reclaim(const ss_lineage_store *store, const ss_delete_plan *plan,
                                  const ss_lineage_policy *policy, ss_delete_outcome *out);
 /* Ignores lineage: not-found, gone, or purged. */
-ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan,
-                             ss_delete_outcome *out);
+ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan, ss_delete_outcome *out);
 
 /* Counts and edits edges through the store's optional edge slots (count 0 and
  * no edits without them). `store` must outlive the policy. */
 void ss_lineage_ref_count(const ss_lineage_store *store, ss_lineage_policy *out);
 /* Count comes from a query (e.g. rows with forked_from = parent); edges are
  * derived, so edge edits do nothing. */
-void ss_lineage_reverse_index(ss_rc (*query)(void *ctx, ss_slice parent, uint64_t *out),
-                              void *ctx, ss_lineage_policy *out);
+void ss_lineage_reverse_index(ss_rc (*query)(void *ctx, ss_slice parent, uint64_t *out), void *ctx,
+                              ss_lineage_policy *out);
 /* Always 0 dependents: for backends whose forks are full copies. */
 void ss_lineage_copy_on_fork(ss_lineage_policy *out);
 /* Always 1 dependent: deletes only soft-delete; reclaim is left to TTL. */

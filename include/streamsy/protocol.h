@@ -27,8 +27,8 @@ extern "C" {
 #endif
 
 #define SS_DEFAULT_LONG_POLL_TIMEOUT_MS 1500u
-#define SS_DEFAULT_READ_MAX_BYTES (4u << 20) /* one catch-up response */
-#define SS_APPEND_MAX_ATTEMPTS 8             /* commits before busy / conflict */
+#define SS_DEFAULT_READ_MAX_BYTES (4u << 20)   /* one catch-up response */
+#define SS_APPEND_MAX_ATTEMPTS 8               /* commits before busy / conflict */
 #define SS_MAX_TTL_SECONDS (UINT64_C(1) << 40) /* Stream-TTL above: bad request */
 
 typedef struct ss_protocol ss_protocol;
@@ -40,13 +40,13 @@ typedef struct ss_clock {
 } ss_clock;
 
 typedef struct ss_protocol_options {
-    ss_stream_factory *storage;          /* required; borrowed, must outlive the protocol */
-    const ss_clock *clock;               /* NULL: the system clock */
-    uint32_t long_poll_timeout_ms;       /* 0: SS_DEFAULT_LONG_POLL_TIMEOUT_MS */
-    const ss_offset_gen *offset_gen;     /* NULL: ss_default_offset_gen */
-    uint32_t (*random)(void *ctx);       /* cursor jitter; NULL: a seeded PRNG */
+    ss_stream_factory *storage;      /* required; borrowed, must outlive the protocol */
+    const ss_clock *clock;           /* NULL: the system clock */
+    uint32_t long_poll_timeout_ms;   /* 0: SS_DEFAULT_LONG_POLL_TIMEOUT_MS */
+    const ss_offset_gen *offset_gen; /* NULL: ss_default_offset_gen */
+    uint32_t (*random)(void *ctx);   /* cursor jitter; NULL: a seeded PRNG */
     void *random_ctx;
-    size_t read_max_bytes;               /* 0: SS_DEFAULT_READ_MAX_BYTES */
+    size_t read_max_bytes; /* 0: SS_DEFAULT_READ_MAX_BYTES */
 } ss_protocol_options;
 
 ss_rc ss_protocol_new(const ss_protocol_options *opts, ss_protocol **out);
@@ -63,13 +63,13 @@ const char *ss_protocol_initial_offset(const ss_protocol *p);
 typedef struct ss_create_options {
     ss_slice content_type; /* empty: application/octet-stream, or inherit for forks */
     bool has_ttl;
-    uint64_t ttl_s;        /* at most SS_MAX_TTL_SECONDS */
-    ss_slice expires_at;   /* RFC 3339; empty = none; not with has_ttl */
+    uint64_t ttl_s;      /* at most SS_MAX_TTL_SECONDS */
+    ss_slice expires_at; /* RFC 3339; empty = none; not with has_ttl */
     ss_slice initial_data;
     bool closed;
-    ss_slice forked_from;  /* source stream id; empty = not a fork */
+    ss_slice forked_from; /* source stream id; empty = not a fork */
     bool has_fork_offset;
-    ss_slice fork_offset;  /* raw offset text */
+    ss_slice fork_offset; /* raw offset text */
     uint64_t fork_sub_offset;
 } ss_create_options;
 
@@ -127,7 +127,7 @@ typedef struct ss_append_options {
     ss_slice data;
     ss_slice content_type;
     bool has_seq;
-    ss_slice seq;          /* Stream-Seq */
+    ss_slice seq; /* Stream-Seq */
     bool has_producer;
     ss_slice producer_id;
     uint64_t producer_epoch;
@@ -161,23 +161,22 @@ typedef enum ss_append_conflict {
 typedef struct ss_append_result {
     ss_append_status status;
     ss_append_conflict conflict;
-    ss_offset offset;     /* appended / duplicate / conflict closed / expected-offset: the tail */
+    ss_offset offset; /* appended / duplicate / conflict closed / expected-offset: the tail */
     bool closed;
-    bool has_producer;    /* appended with a producer, duplicate */
+    bool has_producer; /* appended with a producer, duplicate */
     uint64_t producer_epoch;
     uint64_t producer_seq;
-    uint64_t current_epoch;  /* stale-epoch */
-    uint64_t expected_seq;   /* producer-gap */
+    uint64_t current_epoch; /* stale-epoch */
+    uint64_t expected_seq;  /* producer-gap */
     uint64_t received_seq;
-    const char *message;     /* bad-request reason; static storage */
-    const ss_message *msgs;  /* appended: the messages written (a JSON array body
-                                gives one per element), each with the offset it
-                                landed at; in the caller's arena */
+    const char *message;    /* bad-request reason; static storage */
+    const ss_message *msgs; /* appended: the messages written (a JSON array body
+                               gives one per element), each with the offset it
+                               landed at; in the caller's arena */
     size_t n_msgs;
 } ss_append_result;
 
-ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_arena *a,
-                       ss_append_result *out);
+ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_arena *a, ss_append_result *out);
 
 /* ---- catch-up read ------------------------------------------------------- */
 
@@ -185,7 +184,6 @@ typedef struct ss_read_options {
     bool has_offset; /* false: from the start (offset -1) */
     ss_offset offset;
 } ss_read_options;
-
 
 typedef struct ss_read_result {
     ss_presence status;
@@ -198,8 +196,7 @@ typedef struct ss_read_result {
 
 /* Reads the fork chain after the offset (at most read_max_bytes, at least one
  * message) and slides the stream's TTL. */
-ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a,
-                     ss_read_result *out);
+ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out);
 
 /* Reads everything from the offset to the tail, however many reads of
  * read_max_bytes that takes: `out` is one ss_stream_read result whose
@@ -218,7 +215,7 @@ typedef enum ss_live_status {
     SS_LIVE_TIMEOUT, /* nothing new (or EOF at the tail of a closed stream) */
     SS_LIVE_NOT_FOUND,
     SS_LIVE_GONE,
-    SS_LIVE_WAIT,    /* begin only: park a waiter, then call finish */
+    SS_LIVE_WAIT, /* begin only: park a waiter, then call finish */
 } ss_live_status;
 
 #define SS_CURSOR_MAX 24
@@ -243,13 +240,12 @@ typedef struct ss_live_result {
  * stream) or returns SS_LIVE_WAIT: the caller parks a waiter on the stream
  * (ss_protocol_park) with the long-poll deadline and then calls finish with
  * `timed_out` telling why it woke. */
-ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o, ss_arena *a,
-                                ss_live_result *out);
+ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o, ss_arena *a, ss_live_result *out);
 /* `from` is the position begin reported in next_offset. May again return
  * SS_LIVE_WAIT when the wake carried no change for this reader (a TTL
  * touch); the caller re-parks with its remaining budget. */
-ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor,
-                                 bool timed_out, ss_arena *a, ss_live_result *out);
+ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
+                                 ss_arena *a, ss_live_result *out);
 
 /* Waiters: embedded by the caller, woken by the after-commit notify effect.
  * Wakes are batched: ss_protocol_run_pending() fires every waiter whose
@@ -273,7 +269,6 @@ size_t ss_protocol_run_pending(ss_protocol *p);
 bool ss_protocol_has_pending(const ss_protocol *p);
 
 /* ---- metadata / delete --------------------------------------------------- */
-
 
 typedef struct ss_meta_result {
     ss_presence status;

@@ -11,16 +11,16 @@
 extern "C" {
 #endif
 
-#define SS_RC_MAP(X)                                                        \
-    X(OK, "ok")                                                             \
-    X(NOMEM, "out of memory")                                               \
-    X(TOOBIG, "value exceeds a configured limit")                           \
-    X(BADARG, "malformed argument")                                         \
-    X(MISUSE, "API used incorrectly")                                       \
-    X(NOTSUP, "feature not supported by this storage")                      \
-    X(BUSY, "storage busy, retry later")                                    \
-    X(IOERR, "storage I/O error")                                           \
-    X(FULL, "storage full")                                                 \
+#define SS_RC_MAP(X)                                                                                              \
+    X(OK, "ok")                                                                                                   \
+    X(NOMEM, "out of memory")                                                                                     \
+    X(TOOBIG, "value exceeds a configured limit")                                                                 \
+    X(BADARG, "malformed argument")                                                                               \
+    X(MISUSE, "API used incorrectly")                                                                             \
+    X(NOTSUP, "feature not supported by this storage")                                                            \
+    X(BUSY, "storage busy, retry later")                                                                          \
+    X(IOERR, "storage I/O error")                                                                                 \
+    X(FULL, "storage full")                                                                                       \
     X(CORRUPT, "stored data failed validation")
 
 typedef enum ss_rc {

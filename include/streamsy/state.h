@@ -62,17 +62,17 @@
 extern "C" {
 #endif
 
-#define SS_STATE_MAX_COLLECTIONS 1024    /* per schema; more: SS_TOOBIG */
-#define SS_STATE_MAX_BODY (64u << 20)    /* one encoded batch; more: SS_TOOBIG */
+#define SS_STATE_MAX_COLLECTIONS 1024 /* per schema; more: SS_TOOBIG */
+#define SS_STATE_MAX_BODY (64u << 20) /* one encoded batch; more: SS_TOOBIG */
 #define SS_STATE_CONTENT_TYPE "application/json"
 
 /* ---- schema ---------------------------------------------------------------- */
 
 typedef struct ss_state_collection_def {
-    const char *name;                    /* collection name; non-empty */
-    const char *type;                    /* wire type ("type" member); NULL or "" = name */
-    const ss_json_schema *value_schema;  /* NULL = any JSON value; borrowed, must outlive the schema */
-    const char *primary_key;             /* field of an object value holding the key; NULL = none */
+    const char *name;                   /* collection name; non-empty */
+    const char *type;                   /* wire type ("type" member); NULL or "" = name */
+    const ss_json_schema *value_schema; /* NULL = any JSON value; borrowed, must outlive the schema */
+    const char *primary_key;            /* field of an object value holding the key; NULL = none */
 } ss_state_collection_def;
 
 typedef struct ss_state_schema ss_state_schema;
@@ -130,16 +130,16 @@ typedef struct ss_state_input {
 } ss_state_input;
 
 static inline ss_state_input ss_state_insert(const char *collection, const json_t *value) {
-    return (ss_state_input){.kind = SS_STATE_CHANGE, .operation = SS_STATE_INSERT,
-                            .collection = collection, .value = value};
+    return (ss_state_input){
+        .kind = SS_STATE_CHANGE, .operation = SS_STATE_INSERT, .collection = collection, .value = value};
 }
 static inline ss_state_input ss_state_update(const char *collection, const json_t *value) {
-    return (ss_state_input){.kind = SS_STATE_CHANGE, .operation = SS_STATE_UPDATE,
-                            .collection = collection, .value = value};
+    return (ss_state_input){
+        .kind = SS_STATE_CHANGE, .operation = SS_STATE_UPDATE, .collection = collection, .value = value};
 }
 static inline ss_state_input ss_state_delete(const char *collection, const char *key) {
-    return (ss_state_input){.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE,
-                            .collection = collection, .key = key};
+    return (ss_state_input){
+        .kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = collection, .key = key};
 }
 static inline ss_state_input ss_state_control_msg(ss_state_control c, const char *offset) {
     return (ss_state_input){.kind = SS_STATE_CONTROL, .control = c, .offset = offset};
@@ -156,7 +156,7 @@ ss_rc ss_state_encode(const ss_state_schema *s, const ss_state_input *in, size_t
                       ss_json_error *err);
 
 typedef struct ss_state_append_result {
-    bool invalid;            /* true: nothing was written; `error` says why */
+    bool invalid; /* true: nothing was written; `error` says why */
     ss_json_error error;
     ss_append_result append; /* !invalid: the protocol's outcome (appended, conflict, ...) */
 } ss_state_append_result;
@@ -217,7 +217,7 @@ typedef struct ss_state_read_result {
     ss_state_read_status status;
     ss_state_message *msgs; /* in the caller's arena; INVALID: the messages before the failing one */
     size_t n;
-    ss_offset next_offset;  /* from the underlying read (decode: the last message's offset) */
+    ss_offset next_offset; /* from the underlying read (decode: the last message's offset) */
     bool up_to_date;
     bool closed;
     ss_json_error error;    /* INVALID: index = position in the batch */
@@ -301,12 +301,12 @@ typedef enum ss_state_materialize_status {
 
 typedef struct ss_state_materialize_result {
     ss_state_materialize_status status;
-    ss_offset offset;        /* materialized up to (= ss_state_map_offset); the expectedOffset for a CAS append */
-    size_t applied;          /* messages applied by this call */
-    size_t skipped;          /* changes of unknown wire types (ST-028), and invalid ones with skip_invalid */
-    bool closed;             /* the stream is closed and fully read */
-    ss_json_error error;     /* INVALID */
-    ss_offset error_offset;  /* INVALID: offset of the failing message */
+    ss_offset offset;       /* materialized up to (= ss_state_map_offset); the expectedOffset for a CAS append */
+    size_t applied;         /* messages applied by this call */
+    size_t skipped;         /* changes of unknown wire types (ST-028), and invalid ones with skip_invalid */
+    bool closed;            /* the stream is closed and fully read */
+    ss_json_error error;    /* INVALID */
+    ss_offset error_offset; /* INVALID: offset of the failing message */
 } ss_state_materialize_result;
 
 /* Reads the stream from the map's offset (the start for a fresh map) to the

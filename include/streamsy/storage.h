@@ -53,30 +53,30 @@ typedef struct ss_record {
     ss_slice content_type; /* as given at create */
     int64_t created_ms;
     bool has_ttl;
-    uint64_t ttl_s;          /* sliding window, seconds */
-    ss_slice expires_at;     /* raw Stream-Expires-At text; empty = none */
+    uint64_t ttl_s;      /* sliding window, seconds */
+    ss_slice expires_at; /* raw Stream-Expires-At text; empty = none */
     bool has_expires_at_ms;
-    int64_t expires_at_ms;   /* effective deadline (TTL slide or Expires-At) */
+    int64_t expires_at_ms; /* effective deadline (TTL slide or Expires-At) */
     bool has_last_seq;
-    ss_slice last_seq;       /* last accepted Stream-Seq */
+    ss_slice last_seq; /* last accepted Stream-Seq */
     bool closed;
     int64_t closed_ms;
-    ss_slice forked_from;    /* source id; empty = not a fork */
-    ss_offset fork_offset;   /* divergence point in the source */
-    uint64_t fork_sub_offset;/* as the client supplied it; 0 = none */
+    ss_slice forked_from;     /* source id; empty = not a fork */
+    ss_offset fork_offset;    /* divergence point in the source */
+    uint64_t fork_sub_offset; /* as the client supplied it; 0 = none */
     bool soft_deleted;
-    ss_offset tail;          /* current offset: where the next read starts */
-    uint64_t counter;        /* messages ever stored: the seed's compatibility
-                                counter, kept in the record and the schema so
-                                stored data stays exchangeable with it; no
-                                decision reads it */
+    ss_offset tail;   /* current offset: where the next read starts */
+    uint64_t counter; /* messages ever stored: the seed's compatibility
+                         counter, kept in the record and the schema so
+                         stored data stays exchangeable with it; no
+                         decision reads it */
 } ss_record;
 
 /* A patch only sets values; it can never clear a field. */
 enum {
     SS_PATCH_TAIL = 1u << 0,
     SS_PATCH_COUNTER = 1u << 1,
-    SS_PATCH_CLOSED = 1u << 2,        /* closed = true, closed_ms */
+    SS_PATCH_CLOSED = 1u << 2, /* closed = true, closed_ms */
     SS_PATCH_LAST_SEQ = 1u << 3,
     SS_PATCH_EXPIRES_AT_MS = 1u << 4, /* TTL slide or touch */
 };
@@ -105,16 +105,16 @@ typedef struct ss_message {
 typedef struct ss_message_batch {
     ss_message *msgs; /* in the caller's arena */
     size_t n;
-    bool more;        /* stopped early because of limit or max_bytes */
+    bool more; /* stopped early because of limit or max_bytes */
 } ss_message_batch;
 
 typedef struct ss_list_opts {
     bool has_after;
     ss_offset after; /* exclusive */
     bool has_until;
-    ss_offset until; /* inclusive */
-    size_t limit;    /* 0 = no limit; applied after the window */
-    size_t max_bytes;/* 0 = no limit; at least one message is always returned */
+    ss_offset until;  /* inclusive */
+    size_t limit;     /* 0 = no limit; applied after the window */
+    size_t max_bytes; /* 0 = no limit; at least one message is always returned */
 } ss_list_opts;
 
 typedef struct ss_producer {
@@ -127,10 +127,10 @@ typedef struct ss_producer {
 /* Ride on plans; run by the wrappers only after the adapter reported success.
  * cancel_expiry wins over schedule_expiry; at most one of the two runs. */
 typedef struct ss_after_commit_effects {
-    bool notify;           /* wake live readers of the plan's stream */
+    bool notify; /* wake live readers of the plan's stream */
     bool schedule_expiry;
     int64_t expiry_at_ms;
-    bool cancel_expiry;    /* delete plans: runs only when the stream was purged */
+    bool cancel_expiry; /* delete plans: runs only when the stream was purged */
 } ss_after_commit_effects;
 
 /* Where effects go. Set by the protocol (ss_protocol_new) on its factory. */
@@ -313,8 +313,7 @@ typedef struct ss_stream_factory_methods {
     /* Calls fn for every stream with an expiry deadline, so timers can be
      * re-armed after a restart; collects first, so fn may use the factory.
      * NULL: nothing survives a restart. */
-    ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
-                             void *ctx);
+    ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
 } ss_stream_factory_methods;
 
 /* Base of every factory; adapters embed it first. */
@@ -350,11 +349,9 @@ const char *ss_storage_name(const ss_stream_factory *f);
 /* True when an acknowledged commit survives a crash (SS_STORAGE_CAP_DURABLE). */
 bool ss_storage_is_durable(const ss_stream_factory *f);
 ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
-ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
-                        ss_create_outcome *out);
+ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
 /* SS_NOTSUP when the factory has no fork method. */
-ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
-                      ss_create_outcome *out);
+ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
 ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
 ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms);
 ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id);
@@ -367,12 +364,9 @@ ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_
                                  void *ctx);
 
 ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
-ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
-                               ss_message_batch *out);
-ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
-                              bool *out_found);
-ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
-                        ss_commit_outcome *out);
+ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out);
+ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found);
+ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out);
 void ss_storage_close(ss_storage_stream *s);
 
 #ifdef __cplusplus

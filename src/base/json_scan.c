@@ -96,9 +96,7 @@ static inline bool is_ws(uint8_t c) { return c <= ' ' && ((WS_MASK >> c) & 1u); 
 
 static inline bool is_digit(uint8_t c) { return (unsigned)(c - '0') < 10u; }
 
-static inline bool is_hex(uint8_t c) {
-    return (unsigned)(c - '0') < 10u || (unsigned)((c | 0x20u) - 'a') < 6u;
-}
+static inline bool is_hex(uint8_t c) { return (unsigned)(c - '0') < 10u || (unsigned)((c | 0x20u) - 'a') < 6u; }
 
 /* Returns the first byte at or after p that is not JSON whitespace, or end. */
 static inline const uint8_t *skip_ws(const uint8_t *p, const uint8_t *end) {
@@ -203,8 +201,7 @@ static const uint8_t *scan_string(const uint8_t *p, const uint8_t *end, const ch
             case 'u':
                 /* Four hex digits; surrogate pairing is deliberately not
                  * checked (lone surrogates are accepted). */
-                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) ||
-                    !is_hex(p[5])) {
+                if (end - p < 6 || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]) || !is_hex(p[5])) {
                     *why = E_UESCAPE;
                     return NULL;
                 }
@@ -327,8 +324,7 @@ static bool items_collect(const items *it, ss_slice **out) {
  * `after_value` stands just past a complete value, `member` expects an
  * object key. stack[d] holds the closing byte (']' or '}') of the container
  * open at depth d + 1. */
-static ss_rc scan(const uint8_t *p, const uint8_t *end, items *it, top_value *top,
-                  const char **why) {
+static ss_rc scan(const uint8_t *p, const uint8_t *end, items *it, top_value *top, const char **why) {
     uint8_t stack[SS_JSON_MAX_DEPTH];
     size_t depth = 0;
     bool split = false;         /* recording top-level array elements */
@@ -483,8 +479,8 @@ bad_literal:
  * *out_items is set to NULL (and *out_n to 0); otherwise it points to *out_n
  * slices in `a`, each pointing into `body`. *out_error is written only on
  * SS_BADARG. */
-ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n,
-                    bool *out_is_array, const char **out_error) {
+ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n, bool *out_is_array,
+                    const char **out_error) {
     const char *why = E_EMPTY;
     if (body.len == 0) {
         if (out_error)

@@ -22,8 +22,8 @@
  * Returns SS_BADARG for invalid JSON (setting *out_error to a short static
  * reason when out_error is not NULL), SS_NOMEM when the arena fails. Outputs
  * are untouched on failure. */
-ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n,
-                    bool *out_is_array, const char **out_error);
+ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n, bool *out_is_array,
+                    const char **out_error);
 
 /* Validates only. */
 bool ss_json_is_valid(ss_slice body);

@@ -47,8 +47,8 @@ static bool all_digits(const char *p, size_t n) {
 
 static bool default_is_valid(void *ctx, ss_slice s) {
     (void)ctx;
-    return s.len == 2 * DEFAULT_DIGITS + 1 && s.p[DEFAULT_DIGITS] == '_' &&
-           all_digits(s.p, DEFAULT_DIGITS) && all_digits(s.p + DEFAULT_DIGITS + 1, DEFAULT_DIGITS);
+    return s.len == 2 * DEFAULT_DIGITS + 1 && s.p[DEFAULT_DIGITS] == '_' && all_digits(s.p, DEFAULT_DIGITS) &&
+           all_digits(s.p + DEFAULT_DIGITS + 1, DEFAULT_DIGITS);
 }
 
 static ss_rc default_next(void *ctx, const ss_offset *prev, ss_offset *out) {

@@ -3,7 +3,9 @@
 
 const char *ss_rc_name(ss_rc rc) {
     switch (rc) {
-#define SS_RC_NAME(name, msg) case SS_##name: return "SS_" #name;
+#define SS_RC_NAME(name, msg)                                                                                     \
+    case SS_##name:                                                                                               \
+        return "SS_" #name;
         SS_RC_MAP(SS_RC_NAME)
 #undef SS_RC_NAME
     }
@@ -12,7 +14,9 @@ const char *ss_rc_name(ss_rc rc) {
 
 const char *ss_rc_str(ss_rc rc) {
     switch (rc) {
-#define SS_RC_STR(name, msg) case SS_##name: return msg;
+#define SS_RC_STR(name, msg)                                                                                      \
+    case SS_##name:                                                                                               \
+        return msg;
         SS_RC_MAP(SS_RC_STR)
 #undef SS_RC_STR
     }

@@ -5,9 +5,7 @@
 
 ss_slice ss_slice_cstr(const char *s) { return (ss_slice){s, s ? strlen(s) : 0}; }
 
-bool ss_slice_eq(ss_slice a, ss_slice b) {
-    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
-}
+bool ss_slice_eq(ss_slice a, ss_slice b) { return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0); }
 
 bool ss_slice_eq_cstr(ss_slice a, const char *s) { return ss_slice_eq(a, ss_slice_cstr(s)); }
 

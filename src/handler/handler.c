@@ -5,13 +5,13 @@
 #include "internal.h"
 
 #define CORS_ALLOW_METHODS "GET, POST, PUT, DELETE, HEAD, OPTIONS"
-#define CORS_ALLOW_HEADERS                                                                            \
-    "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, "          \
-    "Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, " \
+#define CORS_ALLOW_HEADERS                                                                                        \
+    "Content-Type, Authorization, If-None-Match, Stream-Seq, Stream-TTL, Stream-Expires-At, "                     \
+    "Stream-Closed, Producer-Id, Producer-Epoch, Producer-Seq, Stream-Forked-From, Stream-Fork-Offset, "          \
     "Stream-Fork-Sub-Offset, Stream-Expected-Offset"
-#define CORS_EXPOSE_HEADERS                                                                           \
-    "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-SSE-Data-Encoding, "  \
-    "ETag, Location, Content-Type, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, "              \
+#define CORS_EXPOSE_HEADERS                                                                                       \
+    "Stream-Next-Offset, Stream-Cursor, Stream-Up-To-Date, Stream-Closed, Stream-SSE-Data-Encoding, "             \
+    "ETag, Location, Content-Type, Producer-Epoch, Producer-Seq, Producer-Expected-Seq, "                         \
     "Producer-Received-Seq, Stream-Not-Supported"
 
 ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {

@@ -5,7 +5,7 @@
 #include "streamsy/handler.h"
 
 #define SS_HTTP_MAX_PREFIX_BYTES 256
-#define SS_SSE_CHUNK_MAX (1u << 20) /* one SSE resume emits at most about this much */
+#define SS_SSE_CHUNK_MAX (1u << 20)   /* one SSE resume emits at most about this much */
 #define SS_HTTP_BODY_MAX (256u << 20) /* hard cap on any response body we build */
 
 struct ss_handler {

@@ -191,7 +191,8 @@ static void json_string_body(ss_buf *out, ss_slice s) {
     }
 }
 
-static void sse_control_event(const ss_offset *next, const char *cursor, bool up_to_date, bool closed, ss_buf *out) {
+static void sse_control_event(const ss_offset *next, const char *cursor, bool up_to_date, bool closed,
+                              ss_buf *out) {
     ss_buf_append_cstr(out, "event: control\ndata:{\"streamNextOffset\":\"");
     json_string_body(out, ss_offset_slice(next));
     ss_buf_append_cstr(out, "\"");

@@ -19,7 +19,6 @@ bool ss__flag(const ss_http_request *r, const char *name) {
     return ss_slice_ieq_cstr(ss__header(r, name, NULL), "true");
 }
 
-
 /* application/x-www-form-urlencoded decoding: %XX and '+' as space. A
  * malformed escape is kept literally (it then fails offset validation). */
 static ss_rc url_decode(ss_slice in, ss_arena *a, ss_slice *out) {

@@ -57,19 +57,19 @@ typedef struct ss__live_req {
     h2o_linklist_t link; /* in f->lives while live != NULL */
     int64_t deadline;    /* of the current park */
     int64_t inflight_since;
-    ss_buf pending; /* SSE: the next send */
-    ss_buf out;     /* SSE: the send h2o holds until proceed() */
+    ss_buf pending;  /* SSE: the next send */
+    ss_buf out;      /* SSE: the send h2o holds until proceed() */
     ss__conn *watch; /* HTTP/1 long-poll: the connection watched for EOF while parked */
-    unsigned busy;  /* calls of ours running on this state */
+    unsigned busy;   /* calls of ours running on this state */
     bool sse;
     bool parked;
-    bool stopped;      /* SSE: h2o stopped the generator; send nothing more */
-    bool dead;         /* the request is gone; free when busy drops to 0 */
-    bool started;      /* SSE: headers went out with the first send */
-    bool inflight;     /* SSE: an h2o_send awaits proceed() */
-    bool final;        /* SSE: the next send ends the response */
-    bool resume_asap;  /* SSE catch-up: resume as soon as nothing is in flight */
-    bool woken;        /* SSE: a wake or deadline arrived while a send was in flight */
+    bool stopped;     /* SSE: h2o stopped the generator; send nothing more */
+    bool dead;        /* the request is gone; free when busy drops to 0 */
+    bool started;     /* SSE: headers went out with the first send */
+    bool inflight;    /* SSE: an h2o_send awaits proceed() */
+    bool final;       /* SSE: the next send ends the response */
+    bool resume_asap; /* SSE catch-up: resume as soon as nothing is in flight */
+    bool woken;       /* SSE: a wake or deadline arrived while a send was in flight */
     bool woken_timed_out;
 } ss__live_req;
 
@@ -81,43 +81,75 @@ static ss_slice iov_slice(h2o_iovec_t v) { return ss_slice_of(v.base, v.len); }
 
 static const char *reason_phrase(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 422: return "Unprocessable Entity";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 507: return "Insufficient Storage";
-    default: break;
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 416:
+        return "Range Not Satisfiable";
+    case 422:
+        return "Unprocessable Entity";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
+    default:
+        break;
     }
     if (status >= 200 && status < 300)
         return "OK";
     return status >= 500 ? "Error" : "Client Error";
 }
 
-static bool is_head(const h2o_req_t *req) { return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")); }
+static bool is_head(const h2o_req_t *req) {
+    return h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+}
 
 /* Headers h2o writes itself. */
 static bool hop_header(ss_slice name) {
@@ -646,7 +678,7 @@ void ss__h2o_end_all_live(ss_h2o_front *f) {
 /* Owned by: f->held until released. */
 typedef struct ss__held {
     h2o_linklist_t link;
-    h2o_req_t *req;          /* NULL once the request is gone */
+    h2o_req_t *req;           /* NULL once the request is gone */
     struct ss__held **anchor; /* in the request pool; cleared before we let go of the request */
     ss_http_response res;
 } ss__held;

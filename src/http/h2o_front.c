@@ -50,7 +50,6 @@ static ss_h2o_front *left_to_exit;
 
 static const h2o_iovec_t alpn_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
-
 /* ---- access log ------------------------------------------------------------------------ */
 
 static void log_flush(ss_h2o_front *f) {
@@ -149,8 +148,11 @@ void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
     o += log_escape(d + o, target.base, shown, 4 * LOG_TARGET_MAX);
     if (shown < target.len)
         o += (size_t)snprintf(d + o, need - o, "...");
-    n = snprintf(d + o, need - o, " %d %zu %lld.%03lldms %s\n", req->res.status, req->bytes_sent, us / 1000, us % 1000,
-                 req->version >= 0x200 ? "h2" : req->version == 0x100 ? "h1.0" : "h1.1");
+    n = snprintf(d + o, need - o, " %d %zu %lld.%03lldms %s\n", req->res.status, req->bytes_sent, us / 1000,
+                 us % 1000,
+                 req->version >= 0x200   ? "h2"
+                 : req->version == 0x100 ? "h1.0"
+                                         : "h1.1");
     o += n > 0 ? (size_t)n : 0;
     f->log_len += o;
     if (f->log_len >= SS__ACCESS_LOG_FLUSH_BYTES)
@@ -226,7 +228,8 @@ static void format_address(const struct sockaddr *sa, char *out, size_t cap, uin
 static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, char *err, size_t cap) {
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%u", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_ADDRCONFIG};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host, port_text, &hints, &res);
@@ -254,8 +257,8 @@ static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, cha
     freeaddrinfo(res);
     if (fd < 0) {
         bool v6 = strchr(host, ':') != NULL;
-        return ss__errf(err, cap, SS_IOERR, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "", port,
-                    strerror(e));
+        return ss__errf(err, cap, SS_IOERR, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "",
+                        port, strerror(e));
     }
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;
@@ -277,7 +280,8 @@ static ss_rc setup_tls(ss_h2o_front *f, const char *cert, const char *key, char 
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         SSL_CTX_free(ctx);
-        return ss__errf(err, cap, SS_BADARG, "cannot load TLS key '%s' (or it does not match the certificate)", key);
+        return ss__errf(err, cap, SS_BADARG, "cannot load TLS key '%s' (or it does not match the certificate)",
+                        key);
     }
     h2o_ssl_register_alpn_protocols(ctx, alpn_protocols);
     f->ssl_ctx = ctx;
@@ -422,7 +426,7 @@ ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop) {
         while (f->n_conns && mono_ms() < until)
             turn(f, 20, &next_expiry);
     }
-    ss__h2o_end_all_live(f); /* anything that arrived while draining */
+    ss__h2o_end_all_live(f);  /* anything that arrived while draining */
     turn(f, 0, &next_expiry); /* free the sockets h2o closed last */
     log_flush(f);
     if (f->n_conns)

@@ -53,7 +53,7 @@ typedef struct ss_h2o_front_options {
     bool http2;            /* h2c: prior knowledge and Upgrade on cleartext */
     const char *tls_cert;  /* PEM chain; with tls_key: HTTPS, ALPN h2 + http/1.1 */
     const char *tls_key;
-    bool access_log;       /* one line per request on stderr */
+    bool access_log; /* one line per request on stderr */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in

@@ -8,8 +8,8 @@
 #endif
 #include <h2o.h>
 
-#include "h2o_front.h"
 #include "base/timers.h"
+#include "h2o_front.h"
 
 #define SS__ACCESS_LOG_FLUSH_BYTES (64u << 10)
 
@@ -32,14 +32,14 @@ struct ss_h2o_front {
     char address[80]; /* "127.0.0.1:4437" / "[::1]:4437" */
     uint16_t port;
 
-    h2o_linklist_t held;        /* ss__held: responses waiting for the next flush */
+    h2o_linklist_t held; /* ss__held: responses waiting for the next flush */
 
-    ss__timers timers;  /* deadlines of parked live reads and SSE stall checks */
+    ss__timers timers;    /* deadlines of parked live reads and SSE stall checks */
     h2o_linklist_t lives; /* every ss__live_req that still owns a continuation */
     h2o_linklist_t conns; /* every accepted socket (ss__conn), until h2o closes it */
     size_t n_conns;
 
-    char *log;          /* access-log lines not yet written */
+    char *log; /* access-log lines not yet written */
     size_t log_len, log_cap;
     time_t log_sec;     /* second of log_stamp */
     char log_stamp[24]; /* "2026-11-26T21:30:00" */

@@ -18,7 +18,8 @@
 #include "streamsy/json.h"
 #include "streamsy/json_doc.h"
 
-_Static_assert(SS_JSON_MAX_VALUE_DEPTH + 1 == SS_JSON_MAX_DEPTH, "a value plus its wrapping array fits the scanner");
+_Static_assert(SS_JSON_MAX_VALUE_DEPTH + 1 == SS_JSON_MAX_DEPTH,
+               "a value plus its wrapping array fits the scanner");
 
 struct ss_json_protocol {
     ss_protocol *p;      /* borrowed */
@@ -26,8 +27,8 @@ struct ss_json_protocol {
 };
 
 struct ss_json_stream {
-    ss_json_protocol *jp; /* borrowed */
-    ss_protocol_stream *s;/* owned */
+    ss_json_protocol *jp;  /* borrowed */
+    ss_protocol_stream *s; /* owned */
 };
 
 /* ---- protocol and streams ------------------------------------------------------ */
@@ -111,7 +112,6 @@ static void error_from_codec(ss_json_error *err, long index, const char *what) {
         snprintf(err->message, sizeof err->message, "value rejected by the codec's %s", what);
 }
 
-
 /* Appends the encoding of values[0..n) (none NULL) to `b` as "[e1,...,en]"
  * (nothing for n == 0). Returns SS_OK, or SS_BADARG with `err` (index = the value's
  * index, or -1 when `single`) when a value is rejected, or another code. */
@@ -169,8 +169,8 @@ ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_c
     ss_json_create_result r;
     memset(&r, 0, sizeof r);
     r.error.index = -1;
-    ss_rc rc = encode_body(&jp->codec, (const json_t *const *)o->initial_values, o->n_initial, false, &body,
-                           &r.error);
+    ss_rc rc =
+        encode_body(&jp->codec, (const json_t *const *)o->initial_values, o->n_initial, false, &body, &r.error);
     if (rc == SS_BADARG) {
         ss_buf_release(&body);
         r.status = SS_JSON_CREATE_INVALID;
@@ -206,12 +206,24 @@ ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_c
         return rc;
     }
     switch (cr.status) {
-    case SS_CREATE_CREATED: r.status = SS_JSON_CREATE_CREATED; break;
-    case SS_CREATE_EXISTS: r.status = SS_JSON_CREATE_EXISTS; break;
-    case SS_CREATE_CONFLICT: r.status = SS_JSON_CREATE_CONFLICT; break;
-    case SS_CREATE_NOT_FOUND: r.status = SS_JSON_CREATE_NOT_FOUND; break;
-    case SS_CREATE_BAD_REQUEST: r.status = SS_JSON_CREATE_BAD_REQUEST; break;
-    case SS_CREATE_NOT_SUPPORTED: r.status = SS_JSON_CREATE_NOT_SUPPORTED; break;
+    case SS_CREATE_CREATED:
+        r.status = SS_JSON_CREATE_CREATED;
+        break;
+    case SS_CREATE_EXISTS:
+        r.status = SS_JSON_CREATE_EXISTS;
+        break;
+    case SS_CREATE_CONFLICT:
+        r.status = SS_JSON_CREATE_CONFLICT;
+        break;
+    case SS_CREATE_NOT_FOUND:
+        r.status = SS_JSON_CREATE_NOT_FOUND;
+        break;
+    case SS_CREATE_BAD_REQUEST:
+        r.status = SS_JSON_CREATE_BAD_REQUEST;
+        break;
+    case SS_CREATE_NOT_SUPPORTED:
+        r.status = SS_JSON_CREATE_NOT_SUPPORTED;
+        break;
     }
     r.conflict = cr.conflict;
     r.next_offset = cr.next_offset;
@@ -230,9 +242,16 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
     ss_json_get_result r;
     memset(&r, 0, sizeof r);
     switch (g.status) {
-    case SS_PRESENT: break;
-    case SS_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; *out = r; return SS_OK;
-    case SS_GONE: r.status = SS_JSON_GET_GONE; *out = r; return SS_OK;
+    case SS_PRESENT:
+        break;
+    case SS_NOT_FOUND:
+        r.status = SS_JSON_GET_NOT_FOUND;
+        *out = r;
+        return SS_OK;
+    case SS_GONE:
+        r.status = SS_JSON_GET_GONE;
+        *out = r;
+        return SS_OK;
     }
     ss_arena a;
     ss_arena_init(&a);
@@ -247,15 +266,21 @@ ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result
             r.status = SS_JSON_GET_OK;
         } else {
             r.status = SS_JSON_GET_CONTENT_TYPE_CONFLICT;
-            size_t len = m.content_type.len < sizeof r.content_type - 1 ? m.content_type.len
-                                                                         : sizeof r.content_type - 1;
+            size_t len =
+                m.content_type.len < sizeof r.content_type - 1 ? m.content_type.len : sizeof r.content_type - 1;
             memcpy(r.content_type, m.content_type.p, len);
             r.content_type[len] = '\0';
             ss_stream_release(g.stream);
         }
         break;
-    case SS_NOT_FOUND: r.status = SS_JSON_GET_NOT_FOUND; ss_stream_release(g.stream); break;
-    case SS_GONE: r.status = SS_JSON_GET_GONE; ss_stream_release(g.stream); break;
+    case SS_NOT_FOUND:
+        r.status = SS_JSON_GET_NOT_FOUND;
+        ss_stream_release(g.stream);
+        break;
+    case SS_GONE:
+        r.status = SS_JSON_GET_GONE;
+        ss_stream_release(g.stream);
+        break;
     }
     ss_arena_release(&a);
     *out = r;
@@ -341,9 +366,15 @@ static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_
         if ((rc = ss_stream_metadata(s->s, &a, &m)))
             goto done;
         switch (m.status) {
-        case SS_PRESENT: before = m.next_offset; break;
-        case SS_NOT_FOUND: r.append.status = SS_APPEND_NOT_FOUND; goto decided;
-        case SS_GONE: r.append.status = SS_APPEND_GONE; goto decided;
+        case SS_PRESENT:
+            before = m.next_offset;
+            break;
+        case SS_NOT_FOUND:
+            r.append.status = SS_APPEND_NOT_FOUND;
+            goto decided;
+        case SS_GONE:
+            r.append.status = SS_APPEND_GONE;
+            goto decided;
         }
     }
     ss_append_options ao = *o;
@@ -375,8 +406,7 @@ ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_jso
 }
 
 ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
-                                 const ss_json_append_options *o, ss_json_append_result *out,
-                                 ss_offset *offsets) {
+                                 const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets) {
     if (n && !values)
         return SS_BADARG;
     for (size_t i = 0; i < n; i++)
@@ -406,7 +436,6 @@ static void messages_free(ss_json_message *msgs, size_t n) {
         json_decref(msgs[i].value);
     free(msgs);
 }
-
 
 /* Parses and decodes msgs[0..n) in order, stopping at the first failure.
  * Returns SS_OK (check d->failed) or a code from the codec / allocator; on
@@ -490,9 +519,15 @@ static ss_rc read_typed(ss_json_stream *s, const ss_read_options *o, bool to_tai
     memset(&r, 0, sizeof r);
     r.error.index = -1;
     switch (rr.status) {
-    case SS_PRESENT: r.status = SS_JSON_READ_OK; break;
-    case SS_NOT_FOUND: r.status = SS_JSON_READ_NOT_FOUND; break;
-    case SS_GONE: r.status = SS_JSON_READ_GONE; break;
+    case SS_PRESENT:
+        r.status = SS_JSON_READ_OK;
+        break;
+    case SS_NOT_FOUND:
+        r.status = SS_JSON_READ_NOT_FOUND;
+        break;
+    case SS_GONE:
+        r.status = SS_JSON_READ_GONE;
+        break;
     }
     r.next_offset = rr.next_offset;
     r.up_to_date = rr.up_to_date;
@@ -537,11 +572,21 @@ static ss_rc live_from(ss_json_stream *s, const ss_live_result *lr, const ss_off
     memset(&r, 0, sizeof r);
     r.error.index = -1;
     switch (lr->status) {
-    case SS_LIVE_OK: r.status = SS_JSON_LIVE_OK; break;
-    case SS_LIVE_TIMEOUT: r.status = SS_JSON_LIVE_TIMEOUT; break;
-    case SS_LIVE_NOT_FOUND: r.status = SS_JSON_LIVE_NOT_FOUND; break;
-    case SS_LIVE_GONE: r.status = SS_JSON_LIVE_GONE; break;
-    case SS_LIVE_WAIT: r.status = SS_JSON_LIVE_WAIT; break;
+    case SS_LIVE_OK:
+        r.status = SS_JSON_LIVE_OK;
+        break;
+    case SS_LIVE_TIMEOUT:
+        r.status = SS_JSON_LIVE_TIMEOUT;
+        break;
+    case SS_LIVE_NOT_FOUND:
+        r.status = SS_JSON_LIVE_NOT_FOUND;
+        break;
+    case SS_LIVE_GONE:
+        r.status = SS_JSON_LIVE_GONE;
+        break;
+    case SS_LIVE_WAIT:
+        r.status = SS_JSON_LIVE_WAIT;
+        break;
     }
     r.next_offset = lr->next_offset;
     r.up_to_date = lr->up_to_date;

@@ -108,11 +108,21 @@ static bool read_string(loader *l, const char **s, size_t *n) {
         char e = l->p[1];
         l->p += 2;
         switch (e) {
-        case 'b': l->scratch[len++] = '\b'; break;
-        case 'f': l->scratch[len++] = '\f'; break;
-        case 'n': l->scratch[len++] = '\n'; break;
-        case 'r': l->scratch[len++] = '\r'; break;
-        case 't': l->scratch[len++] = '\t'; break;
+        case 'b':
+            l->scratch[len++] = '\b';
+            break;
+        case 'f':
+            l->scratch[len++] = '\f';
+            break;
+        case 'n':
+            l->scratch[len++] = '\n';
+            break;
+        case 'r':
+            l->scratch[len++] = '\r';
+            break;
+        case 't':
+            l->scratch[len++] = '\t';
+            break;
         case 'u': {
             unsigned cp = hex4(l->p);
             l->p += 4;

@@ -37,13 +37,27 @@ static ss_rc emit_string(ss_buf *b, const char *s, size_t n) {
         char esc[6] = {'\\', 0};
         size_t len = 2;
         switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\r': esc[1] = 'r'; break;
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
         default:
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
@@ -156,9 +170,7 @@ static ss_rc emit_object(ss_buf *b, const json_t *v, int depth) {
     json_t *m;
     size_t n_index = 0;
     uint32_t idx;
-    json_object_keylen_foreach((json_t *)v, key, key_len, m) {
-        n_index += array_index(key, key_len, &idx);
-    }
+    json_object_keylen_foreach((json_t *)v, key, key_len, m) { n_index += array_index(key, key_len, &idx); }
     ss_rc rc = ss_buf_append(b, "{", 1);
     bool first = true;
     if (rc == SS_OK && n_index) {

@@ -84,15 +84,23 @@ static void decide(ss_protocol *p, const ss_record *r, const ss_append_options *
         return;
     }
     if (!close_only) {
-        if (r->closed)
-            { conflict(d, SS_APPEND_CONFLICT_CLOSED, r); return; }
-        if (!ss_content_types_match(o->content_type, r->content_type))
-            { conflict(d, SS_APPEND_CONFLICT_CONTENT_TYPE, r); return; }
-        if (o->has_seq && r->has_last_seq && ss_slice_cmp(o->seq, r->last_seq) <= 0)
-            { conflict(d, SS_APPEND_CONFLICT_SEQUENCE, r); return; }
+        if (r->closed) {
+            conflict(d, SS_APPEND_CONFLICT_CLOSED, r);
+            return;
+        }
+        if (!ss_content_types_match(o->content_type, r->content_type)) {
+            conflict(d, SS_APPEND_CONFLICT_CONTENT_TYPE, r);
+            return;
+        }
+        if (o->has_seq && r->has_last_seq && ss_slice_cmp(o->seq, r->last_seq) <= 0) {
+            conflict(d, SS_APPEND_CONFLICT_SEQUENCE, r);
+            return;
+        }
     }
-    if (o->has_expected_offset && !ss_offset_eq(&o->expected_offset, &r->tail))
-        { conflict(d, SS_APPEND_CONFLICT_EXPECTED_OFFSET, r); return; }
+    if (o->has_expected_offset && !ss_offset_eq(&o->expected_offset, &r->tail)) {
+        conflict(d, SS_APPEND_CONFLICT_EXPECTED_OFFSET, r);
+        return;
+    }
 
     int64_t now = ss_protocol_now_ms(p);
     ss_mutation_plan *plan = &d->plan;

@@ -72,9 +72,8 @@ bool ss_parse_rfc3339(ss_slice s, int64_t *out_ms) {
     static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int Y, M, D, h, mi, sec;
     if (s.len < 20 || !digits(s, 0, 4, &Y) || s.p[4] != '-' || !digits(s, 5, 2, &M) || s.p[7] != '-' ||
-        !digits(s, 8, 2, &D) || (s.p[10] != 'T' && s.p[10] != 't' && s.p[10] != ' ') ||
-        !digits(s, 11, 2, &h) || s.p[13] != ':' || !digits(s, 14, 2, &mi) || s.p[16] != ':' ||
-        !digits(s, 17, 2, &sec))
+        !digits(s, 8, 2, &D) || (s.p[10] != 'T' && s.p[10] != 't' && s.p[10] != ' ') || !digits(s, 11, 2, &h) ||
+        s.p[13] != ':' || !digits(s, 14, 2, &mi) || s.p[16] != ':' || !digits(s, 17, 2, &sec))
         return false;
     if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap(Y)) || h > 23 || mi > 59 || sec > 60)
         return false;

@@ -63,9 +63,9 @@ static ss_rc result_for_existing(ss_protocol *p, ss_storage_stream *st, const ss
                                  const ss_create_options *o, ss_create_result *out) {
     if (r->soft_deleted || !config_matches(r, o)) {
         ss_storage_close(st);
-        *out = r->soft_deleted ? conflict(SS_CREATE_CONFLICT_SOFT_DELETED, "Stream is soft-deleted")
-                               : conflict(SS_CREATE_CONFLICT_CONFIG_MISMATCH,
-                                          "Stream exists with different configuration");
+        *out = r->soft_deleted
+                   ? conflict(SS_CREATE_CONFLICT_SOFT_DELETED, "Stream is soft-deleted")
+                   : conflict(SS_CREATE_CONFLICT_CONFIG_MISMATCH, "Stream exists with different configuration");
         return SS_OK;
     }
     return bound(p, st, r, SS_CREATE_EXISTS, out);
@@ -78,9 +78,9 @@ static ss_rc created(ss_protocol *p, ss_storage_stream *st, const ss_record *r, 
 
 /* Frames `data` into messages appended after `prev` (after `n_prefix` slots
  * already filled by the caller). */
-static ss_rc frame_initial(ss_protocol *p, ss_slice data, ss_slice ct, const ss_message *prefix,
-                           size_t n_prefix, const ss_offset *prev, int64_t now, ss_arena *a,
-                           ss_message **out_msgs, size_t *out_n, const char **out_error) {
+static ss_rc frame_initial(ss_protocol *p, ss_slice data, ss_slice ct, const ss_message *prefix, size_t n_prefix,
+                           const ss_offset *prev, int64_t now, ss_arena *a, ss_message **out_msgs, size_t *out_n,
+                           const char **out_error) {
     ss_slice *items = NULL;
     size_t n_items = 0;
     if (data.len) {
@@ -194,9 +194,8 @@ static ss_rc create_fork(ss_protocol *p, ss_storage_stream *st, ss_slice id, con
     ss_storage_stream *src = NULL;
     ss_rc rc;
     if (!ss_storage_can_fork(p->storage)) {
-        *out = (ss_create_result){.status = SS_CREATE_NOT_SUPPORTED,
-                                  .feature = "fork",
-                                  .message = "Feature not supported: fork"};
+        *out = (ss_create_result){
+            .status = SS_CREATE_NOT_SUPPORTED, .feature = "fork", .message = "Feature not supported: fork"};
         goto done;
     }
     if ((rc = ss_storage_open(p->storage, o->forked_from, &src)))

@@ -3,8 +3,8 @@
 #include "base/json_scan.h"
 #include "internal.h"
 
-ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items,
-                size_t *out_n, const char **out_error) {
+ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                const char **out_error) {
     if (ss_content_type_is_json(content_type)) {
         bool is_array;
         return ss_json_split(body, a, out_items, out_n, &is_array, out_error);

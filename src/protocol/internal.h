@@ -6,8 +6,8 @@
 #include "base/timers.h"
 #include "streamsy/protocol.h"
 
-#define SS_MAX_WAITERS_PER_STREAM 100000 /* more parked readers of one stream: SS_TOOBIG */
-#define SS_MAX_FORK_DEPTH 1000           /* longer fork chains: SS_CORRUPT */
+#define SS_MAX_WAITERS_PER_STREAM 100000   /* more parked readers of one stream: SS_TOOBIG */
+#define SS_MAX_FORK_DEPTH 1000             /* longer fork chains: SS_CORRUPT */
 #define SS_CURSOR_EPOCH_MS 1728432000000LL /* 2024-10-09T00:00:00Z */
 #define SS_CURSOR_INTERVAL_MS 20000
 
@@ -80,8 +80,8 @@ void ss__touch(ss_protocol *p, ss_storage_stream *st, const ss_record *r);
 
 /* Splits a body into messages by the stream's content type. Returns
  * SS_BADARG with *out_error for invalid JSON. */
-ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items,
-                size_t *out_n, const char **out_error);
+ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                const char **out_error);
 /* Allocates n offsets after `prev`, filling msgs[i].offset; SS_MISUSE when the
  * generator returns an invalid or non-increasing offset. */
 ss_rc ss__allocate(const ss_protocol *p, const ss_offset *prev, ss_message *msgs, size_t n);

@@ -108,7 +108,8 @@ void ss_stream_release(ss_protocol_stream *s) {
 ss_slice ss_stream_id(const ss_protocol_stream *s) { return s->st->id; }
 
 static ss_rc expire(ss_protocol *p, ss_slice id) {
-    ss_delete_plan plan = {.id = id, .reason = SS_DELETE_EXPIRY, .effects = {.notify = true, .cancel_expiry = true}};
+    ss_delete_plan plan = {
+        .id = id, .reason = SS_DELETE_EXPIRY, .effects = {.notify = true, .cancel_expiry = true}};
     ss_delete_outcome outcome;
     return ss_storage_delete(p->storage, &plan, &outcome);
 }
@@ -231,7 +232,8 @@ static uint32_t next_random(ss_protocol *p) {
 
 void ss__cursor(ss_protocol *p, ss_slice client, char out[SS_CURSOR_MAX]) {
     int64_t now = ss_protocol_now_ms(p);
-    uint64_t interval = now > SS_CURSOR_EPOCH_MS ? (uint64_t)(now - SS_CURSOR_EPOCH_MS) / SS_CURSOR_INTERVAL_MS : 0;
+    uint64_t interval =
+        now > SS_CURSOR_EPOCH_MS ? (uint64_t)(now - SS_CURSOR_EPOCH_MS) / SS_CURSOR_INTERVAL_MS : 0;
     uint64_t prev = 0;
     size_t i = 0;
     while (i < client.len && i < 18 && client.p[i] >= '0' && client.p[i] <= '9')

@@ -303,7 +303,8 @@ ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out) {
         *out = SS_NOT_FOUND;
         return SS_OK;
     }
-    ss_delete_plan plan = {.id = s->st->id, .reason = SS_DELETE_USER, .effects = {.notify = true, .cancel_expiry = true}};
+    ss_delete_plan plan = {
+        .id = s->st->id, .reason = SS_DELETE_USER, .effects = {.notify = true, .cancel_expiry = true}};
     ss_delete_outcome oc;
     if ((rc = ss_storage_delete(s->p->storage, &plan, &oc)))
         return rc;

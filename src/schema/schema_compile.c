@@ -181,15 +181,15 @@ static const char *nofrag_dup(cc *c, const char *uri) {
 }
 
 /* The keywords whose values are subschemas, for the id pass. */
-static const char *const ONE_SCHEMA[] = {"additionalItems", "additionalProperties", "contains", "propertyNames",
-                                         "not",             "if",                   "then",     "else",
-                                         "items"};
+static const char *const ONE_SCHEMA[] = {
+    "additionalItems", "additionalProperties", "contains", "propertyNames", "not", "if", "then", "else", "items"};
 static const char *const SCHEMA_ARRAYS[] = {"items", "allOf", "anyOf", "oneOf"};
-static const char *const SCHEMA_MAPS[] = {"properties", "patternProperties", "definitions", "$defs", "dependencies"};
+static const char *const SCHEMA_MAPS[] = {"properties", "patternProperties", "definitions", "$defs",
+                                          "dependencies"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Later-draft assertions: ignoring them would accept what they reject. */
-static const char *const REJECTED[] = {"prefixItems",      "unevaluatedProperties", "unevaluatedItems",
+static const char *const REJECTED[] = {"prefixItems",       "unevaluatedProperties", "unevaluatedItems",
                                        "dependentRequired", "dependentSchemas",      "minContains",
                                        "maxContains",       "$recursiveRef",         "$dynamicRef"};
 
@@ -294,8 +294,8 @@ static bool sub(cc *c, const json_t *v, const char *base, int depth, ss__sch_nod
     return true;
 }
 
-static bool schema_array(cc *c, const json_t *v, const char *kw, const char *base, int depth,
-                         ss__sch_node ***out, size_t *out_n) {
+static bool schema_array(cc *c, const json_t *v, const char *kw, const char *base, int depth, ss__sch_node ***out,
+                         size_t *out_n) {
     if (!json_is_array(v) || json_array_size(v) == 0) {
         cfail(c, kw, "\"%s\" must be a non-empty array of schemas", kw);
         return false;
@@ -367,8 +367,8 @@ static bool kw_type(cc *c, ss__sch_node *n, const json_t *v) {
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"null", SS__SCH_T_NULL},     {"boolean", SS__SCH_T_BOOLEAN}, {"object", SS__SCH_T_OBJECT},
-                 {"array", SS__SCH_T_ARRAY},   {"number", SS__SCH_T_NUMBER},   {"string", SS__SCH_T_STRING},
+    } names[] = {{"null", SS__SCH_T_NULL},      {"boolean", SS__SCH_T_BOOLEAN}, {"object", SS__SCH_T_OBJECT},
+                 {"array", SS__SCH_T_ARRAY},    {"number", SS__SCH_T_NUMBER},   {"string", SS__SCH_T_STRING},
                  {"integer", SS__SCH_T_INTEGER}};
     size_t count = json_is_array(v) ? json_array_size(v) : 1;
     if (!json_is_string(v) && !(json_is_array(v) && count > 0))
@@ -381,7 +381,8 @@ static bool kw_type(cc *c, ss__sch_node *n, const json_t *v) {
                 bit = names[k].bit;
         if (!bit)
             return cfail(c, "type", "unknown type %s%.60s%s", json_is_string(s) ? "\"" : "",
-                         json_is_string(s) ? json_string_value(s) : "(not a string)", json_is_string(s) ? "\"" : ""),
+                         json_is_string(s) ? json_string_value(s) : "(not a string)",
+                         json_is_string(s) ? "\"" : ""),
                    false;
         n->types |= bit;
     }
@@ -389,8 +390,8 @@ static bool kw_type(cc *c, ss__sch_node *n, const json_t *v) {
 }
 
 /* Looks up keyword `kw`; on presence pushes it onto the path. */
-#define KW(kw, var)                                                                                        \
-    for (const json_t *var = json_object_get(j, kw); var; var = NULL)                                      \
+#define KW(kw, var)                                                                                               \
+    for (const json_t *var = json_object_get(j, kw); var; var = NULL)                                             \
         for (size_t mark_ = path_push_cstr(c, kw), once_ = 1; once_; once_ = 0, path_pop(c, mark_))
 
 static bool compile_keywords(cc *c, ss__sch_node *n, const json_t *j, const char *base, int depth) {
@@ -399,7 +400,8 @@ static bool compile_keywords(cc *c, ss__sch_node *n, const json_t *j, const char
     for (size_t k = 0; k < COUNT(REJECTED); k++)
         KW(REJECTED[k], v) {
             (void)v;
-            cfail(c, REJECTED[k], "\"%s\" is not supported (draft 2019-09+); ignoring it would accept invalid values",
+            cfail(c, REJECTED[k],
+                  "\"%s\" is not supported (draft 2019-09+); ignoring it would accept invalid values",
                   REJECTED[k]);
             return false;
         }
@@ -516,7 +518,8 @@ static bool compile_keywords(cc *c, ss__sch_node *n, const json_t *j, const char
         json_t *m = (json_t *)v;
         for (void *it = json_object_iter(m); it; it = json_object_iter_next(m, it), i++) {
             size_t mark = path_push(c, json_object_iter_key(it), json_object_iter_key_len(it));
-            n->pprops[i].re = regex(c, json_object_iter_key(it), json_object_iter_key_len(it), "patternProperties");
+            n->pprops[i].re =
+                regex(c, json_object_iter_key(it), json_object_iter_key_len(it), "patternProperties");
             ok = n->pprops[i].re && sub(c, json_object_iter_value(it), base, depth, &n->pprops[i].schema, false);
             path_pop(c, mark);
             if (!ok)
@@ -631,7 +634,8 @@ static ss__sch_node *compile(cc *c, const json_t *j, const char *outer_base, int
     if (!base) { /* not reached by the id pass (a $ref into an unknown keyword) */
         base = outer_base;
         const json_t *id = json_object_get(j, "$id");
-        if (json_is_string(id) && json_string_value(id)[0] != '#' && (c->ref_siblings || !json_object_get(j, "$ref"))) {
+        if (json_is_string(id) && json_string_value(id)[0] != '#' &&
+            (c->ref_siblings || !json_object_get(j, "$ref"))) {
             char *abs = ss__sch_uri_resolve(outer_base, json_string_value(id));
             if (!abs)
                 return cnomem(c);
@@ -656,7 +660,8 @@ static bool resolve(cc *c, pending *p) {
     const json_t *doc = ss__map_get(&c->resources, ss_slice_of(res, res_len));
     free(res);
     if (!doc)
-        return cfail(c, "$ref", "cannot resolve \"%.120s\": only references inside the schema document are supported",
+        return cfail(c, "$ref",
+                     "cannot resolve \"%.120s\": only references inside the schema document are supported",
                      p->uri),
                false;
     const json_t *target = doc;
@@ -712,11 +717,17 @@ static ss__sch_node *in_place_edge(const ss__sch_node *n, size_t k, bool *more) 
         return n->deps[k].schema;
     k -= n->n_deps;
     switch (k) {
-    case 0: return n->not_;
-    case 1: return n->if_;
-    case 2: return n->then_;
-    case 3: return n->else_;
-    default: *more = false; return NULL;
+    case 0:
+        return n->not_;
+    case 1:
+        return n->if_;
+    case 2:
+        return n->then_;
+    case 3:
+        return n->else_;
+    default:
+        *more = false;
+        return NULL;
     }
 }
 

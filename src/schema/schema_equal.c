@@ -146,9 +146,12 @@ static uint64_t hash(const json_t *x, int depth) {
                      hash(json_object_iter_value(it), depth + 1));
         return mix(5, h);
     }
-    case JSON_TRUE: return 6;
-    case JSON_FALSE: return 7;
-    case JSON_NULL: return 8;
+    case JSON_TRUE:
+        return 6;
+    case JSON_FALSE:
+        return 7;
+    case JSON_NULL:
+        return 8;
     }
     return 0;
 }

@@ -55,8 +55,8 @@ bool ss__sch_unique(const json_t *array, size_t *dup_i, size_t *dup_j);
 
 typedef struct ss__sch_regex {
     pcre2_code *code;
-    pcre2_match_context *ctx; /* the match limits */
-    const char *source;       /* the ECMA-262 text, for messages */
+    pcre2_match_context *ctx;   /* the match limits */
+    const char *source;         /* the ECMA-262 text, for messages */
     struct ss__sch_regex *next; /* all regexes of a schema, for freeing */
 } ss__sch_regex;
 
@@ -100,11 +100,11 @@ enum {
 };
 
 enum { /* which numeric keywords a node has */
-    SS__SCH_N_MIN = 1u << 0,
-    SS__SCH_N_MAX = 1u << 1,
-    SS__SCH_N_XMIN = 1u << 2,
-    SS__SCH_N_XMAX = 1u << 3,
-    SS__SCH_N_MULT = 1u << 4,
+       SS__SCH_N_MIN = 1u << 0,
+       SS__SCH_N_MAX = 1u << 1,
+       SS__SCH_N_XMIN = 1u << 2,
+       SS__SCH_N_XMAX = 1u << 3,
+       SS__SCH_N_MULT = 1u << 4,
 };
 
 typedef enum ss__sch_kind { SS__SCH_TRUE, SS__SCH_FALSE, SS__SCH_SCHEMA } ss__sch_kind;

@@ -203,8 +203,8 @@ ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, char
     int err;
     PCRE2_SIZE at;
     re->code = pcre2_compile((PCRE2_SPTR)text.p, text.len,
-                             PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_DOLLAR_ENDONLY, &err, &at,
-                             NULL);
+                             PCRE2_UTF | PCRE2_NO_UTF_CHECK | PCRE2_ALLOW_EMPTY_CLASS | PCRE2_DOLLAR_ENDONLY, &err,
+                             &at, NULL);
     ss_buf_release(&text);
     if (!re->code) {
         if (err == PCRE2_ERROR_NOMEMORY)

@@ -197,7 +197,6 @@ char *ss__sch_uri_resolve(const char *base, const char *ref) {
     return res;
 }
 
-
 ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len) {
     char *d = malloc(len + 1);
     if (!d)

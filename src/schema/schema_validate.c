@@ -110,14 +110,21 @@ static void fmt_num(char *out, size_t cap, const ss__sch_num *n) {
 
 static const char *type_name(const json_t *x) {
     switch (json_typeof(x)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -204,14 +211,21 @@ static bool fail_branches(vctx *c, const char *rule, ss__sch_node *const *b, siz
 
 static bool type_ok(unsigned types, const json_t *x) {
     switch (json_typeof(x)) {
-    case JSON_OBJECT: return types & SS__SCH_T_OBJECT;
-    case JSON_ARRAY: return types & SS__SCH_T_ARRAY;
-    case JSON_STRING: return types & SS__SCH_T_STRING;
-    case JSON_INTEGER: return types & (SS__SCH_T_NUMBER | SS__SCH_T_INTEGER);
-    case JSON_REAL: return (types & SS__SCH_T_NUMBER) || ((types & SS__SCH_T_INTEGER) && ss__sch_is_integral(x));
+    case JSON_OBJECT:
+        return types & SS__SCH_T_OBJECT;
+    case JSON_ARRAY:
+        return types & SS__SCH_T_ARRAY;
+    case JSON_STRING:
+        return types & SS__SCH_T_STRING;
+    case JSON_INTEGER:
+        return types & (SS__SCH_T_NUMBER | SS__SCH_T_INTEGER);
+    case JSON_REAL:
+        return (types & SS__SCH_T_NUMBER) || ((types & SS__SCH_T_INTEGER) && ss__sch_is_integral(x));
     case JSON_TRUE:
-    case JSON_FALSE: return types & SS__SCH_T_BOOLEAN;
-    case JSON_NULL: return types & SS__SCH_T_NULL;
+    case JSON_FALSE:
+        return types & SS__SCH_T_BOOLEAN;
+    case JSON_NULL:
+        return types & SS__SCH_T_NULL;
     }
     return false;
 }
@@ -288,8 +302,8 @@ static const ss__sch_prop *find_prop(const ss__sch_node *n, const char *key, siz
 static bool v_object(vctx *c, const ss__sch_node *n, const json_t *x) {
     for (size_t i = 0; i < n->n_required; i++)
         if (!json_object_getn(x, n->required[i].key, n->required[i].len))
-            return fail(c, "required", "missing property \"%.*s\"", (int)(n->required[i].len > 100 ? 100 : n->required[i].len),
-                        n->required[i].key);
+            return fail(c, "required", "missing property \"%.*s\"",
+                        (int)(n->required[i].len > 100 ? 100 : n->required[i].len), n->required[i].key);
     size_t size = json_object_size(x);
     if (size < n->min_props)
         return fail(c, "minProperties", "object has fewer than %zu properties", n->min_props);
@@ -347,8 +361,8 @@ static bool v_object(vctx *c, const ss__sch_node *n, const json_t *x) {
                 bool ok = name && quiet(c, n->property_names, name);
                 json_decref(name);
                 if (!ok)
-                    return fail(c, "propertyNames", "property name \"%.*s\" is not allowed", (int)(len > 100 ? 100 : len),
-                                key);
+                    return fail(c, "propertyNames", "property name \"%.*s\" is not allowed",
+                                (int)(len > 100 ? 100 : len), key);
             }
         }
     }
@@ -360,8 +374,8 @@ static bool v_object(vctx *c, const ss__sch_node *n, const json_t *x) {
         for (size_t k = 0; k < d->n_names; k++)
             if (!json_object_getn(x, d->names[k].key, d->names[k].len))
                 return fail(c, "dependencies", "property \"%.*s\" requires property \"%.*s\"",
-                            (int)(d->len > 80 ? 80 : d->len), d->key, (int)(d->names[k].len > 80 ? 80 : d->names[k].len),
-                            d->names[k].key);
+                            (int)(d->len > 80 ? 80 : d->len), d->key,
+                            (int)(d->names[k].len > 80 ? 80 : d->names[k].len), d->names[k].key);
         if (d->schema && !v(c, d->schema, x, "dependencies"))
             return false;
     }
@@ -437,7 +451,8 @@ static bool v_applicators(vctx *c, const ss__sch_node *n, const json_t *x) {
         if (matches == 0)
             return fail_branches(c, "oneOf", n->one_of, n->n_one_of, x);
         if (matches > 1)
-            return fail(c, "oneOf", "value matches oneOf schemas %zu and %zu; exactly one must match", first, second);
+            return fail(c, "oneOf", "value matches oneOf schemas %zu and %zu; exactly one must match", first,
+                        second);
     }
     if (n->not_ && quiet(c, n->not_, x))
         return fail(c, "not", "value must not match the \"not\" schema");
@@ -498,9 +513,12 @@ static bool v_schema(vctx *c, const ss__sch_node *n, const json_t *x) {
 
 static bool v(vctx *c, const ss__sch_node *n, const json_t *x, const char *via) {
     switch (n->kind) {
-    case SS__SCH_TRUE: return true;
-    case SS__SCH_FALSE: return fail(c, via, "no value is allowed here (false schema)");
-    case SS__SCH_SCHEMA: break;
+    case SS__SCH_TRUE:
+        return true;
+    case SS__SCH_FALSE:
+        return fail(c, via, "no value is allowed here (false schema)");
+    case SS__SCH_SCHEMA:
+        break;
     }
     if (c->depth >= SS_JSON_SCHEMA_MAX_DEPTH || c->n_path > SS_JSON_SCHEMA_MAX_DEPTH)
         return fail(c, "depth", "value is nested too deeply to validate (limit %d)", SS_JSON_SCHEMA_MAX_DEPTH);

@@ -1,6 +1,6 @@
 /* The enforcement config: loading, path matching, and the body validator. */
-#include "base/errf.h"
 #include "config.h"
+#include "base/errf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "streamsy/json_doc.h"
 #include "base/json_scan.h"
+#include "streamsy/json_doc.h"
 #include "streamsy/json_schema.h"
 #include "streamsy/state.h"
 
@@ -23,8 +23,8 @@ typedef struct rule {
     char *pattern;  /* owned */
     bool is_prefix; /* "prefix" instead of a "match" glob */
     rule_kind kind;
-    ss_json_schema *schema;       /* RULE_SCHEMA */
-    ss_state_schema *state;       /* RULE_STATE */
+    ss_json_schema *schema;         /* RULE_SCHEMA */
+    ss_state_schema *state;         /* RULE_STATE */
     ss_json_schema **value_schemas; /* RULE_STATE: the collections' schemas, owned */
     size_t n_value_schemas;
 } rule;
@@ -151,7 +151,8 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
         const json_t *key = json_object_get(c, "primaryKey");
         if (!json_is_object(c) || !json_is_string(name) || (type && !json_is_string(type)) ||
             (key && !json_is_string(key))) {
-            ok = ss__fail(err, cap, "%s: needs \"name\" (string), optional \"type\" and \"primaryKey\" (strings)", at);
+            ok = ss__fail(err, cap, "%s: needs \"name\" (string), optional \"type\" and \"primaryKey\" (strings)",
+                          at);
             break;
         }
         ok = load_schema(c, base_dir, at, &r->value_schemas[i], err, cap);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/h2o_front.h"
 #include "config.h"
+#include "http/h2o_front.h"
 #include "options.h"
 #include "storage_open.h"
 #include "streamsy/streamsy.h"
@@ -97,7 +97,9 @@ static int serve(const ss_cli_options *o) {
            ss_h2o_front_is_tls(front) ? "https" : "http", ss_h2o_front_address(front),
            o->path_prefix[0] ? o->path_prefix : "/", ss_storage_name(storage), o->storage_path[0] ? ":" : "",
            o->storage_path, ss_storage_is_durable(storage) ? "durable" : "not durable", o->long_poll_timeout_ms,
-           ss_h2o_front_is_tls(front) ? ", h2 via ALPN" : o->http2 ? ", h2c" : "");
+           ss_h2o_front_is_tls(front) ? ", h2 via ALPN"
+           : o->http2                 ? ", h2c"
+                                      : "");
     fflush(stdout);
 
     rc = ss_h2o_front_run(front, &stop_requested);

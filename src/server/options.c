@@ -1,6 +1,6 @@
 /* Command line and environment parsing for `streamsy` (see options.h). */
-#include "base/errf.h"
 #include "options.h"
+#include "base/errf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,8 +28,8 @@ typedef enum setting_id {
 
 typedef struct setting {
     const char *flag;
-    const char *env; /* NULL: no environment variable */
-    bool is_switch;  /* takes no value on the command line */
+    const char *env;   /* NULL: no environment variable */
+    bool is_switch;    /* takes no value on the command line */
     bool env_inverted; /* STREAMSY_ACCESS_LOG=0 means --quiet */
 } setting;
 
@@ -154,9 +154,11 @@ static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size
         host = s;
         host_end = strrchr(s, ':');
         if (!host_end)
-            return ss__fail(err, cap, "invalid %s '%s' (expected HOST:PORT, for example 127.0.0.1:4437)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (expected HOST:PORT, for example 127.0.0.1:4437)",
+                            rv->source, s);
         if (memchr(s, ':', (size_t)(host_end - s)))
-            return ss__fail(err, cap, "invalid %s '%s' (write IPv6 addresses in brackets: [::1]:4437)", rv->source, s);
+            return ss__fail(err, cap, "invalid %s '%s' (write IPv6 addresses in brackets: [::1]:4437)", rv->source,
+                            s);
         port = host_end + 1;
     }
     size_t hlen = (size_t)(host_end - host);
@@ -186,7 +188,7 @@ static bool parse_prefix(const raw_value *rv, ss_cli_options *o, char *err, size
         unsigned char c = (unsigned char)s[i];
         if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#')
             return ss__fail(err, cap, "invalid %s '%s' (spaces, control characters, '?' and '#' are not allowed)",
-                        rv->source, s);
+                            rv->source, s);
     }
     while (len && s[len - 1] == '/')
         len--;
@@ -217,7 +219,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
             return ss__fail(err, cap, "invalid %s '%s' (expected sqlite:PATH)", rv->source, storage);
         if (strlen(path) > SS_CLI_MAX_STORAGE_PATH_BYTES)
             return ss__fail(err, cap, "invalid %s (path longer than %d bytes)", rv->source,
-                        SS_CLI_MAX_STORAGE_PATH_BYTES);
+                            SS_CLI_MAX_STORAGE_PATH_BYTES);
         o->storage = SS_CLI_STORAGE_SQLITE;
         strcpy(o->storage_path, path);
     } else {
@@ -230,7 +232,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
         uint64_t v;
         if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_LONG_POLL_TIMEOUT_MS)
             return ss__fail(err, cap, "invalid %s '%s' (expected milliseconds, 1..%u)", rv->source, rv->text,
-                        SS_CLI_MAX_LONG_POLL_TIMEOUT_MS);
+                            SS_CLI_MAX_LONG_POLL_TIMEOUT_MS);
         o->long_poll_timeout_ms = (uint32_t)v;
     }
 
@@ -245,7 +247,7 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
         uint64_t v;
         if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_BODY_BYTES_LIMIT)
             return ss__fail(err, cap, "invalid %s '%s' (expected bytes, 1..%llu)", rv->source, rv->text,
-                        (unsigned long long)SS_CLI_MAX_BODY_BYTES_LIMIT);
+                            (unsigned long long)SS_CLI_MAX_BODY_BYTES_LIMIT);
         o->max_body_bytes = (size_t)v;
     }
 

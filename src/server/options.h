@@ -51,14 +51,14 @@ typedef struct ss_cli_options {
     uint16_t port;                        /* 0: any free port */
     ss_cli_storage storage;
     char storage_path[SS_CLI_MAX_STORAGE_PATH_BYTES + 1]; /* SQLite file; "" for memory */
-    uint32_t long_poll_timeout_ms;        /* 1..SS_CLI_MAX_LONG_POLL_TIMEOUT_MS */
-    char path_prefix[SS_CLI_MAX_PREFIX_BYTES + 1]; /* "/v1/stream"; "" for the root */
+    uint32_t long_poll_timeout_ms;                        /* 1..SS_CLI_MAX_LONG_POLL_TIMEOUT_MS */
+    char path_prefix[SS_CLI_MAX_PREFIX_BYTES + 1];        /* "/v1/stream"; "" for the root */
     size_t max_body_bytes;
-    bool http2;                           /* h2c on the cleartext listener */
-    const char *tls_cert;                 /* NULL: no TLS; both set or both NULL */
+    bool http2;           /* h2c on the cleartext listener */
+    const char *tls_cert; /* NULL: no TLS; both set or both NULL */
     const char *tls_key;
-    bool access_log;                      /* false with --quiet or STREAMSY_ACCESS_LOG=0 */
-    const char *config_path;              /* --config: enforcement rules; NULL = none */
+    bool access_log;         /* false with --quiet or STREAMSY_ACCESS_LOG=0 */
+    const char *config_path; /* --config: enforcement rules; NULL = none */
 } ss_cli_options;
 
 /* Parses argv (argv[0] is the program name) with `envp` as the environment

@@ -13,17 +13,28 @@ static bool utf8_ok(const char *s) {
     while (*p) {
         unsigned c = *p, n;
         uint32_t cp;
-        if (c < 0x80) { p++; continue; }
-        if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-        else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-        else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
         for (unsigned i = 1; i <= n; i++) {
             if ((p[i] & 0xC0) != 0x80)
                 return false;
             cp = (cp << 6) | (p[i] & 0x3F);
         }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
             return false;
         p += n + 1;
     }
@@ -49,7 +60,8 @@ static ss_rc set_value(json_t *obj, const char *name, const json_t *v) {
 /* The key of an insert/update given without one: the value's primary-key field. */
 static ss_rc derive_key(const ss_state_collection_def *c, const ss_state_input *in, const char **key,
                         ss_json_error *err) {
-    const json_t *pk = c->primary_key && json_is_object(in->value) ? json_object_get(in->value, c->primary_key) : NULL;
+    const json_t *pk =
+        c->primary_key && json_is_object(in->value) ? json_object_get(in->value, c->primary_key) : NULL;
     if (!pk) {
         if (c->primary_key)
             ss__state_error(err, "/key", "key", "missing key: no key given and the value has no \"%s\"",
@@ -69,7 +81,8 @@ static ss_rc derive_key(const ss_state_collection_def *c, const ss_state_input *
 static ss_rc build_change(const ss_state_schema *s, const ss_state_input *in, json_t *msg, ss_json_error *err) {
     size_t ci = ss__state_find_name(s, in->collection);
     if (ci == SS_STATE_NO_COLLECTION) {
-        ss__state_error(err, "/type", "collection", "unknown collection \"%s\"", in->collection ? in->collection : "");
+        ss__state_error(err, "/type", "collection", "unknown collection \"%s\"",
+                        in->collection ? in->collection : "");
         return SS_BADARG;
     }
     const ss_state_collection_def *c = &s->colls[ci].def;

@@ -139,7 +139,8 @@ static bool check_change_shape(const json_t *msg, const json_t *op, ss__state_mo
         return false;
     }
     if (!(view->key = plain_string(key))) {
-        ss__state_error(err, "/key", "key", !key ? "missing key" : "key must be a non-empty string without U+0000");
+        ss__state_error(err, "/key", "key",
+                        !key ? "missing key" : "key must be a non-empty string without U+0000");
         return false;
     }
     view->value = json_object_get(msg, "value");
@@ -158,8 +159,10 @@ static bool check_change_shape(const json_t *msg, const json_t *op, ss__state_mo
             return false;
         }
         int64_t ms;
-        if (ts && !(json_is_string(ts) && ss_parse_rfc3339(ss_slice_of(json_string_value(ts), json_string_length(ts)), &ms))) {
-            ss__state_error(err, "/headers/timestamp", "timestamp", "headers.timestamp must be an RFC 3339 date-time");
+        if (ts && !(json_is_string(ts) &&
+                    ss_parse_rfc3339(ss_slice_of(json_string_value(ts), json_string_length(ts)), &ms))) {
+            ss__state_error(err, "/headers/timestamp", "timestamp",
+                            "headers.timestamp must be an RFC 3339 date-time");
             return false;
         }
     }
@@ -183,8 +186,7 @@ static bool check_change_values(const ss_state_schema *s, const ss__state_view *
                 ss__state_error(err, path, "primary-key", "key \"%s\" differs from the value's %s \"%s\"",
                                 view->key, c->primary_key, json_string_value(pk));
             else
-                ss__state_error(err, path, "primary-key", "primary key field %s must be a string",
-                                c->primary_key);
+                ss__state_error(err, path, "primary-key", "primary key field %s must be a string", c->primary_key);
             return false;
         }
     }
@@ -196,7 +198,7 @@ static bool check_change_values(const ss_state_schema *s, const ss__state_view *
 }
 
 ss__state_verdict ss__state_check(const ss_state_schema *s, const json_t *msg, ss__state_mode mode,
-                                 ss__state_view *view, ss_json_error *err) {
+                                  ss__state_view *view, ss_json_error *err) {
     memset(view, 0, sizeof *view);
     view->coll = SS_STATE_NO_COLLECTION;
     if (!json_is_object(msg)) {
@@ -208,7 +210,8 @@ ss__state_verdict ss__state_check(const ss_state_schema *s, const json_t *msg, s
         ss__state_error(err, "/headers", "message", "headers must be an object");
         return SS__STATE_INVALID;
     }
-    const json_t *op = json_object_get(view->headers, "operation"), *ctl = json_object_get(view->headers, "control");
+    const json_t *op = json_object_get(view->headers, "operation"),
+                 *ctl = json_object_get(view->headers, "control");
     if (!op == !ctl) {
         ss__state_error(err, "/headers", "message",
                         op ? "headers has both operation and control" : "headers needs an operation or a control");

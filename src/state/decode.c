@@ -12,7 +12,7 @@ void ss_state_read_result_release(ss_state_read_result *r) {
 }
 
 ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_state_message *out,
-                          ss__state_verdict *verdict, ss_json_error *err) {
+                           ss__state_verdict *verdict, ss_json_error *err) {
     json_t *j = NULL;
     ss__state_view v;
     *verdict = SS__STATE_INVALID;

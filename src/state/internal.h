@@ -53,25 +53,23 @@ typedef struct ss__state_view {
 /* Classifies and checks `msg`; *err is filled unless VALID, with index -1
  * (the caller sets it). */
 ss__state_verdict ss__state_check(const ss_state_schema *s, const json_t *msg, ss__state_mode mode,
-                                 ss__state_view *view, ss_json_error *err);
+                                  ss__state_view *view, ss_json_error *err);
 
 /* Fills an ss_json_error (index -1). */
 void ss__state_error(ss_json_error *err, const char *path, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
 
 /* ---- reading (decode.c) ---- */
 
 /* Parses and checks (READ mode) one stored message. SS_OK with *verdict;
  * only a VALID verdict fills *out (whose json the caller then owns). */
 ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_state_message *out,
-                          ss__state_verdict *verdict, ss_json_error *err);
+                           ss__state_verdict *verdict, ss_json_error *err);
 
 /* ---- the map (map.c) ---- */
 
 /* Records the position materialized up to (materialize.c, after a read). */
 void ss__state_map_set_offset(ss_state_map *m, const ss_offset *o);
 const ss_state_schema *ss__state_map_schema(const ss_state_map *m);
-
 
 #endif

@@ -15,13 +15,13 @@ typedef struct staged {
 struct ss_state_map {
     const ss_state_schema *schema; /* borrowed */
     ss_state_snapshot_mode mode;
-    ss__map *colls;                /* one per collection: key -> json_t* (one reference each) */
+    ss__map *colls; /* one per collection: key -> json_t* (one reference each) */
     bool has_offset;
     ss_offset offset;
     bool in_snapshot;
     staged *staged;
     size_t n_staged, cap_staged;
-    char *reset_offset;            /* owned; NULL = none */
+    char *reset_offset; /* owned; NULL = none */
 };
 
 ss_rc ss_state_map_new(const ss_state_schema *s, const ss_state_map_options *opts, ss_state_map **out) {

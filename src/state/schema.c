@@ -4,9 +4,7 @@
 
 #include "internal.h"
 
-static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
-}
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 void ss_state_schema_free(ss_state_schema *s) {
     if (!s)

@@ -35,8 +35,8 @@ static ss_rc read_record(const ss_lineage_store *store, ss_slice id, ss_arena *a
 
 /* Walks up from a purged `child` whose parent is `parent`: drops the edge,
  * and purges each soft-deleted ancestor left without dependents. */
-static ss_rc reclaim_ancestors(const ss_lineage_store *store, const ss_lineage_policy *policy,
-                               ss_arena *a, ss_slice child, ss_slice parent) {
+static ss_rc reclaim_ancestors(const ss_lineage_store *store, const ss_lineage_policy *policy, ss_arena *a,
+                               ss_slice child, ss_slice parent) {
     for (unsigned depth = 0; parent.len; depth++) {
         if (depth >= LINEAGE_MAX_DEPTH)
             return SS_CORRUPT;
@@ -109,8 +109,7 @@ done:
     return rc;
 }
 
-ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan,
-                             ss_delete_outcome *out) {
+ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan, ss_delete_outcome *out) {
     ss_arena a;
     ss_arena_init(&a);
     ss_delete_outcome outcome;
@@ -159,8 +158,8 @@ void ss_lineage_ref_count(const ss_lineage_store *store, ss_lineage_policy *out)
     };
 }
 
-void ss_lineage_reverse_index(ss_rc (*query)(void *ctx, ss_slice parent, uint64_t *out),
-                              void *ctx, ss_lineage_policy *out) {
+void ss_lineage_reverse_index(ss_rc (*query)(void *ctx, ss_slice parent, uint64_t *out), void *ctx,
+                              ss_lineage_policy *out) {
     *out = (ss_lineage_policy){
         .count_dependents = query,
         .add_edge = edge_noop,

@@ -59,8 +59,7 @@ bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur)
 
 /* ---- effects ------------------------------------------------------------- */
 
-static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e,
-                        bool allow_cancel) {
+static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e, bool allow_cancel) {
     if (e->notify && f->host.notify)
         f->host.notify(f->host.ctx, id);
     if (e->cancel_expiry && allow_cancel)
@@ -86,8 +85,7 @@ ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out
     return f->m->open(f, id, out);
 }
 
-ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
-                        ss_create_outcome *out) {
+ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out) {
     if (!p->record.id.len)
         return SS_MISUSE;
     ss_create_outcome o;
@@ -102,8 +100,7 @@ ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena 
     return SS_OK;
 }
 
-ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
-                      ss_create_outcome *out) {
+ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out) {
     if (!f->m->fork)
         return SS_NOTSUP;
     if (!p->child.id.len || !p->source_id.len)
@@ -195,13 +192,11 @@ ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, b
     return s->m->get_record(s, a, out, out_found);
 }
 
-ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
-                               ss_message_batch *out) {
+ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out) {
     return s->m->list_messages(s, o, a, out);
 }
 
-ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
-                              bool *out_found) {
+ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found) {
     return s->m->get_producer(s, producer_id, out, out_found);
 }
 
@@ -215,8 +210,7 @@ static bool plan_offsets_ordered(const ss_mutation_plan *p) {
     return true;
 }
 
-ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
-                        ss_commit_outcome *out) {
+ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out) {
     if (!plan_offsets_ordered(p))
         return SS_MISUSE;
     ss_commit_outcome o;

@@ -26,11 +26,11 @@ typedef struct front {
     ss_stream_factory *storage;
     ss_protocol *p;
     ss_handler *h;
-    ss__map live;        /* 4-byte id -> ss_http_live */
-    uint32_t next_live;  /* ids are never reused by an instance */
-    int64_t alarm;       /* what we last set: a time, ALARM_NONE or ALARM_UNKNOWN */
-    int64_t retry_at;    /* outbox redelivery, 0 = none */
-    ss_buf out;          /* results for the shim: ss_wasm_out_ptr / _len */
+    ss__map live;       /* 4-byte id -> ss_http_live */
+    uint32_t next_live; /* ids are never reused by an instance */
+    int64_t alarm;      /* what we last set: a time, ALARM_NONE or ALARM_UNKNOWN */
+    int64_t retry_at;   /* outbox redelivery, 0 = none */
+    ss_buf out;         /* results for the shim: ss_wasm_out_ptr / _len */
 } front;
 
 static front F;
@@ -44,9 +44,7 @@ static const ss_clock host_clock = {host_now, NULL};
 
 static ss_slice key_of(const uint32_t *id) { return ss_slice_of(id, sizeof *id); }
 
-static void log_line(const char *what, ss_rc rc) {
-    fprintf(stderr, "streamsy: %s: %s\n", what, ss_rc_str(rc));
-}
+static void log_line(const char *what, ss_rc rc) { fprintf(stderr, "streamsy: %s: %s\n", what, ss_rc_str(rc)); }
 
 /* ---- memory shared with the shim -------------------------------------------------------------- */
 
@@ -81,7 +79,8 @@ SS_EXPORT(ss_wasm_init) int32_t ss_wasm_init(uint32_t long_poll_timeout_ms) {
         log_line("cannot open the Durable Object's storage", rc);
         return (int32_t)rc;
     }
-    ss_protocol_options po = {.storage = F.storage, .clock = &host_clock, .long_poll_timeout_ms = long_poll_timeout_ms};
+    ss_protocol_options po = {
+        .storage = F.storage, .clock = &host_clock, .long_poll_timeout_ms = long_poll_timeout_ms};
     if ((rc = ss_protocol_new(&po, &F.p)))
         return (int32_t)rc;
     ss_handler_options ho = {.protocol = F.p, .max_body_bytes = SS_WASM_MAX_BODY_BYTES};
@@ -252,8 +251,8 @@ SS_EXPORT(ss_wasm_fork_source) int32_t ss_wasm_fork_source(const char *req, uint
 
 /* Status (ss_do_export_status) or -ss_rc; the snapshot in the out buffer
  * (empty for not-found; import it otherwise). */
-SS_EXPORT(ss_wasm_fork_export) int32_t ss_wasm_fork_export(const char *src, uint32_t src_len, const char *child,
-                                                           uint32_t child_len) {
+SS_EXPORT(ss_wasm_fork_export)
+int32_t ss_wasm_fork_export(const char *src, uint32_t src_len, const char *child, uint32_t child_len) {
     ss_slice source = slice_at(src, src_len);
     ss_get_result g; /* lazy expiry first, as for any request */
     ss_rc rc = ss_protocol_get(F.p, source, &g);
@@ -273,8 +272,8 @@ SS_EXPORT(ss_wasm_fork_import) int32_t ss_wasm_fork_import(const char *snap, uin
 
 /* After a fork PUT: 1 when the child forks from the source (keep the edge
  * the export recorded), 0 when not (drop it), or -ss_rc. */
-SS_EXPORT(ss_wasm_fork_settle) int32_t ss_wasm_fork_settle(const char *child, uint32_t child_len, const char *src,
-                                                           uint32_t src_len) {
+SS_EXPORT(ss_wasm_fork_settle)
+int32_t ss_wasm_fork_settle(const char *child, uint32_t child_len, const char *src, uint32_t src_len) {
     bool keep = false;
     ss_rc rc = ss_do_is_fork_of(F.storage, slice_at(child, child_len), slice_at(src, src_len), &keep);
     ss_rc gc = ss_do_gc_mirrors(F.storage);
@@ -284,8 +283,8 @@ SS_EXPORT(ss_wasm_fork_settle) int32_t ss_wasm_fork_settle(const char *child, ui
 }
 
 /* 1 when the parent was purged, 0 when not, or -ss_rc. */
-SS_EXPORT(ss_wasm_drop_child) int32_t ss_wasm_drop_child(const char *parent, uint32_t parent_len, const char *child,
-                                                         uint32_t child_len) {
+SS_EXPORT(ss_wasm_drop_child)
+int32_t ss_wasm_drop_child(const char *parent, uint32_t parent_len, const char *child, uint32_t child_len) {
     bool purged = false;
     ss_rc rc = ss_do_drop_child(F.storage, slice_at(parent, parent_len), slice_at(child, child_len), &purged);
     sync_alarm();
@@ -314,8 +313,8 @@ SS_EXPORT(ss_wasm_outbox_next) int32_t ss_wasm_outbox_next(void) {
     return rc ? -(int32_t)rc : found;
 }
 
-SS_EXPORT(ss_wasm_outbox_add) int32_t ss_wasm_outbox_add(const char *parent, uint32_t parent_len, const char *child,
-                                                         uint32_t child_len) {
+SS_EXPORT(ss_wasm_outbox_add)
+int32_t ss_wasm_outbox_add(const char *parent, uint32_t parent_len, const char *child, uint32_t child_len) {
     return (int32_t)ss_do_outbox_add(F.storage, slice_at(parent, parent_len), slice_at(child, child_len));
 }
 

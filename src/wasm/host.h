@@ -27,7 +27,8 @@ typedef struct ss_wasm_arg {
 _Static_assert(sizeof(ss_wasm_arg) == 16, "ss_wasm_arg layout");
 
 /* ctx.storage.sql */
-SS_IMPORT(sql_exec) int32_t ss_host_sql_exec(const char *sql, uint32_t sql_len, const ss_wasm_arg *args, uint32_t n);
+SS_IMPORT(sql_exec)
+int32_t ss_host_sql_exec(const char *sql, uint32_t sql_len, const ss_wasm_arg *args, uint32_t n);
 SS_IMPORT(sql_next) int32_t ss_host_sql_next(int32_t cur);
 SS_IMPORT(sql_ncols) int32_t ss_host_sql_ncols(int32_t cur);
 SS_IMPORT(sql_type) int32_t ss_host_sql_type(int32_t cur, int32_t col);

@@ -80,7 +80,10 @@ Test(crash, acknowledged_appends_survive_sigkill_exactly_once, .timeout = 180) {
     snprintf(storage, sizeof storage, "sqlite:%s/streams.db", dir);
     unsigned seed = (unsigned)time(NULL);
     srand(seed);
-    fprintf(stderr, "[crash] " "seed %u, database %s\n", seed, storage + 7);
+    fprintf(stderr,
+            "[crash] "
+            "seed %u, database %s\n",
+            seed, storage + 7);
 
     test_server srv;
     cr_assert(test_server_start_storage(&srv, storage, 0, NULL), "server did not start (log %s)", srv.log_path);
@@ -111,8 +114,10 @@ Test(crash, acknowledged_appends_survive_sigkill_exactly_once, .timeout = 180) {
         atomic_store(&a.acked, acked + 1);
         expect_exactly(srv.port, acked + 1);
     }
-    fprintf(stderr, "[crash] " "%d appends acknowledged over %d kills; %d in-flight resends were duplicates\n",
-                atomic_load(&a.acked), CYCLES, total_dedup);
+    fprintf(stderr,
+            "[crash] "
+            "%d appends acknowledged over %d kills; %d in-flight resends were duplicates\n",
+            atomic_load(&a.acked), CYCLES, total_dedup);
     cr_assert(test_server_stop(&srv), "clean shutdown (log %s)", srv.log_path);
     char cmd[160];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -130,7 +135,8 @@ Test(crash, streams_closure_producers_and_forks_survive_a_restart, .timeout = 60
     cr_assert(test_http(srv.port, "PUT", "/v1/stream/src", "Content-Type: text/plain\r\nStream-TTL: 3600\r\n", "a",
                         1, &r));
     test_response_free(&r);
-    cr_assert(test_http(srv.port, "PUT", "/v1/stream/fork", "Stream-Forked-From: /v1/stream/src\r\n", NULL, 0, &r));
+    cr_assert(
+        test_http(srv.port, "PUT", "/v1/stream/fork", "Stream-Forked-From: /v1/stream/src\r\n", NULL, 0, &r));
     cr_assert_eq(r.status, 201);
     test_response_free(&r);
     cr_assert(test_http(srv.port, "POST", "/v1/stream/src", "Stream-Closed: true\r\n", NULL, 0, &r));

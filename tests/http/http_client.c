@@ -30,8 +30,8 @@ static int free_port(void) {
 
 static int connect_port(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
@@ -152,7 +152,8 @@ static bool read_response(int fd, test_response *out) {
         }
         if (head_end && have_length && len >= head_end + content_length)
             break;
-        if (head_end && chunked && len >= head_end + 5 && memmem(buf + head_end, len - head_end, "\r\n0\r\n\r\n", 7))
+        if (head_end && chunked && len >= head_end + 5 &&
+            memmem(buf + head_end, len - head_end, "\r\n0\r\n\r\n", 7))
             break;
         if (head_end && chunked && len - head_end >= 5 && memcmp(buf + head_end, "0\r\n\r\n", 5) == 0)
             break;
@@ -233,7 +234,8 @@ bool test_http(int port, const char *method, const char *target, const char *ext
                size_t body_len, test_response *out) {
     size_t cap = 1024 + (extra_headers ? strlen(extra_headers) : 0) + body_len;
     char *req = malloc(cap);
-    int n = snprintf(req, cap, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
+    int n = snprintf(req, cap,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n",
                      method, target, port, extra_headers ? extra_headers : "", body_len);
     if (body_len)
         memcpy(req + n, body, body_len);

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http_client.h"
 #include "base/json_scan.h"
+#include "http_client.h"
 
 static test_server srv;
 
-static void start(void) { cr_assert(test_server_start(&srv, NULL), "server did not start (log %s)", srv.log_path); }
+static void start(void) {
+    cr_assert(test_server_start(&srv, NULL), "server did not start (log %s)", srv.log_path);
+}
 static void stop(void) { cr_assert(test_server_stop(&srv), "server did not exit cleanly (log %s)", srv.log_path); }
 
 static test_response req(const char *method, const char *target, const char *headers, const char *body) {
@@ -32,7 +34,8 @@ Test(server, a_body_over_the_limit_gets_413_and_the_server_keeps_serving) {
     size_t n = 80u << 20; /* above the default 64 MiB limit */
     char *body = malloc(n);
     memset(body, 'x', n);
-    cr_assert(test_http(srv.port, "POST", "/v1/stream/big", "Content-Type: application/octet-stream\r\n", body, n, &r));
+    cr_assert(
+        test_http(srv.port, "POST", "/v1/stream/big", "Content-Type: application/octet-stream\r\n", body, n, &r));
     free(body);
     cr_assert_eq(r.status, 413);
     test_response_free(&r);
@@ -159,7 +162,8 @@ static void *cas_loop(void *arg) {
         ss_arena_release(&a);
         test_response_free(&r);
         char headers[160], body[32];
-        snprintf(headers, sizeof headers, "Content-Type: application/json\r\nStream-Expected-Offset: %s\r\n", tail);
+        snprintf(headers, sizeof headers, "Content-Type: application/json\r\nStream-Expected-Offset: %s\r\n",
+                 tail);
         snprintf(body, sizeof body, "%zu", count + 1);
         if (!test_http(srv.port, "POST", "/v1/stream/counter", headers, body, strlen(body), &r)) {
             w->failures++;

@@ -81,12 +81,12 @@ static ss_rc make_durable_object(ss_stream_factory **out) {
 }
 
 /* X(suite, constructor, can fork, case): one line per adapter. */
-#define CONTRACT_FACTORIES(X, c)                                                                   \
-    X(memory, make_memory, true, c)                                                                \
-    X(memory_forkless, make_memory_forkless, false, c)                                             \
-    X(sqlite_memory, make_sqlite_memory, true, c)                                                  \
-    X(sqlite_file, make_sqlite_file, true, c)                                                      \
-    X(sqlite_file_autocommit, make_sqlite_file_autocommit, true, c)                               \
+#define CONTRACT_FACTORIES(X, c)                                                                                  \
+    X(memory, make_memory, true, c)                                                                               \
+    X(memory_forkless, make_memory_forkless, false, c)                                                            \
+    X(sqlite_memory, make_sqlite_memory, true, c)                                                                 \
+    X(sqlite_file, make_sqlite_file, true, c)                                                                     \
+    X(sqlite_file_autocommit, make_sqlite_file_autocommit, true, c)                                               \
     X(durable_object, make_durable_object, true, c)
 
 /* ---- the per-test environment ------------------------------------------- */
@@ -136,12 +136,11 @@ static size_t calls_of(const env *e, call_kind kind, const char *id) {
     return n;
 }
 
-static void contract_run(const char *adapter, ss_rc (*make)(ss_stream_factory **), bool forks,
-                         bool needs_fork, void (*body)(env *)) {
+static void contract_run(const char *adapter, ss_rc (*make)(ss_stream_factory **), bool forks, bool needs_fork,
+                         void (*body)(env *)) {
     env e = {.adapter = adapter};
     cr_assert_eq(make(&e.f), SS_OK, "%s: factory constructed", adapter);
-    cr_assert_eq(ss_storage_can_fork(e.f), forks, "%s: fork capability matches the factory table",
-                 adapter);
+    cr_assert_eq(ss_storage_can_fork(e.f), forks, "%s: fork capability matches the factory table", adapter);
     if (needs_fork && !forks) {
         ss_storage_factory_free(e.f);
         cr_skip_test("%s has no fork", adapter);
@@ -153,13 +152,13 @@ static void contract_run(const char *adapter, ss_rc (*make)(ss_stream_factory **
     ss_storage_factory_free(e.f);
 }
 
-#define CONTRACT_TEST_FOR(suite, make, forks, c)                                                   \
+#define CONTRACT_TEST_FOR(suite, make, forks, c)                                                                  \
     Test(suite, c) { contract_run(#suite, make, forks, c##_needs_fork, c##_body); }
 
-#define CONTRACT_CASE_(c, needs_fork)                                                              \
-    static void c##_body(env *e);                                                                  \
-    enum { c##_needs_fork = needs_fork };                                                          \
-    CONTRACT_FACTORIES(CONTRACT_TEST_FOR, c)                                                       \
+#define CONTRACT_CASE_(c, needs_fork)                                                                             \
+    static void c##_body(env *e);                                                                                 \
+    enum { c##_needs_fork = needs_fork };                                                                         \
+    CONTRACT_FACTORIES(CONTRACT_TEST_FOR, c)                                                                      \
     static void c##_body(env *e)
 
 /* A case every adapter runs. */
@@ -512,8 +511,8 @@ CONTRACT_CASE(commit_advances_tail_and_counter_and_the_messages_are_listable) {
 
 CONTRACT_CASE(a_later_close_only_commit_folds_closed) {
     create_stream(e, "s", 2);
-    ss_mutation_plan p = {.has_expected_tail = true, .expected_tail = off(2), .has_expected_closed = true,
-                          .expected_closed = false};
+    ss_mutation_plan p = {
+        .has_expected_tail = true, .expected_tail = off(2), .has_expected_closed = true, .expected_closed = false};
     p.patch.set = SS_PATCH_CLOSED;
     p.patch.closed_ms = T0 + 9;
     ss_commit_outcome o = commit(e, "s", &p);
@@ -708,7 +707,6 @@ CONTRACT_CASE(a_ttl_touch_sets_expires_at_without_moving_tail_or_counter) {
 
 /* ==== list_messages ========================================================== */
 
-
 CONTRACT_CASE(list_returns_messages_in_ascending_offset_order) {
     create_stream(e, "s", 2);
     msgs m = msgs_from(2, 3);
@@ -746,10 +744,12 @@ CONTRACT_CASE(list_limit_applies_after_the_window_and_combines_with_after_and_un
     ss_message_batch b = list(e, "s", &(ss_list_opts){.limit = 2});
     assert_batch(&b, 1, 2);
     cr_assert(b.more, "stopped early because of the limit");
-    b = list(e, "s", &(ss_list_opts){.has_after = true, .after = off(1), .has_until = true, .until = off(5), .limit = 2});
+    b = list(e, "s",
+             &(ss_list_opts){.has_after = true, .after = off(1), .has_until = true, .until = off(5), .limit = 2});
     assert_batch(&b, 2, 2);
     cr_assert(b.more);
-    b = list(e, "s", &(ss_list_opts){.has_after = true, .after = off(3), .has_until = true, .until = off(5), .limit = 2});
+    b = list(e, "s",
+             &(ss_list_opts){.has_after = true, .after = off(3), .has_until = true, .until = off(5), .limit = 2});
     assert_batch(&b, 4, 2);
     cr_assert_not(b.more, "the window ended exactly at the limit");
     b = list(e, "s", &(ss_list_opts){.has_after = true, .after = off(4), .limit = 5});
@@ -911,8 +911,8 @@ CONTRACT_CASE(a_failed_commit_runs_no_effects) {
     e->effects.n = 0;
     msgs m = msgs_from(1, 1);
     ss_mutation_plan p = append_plan(0, &m); /* stale */
-    p.effects = (ss_after_commit_effects){.notify = true, .schedule_expiry = true, .expiry_at_ms = T0,
-                                          .cancel_expiry = true};
+    p.effects = (ss_after_commit_effects){
+        .notify = true, .schedule_expiry = true, .expiry_at_ms = T0, .cancel_expiry = true};
     ss_commit_outcome o = commit(e, "s", &p);
     assert_failed(&o, SS_FAIL_OFFSET);
     o = commit(e, "ghost", &p);
@@ -936,8 +936,8 @@ CONTRACT_CASE(a_purging_delete_runs_cancel_instead_of_schedule_and_notifies) {
     create_stream(e, "s", 1);
     e->effects.n = 0;
     ss_delete_plan p = {.id = S("s"), .reason = SS_DELETE_USER};
-    p.effects = (ss_after_commit_effects){.notify = true, .schedule_expiry = true, .expiry_at_ms = T0,
-                                          .cancel_expiry = true};
+    p.effects = (ss_after_commit_effects){
+        .notify = true, .schedule_expiry = true, .expiry_at_ms = T0, .cancel_expiry = true};
     cr_assert_eq(delete_plan(e, &p), SS_DELETE_OUTCOME_PURGED);
     cr_assert_eq(e->effects.n, 2);
     cr_assert_eq(calls_of(e, CALL_NOTIFY, "s"), 1);

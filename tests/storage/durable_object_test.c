@@ -128,7 +128,7 @@ static int fork_across(const char *child, const char *source, const char *conten
                        ss_do_export_status *export_status) {
     object *co = obj(child), *so = obj(source);
     deliver_outbox(co); /* an older drop for this edge must not overtake the new one */
-    ss_get_result g; /* lazy expiry at the source first */
+    ss_get_result g;    /* lazy expiry at the source first */
     cr_assert_eq(ss_protocol_get(so->p, S(source), &g), SS_OK);
     if (g.stream)
         ss_stream_release(g.stream);
@@ -265,7 +265,8 @@ Test(durable_object, a_source_with_a_fork_elsewhere_is_soft_deleted_and_purged_w
     assert_content("kid", "ab");
     cr_assert_eq(delete_stream("src"), SS_GONE);
     ss_do_export_status st;
-    cr_assert_eq(fork_across("kid2", "src", "text/plain", &st), SS_CREATE_CONFLICT, "as the source's object would");
+    cr_assert_eq(fork_across("kid2", "src", "text/plain", &st), SS_CREATE_CONFLICT,
+                 "as the source's object would");
     cr_assert_eq(st, SS_DO_EXPORT_SOFT_DELETED);
     cr_assert_eq(count(obj("kid2"), "SELECT count(*) FROM streamsy_streams"), 0, "the soft-deleted mirror went");
     cr_assert_eq(delete_stream("kid"), SS_PRESENT);

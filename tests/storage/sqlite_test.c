@@ -104,15 +104,16 @@ static ss_message msg(unsigned n) {
 }
 
 static ss_record record_of(const char *id, unsigned tail) {
-    return (ss_record){.id = S(id), .content_type = S("text/plain"), .created_ms = T0, .tail = off(tail),
-                       .counter = tail};
+    return (ss_record){
+        .id = S(id), .content_type = S("text/plain"), .created_ms = T0, .tail = off(tail), .counter = tail};
 }
 
 static void create(ss_stream_factory *f, const ss_record *rec, const ss_message *msgs, size_t n) {
     ss_arena a;
     ss_arena_init(&a);
     ss_create_outcome o;
-    cr_assert_eq(ss_storage_create(f, &(ss_create_plan){.record = *rec, .msgs = msgs, .n_msgs = n}, &a, &o), SS_OK);
+    cr_assert_eq(ss_storage_create(f, &(ss_create_plan){.record = *rec, .msgs = msgs, .n_msgs = n}, &a, &o),
+                 SS_OK);
     cr_assert_eq(o.status, SS_CREATE_OUTCOME_CREATED);
     ss_arena_release(&a);
 }
@@ -326,9 +327,9 @@ Test(sqlite_persistence, streams_messages_producers_forks_and_deadlines_survive_
     ss_arena a;
     ss_arena_init(&a);
     ss_create_outcome co;
-    cr_assert_eq(ss_storage_fork(f, &(ss_fork_plan){.child = kid, .source_id = S("s"), .source_live_at = off(2)},
-                                 &a, &co),
-                 SS_OK);
+    cr_assert_eq(
+        ss_storage_fork(f, &(ss_fork_plan){.child = kid, .source_id = S("s"), .source_live_at = off(2)}, &a, &co),
+        SS_OK);
     cr_assert_eq(co.status, SS_CREATE_OUTCOME_CREATED);
     create_n(f, "plain", 0);
     cr_assert_eq(ss_storage_flush(f), SS_OK);
@@ -476,9 +477,9 @@ Test(sqlite_persistence, a_fork_plan_whose_child_does_not_name_the_source_is_mis
     ss_arena a;
     ss_arena_init(&a);
     ss_create_outcome o;
-    cr_assert_eq(ss_storage_fork(f, &(ss_fork_plan){.child = kid, .source_id = S("src"), .source_live_at = off(1)},
-                                 &a, &o),
-                 SS_MISUSE);
+    cr_assert_eq(
+        ss_storage_fork(f, &(ss_fork_plan){.child = kid, .source_id = S("src"), .source_live_at = off(1)}, &a, &o),
+        SS_MISUSE);
     cr_assert_not(exists(f, "kid"));
     ss_arena_release(&a);
     ss_storage_factory_free(f);
@@ -841,7 +842,8 @@ Test(sqlite_ownership, a_second_process_on_the_same_file_is_refused_while_the_fi
 static void child_open_and_die(int fd, const char *path) {
     ss_stream_factory *f = NULL;
     char err[256] = "";
-    ss_rc rc = ss_sqlite_factory_open(&(ss_sqlite_options){.path = path, .group_commit = true}, &f, err, sizeof err);
+    ss_rc rc =
+        ss_sqlite_factory_open(&(ss_sqlite_options){.path = path, .group_commit = true}, &f, err, sizeof err);
     dprintf(fd, "%s %s", ss_rc_name(rc), err);
     _exit(0); /* no destroy: the kernel drops the lock */
 }
@@ -870,7 +872,8 @@ static void cap_pages(ss_stream_factory *f, int extra) {
 }
 
 static void uncap_pages(ss_stream_factory *f) {
-    cr_assert_eq(sqlite3_exec(ss__sqlite_db(f), "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(ss__sqlite_db(f), "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
+                 SQLITE_OK);
 }
 
 static char big[256 * 1024];
@@ -969,7 +972,9 @@ static int fail_wal_writes; /* SQLITE_OK, or the error to return */
 #define REAL(f) (((shim_file *)(f))->real)
 
 static int x_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
-static int x_read(sqlite3_file *f, void *p, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), p, n, o); }
+static int x_read(sqlite3_file *f, void *p, int n, sqlite3_int64 o) {
+    return REAL(f)->pMethods->xRead(REAL(f), p, n, o);
+}
 static int x_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 o) {
     if (((shim_file *)f)->wal && fail_wal_writes)
         return fail_wal_writes;
@@ -981,22 +986,30 @@ static int x_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods-
 static int x_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
 static int x_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
 static int x_reserved(sqlite3_file *f, int *out) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out); }
-static int x_control(sqlite3_file *f, int op, void *arg) { return REAL(f)->pMethods->xFileControl(REAL(f), op, arg); }
+static int x_control(sqlite3_file *f, int op, void *arg) {
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
 static int x_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
 static int x_device(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
 static int x_shm_map(sqlite3_file *f, int pg, int sz, int ext, void volatile **pp) {
     return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, pp);
 }
-static int x_shm_lock(sqlite3_file *f, int o, int n, int flags) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, flags); }
+static int x_shm_lock(sqlite3_file *f, int o, int n, int flags) {
+    return REAL(f)->pMethods->xShmLock(REAL(f), o, n, flags);
+}
 static void x_shm_barrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
 static int x_shm_unmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
-static int x_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp); }
-static int x_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+static int x_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **pp) {
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, pp);
+}
+static int x_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) {
+    return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
+}
 
 static const sqlite3_io_methods shim_io = {
-    3,           x_close,  x_read,     x_write,     x_truncate,    x_sync,      x_size,   x_lock,     x_unlock,
-    x_reserved,  x_control, x_sector,  x_device,    x_shm_map,     x_shm_lock,  x_shm_barrier, x_shm_unmap,
-    x_fetch,     x_unfetch,
+    3,          x_close,       x_read,      x_write,   x_truncate, x_sync,   x_size,
+    x_lock,     x_unlock,      x_reserved,  x_control, x_sector,   x_device, x_shm_map,
+    x_shm_lock, x_shm_barrier, x_shm_unmap, x_fetch,   x_unfetch,
 };
 
 static int shim_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out_flags) {

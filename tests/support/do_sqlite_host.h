@@ -16,10 +16,10 @@
 
 typedef struct do_sqlite_host {
     sqlite3 *db;
-    int depth;      /* open transactions */
-    bool in_ctl;    /* our own savepoint statements are running */
-    long fail_at;   /* > 0: the exec with this number fails with SS_IOERR */
-    long execs;     /* execs so far */
+    int depth;    /* open transactions */
+    bool in_ctl;  /* our own savepoint statements are running */
+    long fail_at; /* > 0: the exec with this number fails with SS_IOERR */
+    long execs;   /* execs so far */
     ss_do_host host;
 } do_sqlite_host;
 

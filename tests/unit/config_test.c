@@ -44,7 +44,10 @@ static void cfg_release(cfg_env *e) {
 
 static ss_http_response *send_json(cfg_env *e, const char *method, const char *path, const char *body) {
     ss_http_header hs[] = {{S("Content-Type"), S("application/json")}};
-    ss_http_request r = {.method = S(method), .path = S(path), .headers = hs, .n_headers = 1,
+    ss_http_request r = {.method = S(method),
+                         .path = S(path),
+                         .headers = hs,
+                         .n_headers = 1,
                          .body = body ? S(body) : SS_SLICE_NULL};
     ss_http_response_release(&e->res);
     ss_handler_handle(e->h, &r, &e->res);
@@ -96,7 +99,8 @@ Test(config, a_batch_whose_last_element_is_invalid_writes_nothing) {
     cfg_env e;
     cfg_init(&e, CONFIG);
     send_json(&e, "PUT", "/v1/stream/events/a", NULL);
-    ss_http_response *r = send_json(&e, "POST", "/v1/stream/events/a", "[{\"id\": 1}, {\"id\": 2}, {\"name\": \"x\"}]");
+    ss_http_response *r =
+        send_json(&e, "POST", "/v1/stream/events/a", "[{\"id\": 1}, {\"id\": 2}, {\"name\": \"x\"}]");
     cr_assert_eq(r->status, 400);
     cr_assert(strstr(r->body.p, "Invalid message 2 at") == r->body.p, "%s", r->body.p);
     cr_assert(strstr(r->body.p, "required") != NULL, "%s", r->body.p);

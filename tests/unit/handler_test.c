@@ -153,7 +153,8 @@ Test(http, expected_offset_on_a_closed_stream_reports_closed_and_close_only_stay
                                    H("Content-Type: text/plain", "Stream-Expected-Offset: " SS_ZERO_OFFSET));
     cr_assert_eq(r->status, 409);
     cr_assert_str_eq(hdr(r, "Stream-Closed"), "true");
-    r = send_req(&e, "POST", "/v1/stream/a", NULL, H("Stream-Closed: TRUE", "Stream-Expected-Offset: " SS_ZERO_OFFSET));
+    r = send_req(&e, "POST", "/v1/stream/a", NULL,
+                 H("Stream-Closed: TRUE", "Stream-Expected-Offset: " SS_ZERO_OFFSET));
     cr_assert_eq(r->status, 204);
     cr_assert_str_eq(hdr(r, "Stream-Closed"), "true");
     http_release(&e);

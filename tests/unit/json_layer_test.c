@@ -666,7 +666,8 @@ Test(json_layer, a_stored_message_that_is_not_json_is_reported_as_invalid_json) 
     cr_assert_eq(ss_storage_open(j.e.storage, S("a"), &st), SS_OK);
     ss_message m = {.data = S("{\"broken\""), .ts_ms = j.e.now_ms};
     cr_assert_eq(ss_default_offset_gen.next(NULL, &a1.append.offset, &m.offset), SS_OK);
-    ss_mutation_plan plan = {.has_expected_tail = true, .expected_tail = a1.append.offset, .msgs = &m, .n_msgs = 1};
+    ss_mutation_plan plan = {
+        .has_expected_tail = true, .expected_tail = a1.append.offset, .msgs = &m, .n_msgs = 1};
     plan.patch.set = SS_PATCH_TAIL;
     plan.patch.tail = m.offset;
     ss_commit_outcome oc;

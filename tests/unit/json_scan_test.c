@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "streamsy/bytes.h"
 #include "base/json_scan.h"
+#include "streamsy/bytes.h"
 
 static ss_arena arena;
 
@@ -75,10 +75,9 @@ static split_result split_n(const char *s, size_t len) {
     if (rc != SS_OK) {
         cr_assert_eq(rc, SS_BADARG, "rc %d for %s", (int)rc, show(s, len));
         cr_assert(!valid, "is_valid disagrees with split for %s", show(s, len));
-        cr_assert(err != NULL && err[0] != '\0' && strlen(err) < 40, "bad reason for %s",
+        cr_assert(err != NULL && err[0] != '\0' && strlen(err) < 40, "bad reason for %s", show(s, len));
+        cr_assert(items == &sentinel_item && n == 777 && is_array, "outputs touched on failure for %s",
                   show(s, len));
-        cr_assert(items == &sentinel_item && n == 777 && is_array,
-                  "outputs touched on failure for %s", show(s, len));
         r.err = err;
     } else {
         cr_assert(valid, "is_valid disagrees with split for %s", show(s, len));
@@ -90,8 +89,7 @@ static split_result split_n(const char *s, size_t len) {
             size_t l = items[i].len;
             cr_assert(p >= copy && l > 0 && l <= len && (size_t)(p - copy) <= len - l,
                       "item %zu outside body for %s", i, show(s, len));
-            cr_assert(!is_json_ws(p[0]) && !is_json_ws(p[l - 1]), "item %zu not trimmed for %s", i,
-                      show(s, len));
+            cr_assert(!is_json_ws(p[0]) && !is_json_ws(p[l - 1]), "item %zu not trimmed for %s", i, show(s, len));
             items[i].p = s + (p - copy);
         }
         r.items = items;
@@ -119,10 +117,10 @@ static const char *reject_n(const char *s, size_t len) {
 #define ACCEPT(lit) accept_n((lit), sizeof(lit) - 1)
 #define REJECT(lit) reject_n((lit), sizeof(lit) - 1)
 /* Rejects and checks the reason. */
-#define REJECT_BECAUSE(lit, reason)                                                                \
-    do {                                                                                           \
-        const char *why_ = REJECT(lit);                                                            \
-        cr_assert_str_eq(why_, (reason), "wrong reason for %s", show(lit, sizeof(lit) - 1));       \
+#define REJECT_BECAUSE(lit, reason)                                                                               \
+    do {                                                                                                          \
+        const char *why_ = REJECT(lit);                                                                           \
+        cr_assert_str_eq(why_, (reason), "wrong reason for %s", show(lit, sizeof(lit) - 1));                      \
     } while (0)
 
 static void assert_item(split_result r, size_t i, const char *want) {
@@ -189,8 +187,7 @@ Test(json_scan, splits_a_top_level_array_into_its_elements) {
     cr_assert_eq(r.rc, SS_OK);
     cr_assert(r.is_array);
     cr_assert_eq(r.n, 8);
-    const char *want[] = {"1",    "\"two\"", "{\"three\":3}", "[4]",
-                          "true", "false",   "null",          "-5.5e-5"};
+    const char *want[] = {"1", "\"two\"", "{\"three\":3}", "[4]", "true", "false", "null", "-5.5e-5"};
     for (size_t i = 0; i < 8; i++)
         assert_item(r, i, want[i]);
 }
@@ -448,8 +445,7 @@ Test(json_scan, rejects_malformed_fractions_and_exponents) {
 Test(json_scan, rejects_raw_control_characters_in_strings) {
     for (int c = 0; c < 0x20; c++) {
         char buf[] = {'"', 'a', (char)c, 'b', '"'};
-        cr_assert_str_eq(reject_n(buf, sizeof buf), "control character in string", "byte 0x%02x",
-                         c);
+        cr_assert_str_eq(reject_n(buf, sizeof buf), "control character in string", "byte 0x%02x", c);
         char key[] = {'{', '"', (char)c, '"', ':', '1', '}'};
         reject_n(key, sizeof key);
     }
@@ -592,8 +588,7 @@ Test(json_scan, accepts_a_null_error_pointer) {
     ss_slice *items;
     size_t n;
     bool is_array;
-    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,"), &arena, &items, &n, &is_array, NULL),
-                 SS_BADARG);
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,"), &arena, &items, &n, &is_array, NULL), SS_BADARG);
 }
 
 /* ---- nesting ----------------------------------------------------------- */
@@ -673,8 +668,7 @@ Test(json_scan, survives_a_mebibyte_of_random_bytes) {
     }
 
     /* Random bytes drawn from JSON's own alphabet get much further. */
-    static const char alphabet[] =
-        "[]{}[]{}\"\"\"::,,, \t\n\r0123456789-+.eEtrufalsn\\u/bx\xc3\xa9\xed\xf0";
+    static const char alphabet[] = "[]{}[]{}\"\"\"::,,, \t\n\r0123456789-+.eEtrufalsn\\u/bx\xc3\xa9\xed\xf0";
     for (size_t i = 0; i < MIB; i++)
         buf[i] = alphabet[rng_below(sizeof alphabet - 1)];
     (void)split_n(buf, MIB);
@@ -775,8 +769,7 @@ static bool agrees_with_jansson(const char *s, size_t len) {
     if (!j) {
         if (jansson_differs_by_design(&e))
             return false;
-        cr_assert_eq(r.rc, SS_BADARG, "jansson rejects (%s) but scanner accepts %s", e.text,
-                     show(s, len));
+        cr_assert_eq(r.rc, SS_BADARG, "jansson rejects (%s) but scanner accepts %s", e.text, show(s, len));
         return true;
     }
     if (memchr(s, '\0', len)) {
@@ -790,8 +783,7 @@ static bool agrees_with_jansson(const char *s, size_t len) {
     cr_assert_eq(r.n, want_n, "%s", show(s, len));
     for (size_t i = 0; i < r.n; i++) {
         json_t *want = json_is_array(j) ? json_array_get(j, i) : j;
-        json_t *got =
-            json_loadb(r.items[i].p, r.items[i].len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+        json_t *got = json_loadb(r.items[i].p, r.items[i].len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
         cr_assert(got != NULL, "item %zu does not parse alone (%s): %s", i, e.text, show(s, len));
         cr_assert(json_equal(got, want), "item %zu differs from jansson's: %s", i, show(s, len));
         json_decref(got);
@@ -800,7 +792,7 @@ static bool agrees_with_jansson(const char *s, size_t len) {
     return true;
 }
 
-#define T(lit)                                                                                     \
+#define T(lit)                                                                                                    \
     { (lit), sizeof(lit) - 1 }
 
 Test(json_scan, agrees_with_jansson_on_tricky_inputs) {

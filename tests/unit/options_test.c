@@ -31,10 +31,10 @@ Test(options, serve_defaults_to_loopback_4437_sqlite_and_a_30_second_long_poll) 
 Test(options, the_flags_used_by_automated_checks_parse) {
     ss_cli_options o;
     char err[256];
-    cr_assert(parse(ARGV("serve", "--listen", "127.0.0.1:9999", "--storage", "memory", "--long-poll-timeout-ms",
-                         "500"),
-                    NULL, &o, err),
-              "%s", err);
+    cr_assert(
+        parse(ARGV("serve", "--listen", "127.0.0.1:9999", "--storage", "memory", "--long-poll-timeout-ms", "500"),
+              NULL, &o, err),
+        "%s", err);
     cr_assert_eq(o.port, 9999);
     cr_assert_eq(o.storage, SS_CLI_STORAGE_MEMORY);
     cr_assert_eq(o.long_poll_timeout_ms, 500);
@@ -133,17 +133,18 @@ Test(options, switches_default_off_and_the_environment_can_turn_them_on_or_off) 
 Test(options, every_setting_has_an_environment_variable_and_flags_win) {
     ss_cli_options o;
     char err[256];
-    const char *env[] = {"STREAMSY_LISTEN=127.0.0.2:7000", "STREAMSY_STORAGE=memory",
-                         "STREAMSY_PATH_PREFIX=/env/", "STREAMSY_MAX_BODY_BYTES=4096", NULL};
+    const char *env[] = {"STREAMSY_LISTEN=127.0.0.2:7000", "STREAMSY_STORAGE=memory", "STREAMSY_PATH_PREFIX=/env/",
+                         "STREAMSY_MAX_BODY_BYTES=4096", NULL};
     cr_assert(parse(ARGV("serve"), env, &o, err), "%s", err);
     cr_assert_str_eq(o.host, "127.0.0.2");
     cr_assert_eq(o.port, 7000);
     cr_assert_eq(o.storage, SS_CLI_STORAGE_MEMORY);
     cr_assert_str_eq(o.path_prefix, "/env", "a trailing slash is dropped");
     cr_assert_eq(o.max_body_bytes, 4096);
-    cr_assert(parse(ARGV("serve", "--listen", "127.0.0.3:7001", "--path-prefix", "/flag", "--max-body-bytes", "8192"),
-                    env, &o, err),
-              "%s", err);
+    cr_assert(
+        parse(ARGV("serve", "--listen", "127.0.0.3:7001", "--path-prefix", "/flag", "--max-body-bytes", "8192"),
+              env, &o, err),
+        "%s", err);
     cr_assert_str_eq(o.host, "127.0.0.3");
     cr_assert_str_eq(o.path_prefix, "/flag");
     cr_assert_eq(o.max_body_bytes, 8192);
@@ -173,8 +174,8 @@ Test(options, listen_addresses_take_ipv4_bracketed_ipv6_names_and_port_zero) {
     cr_assert_str_eq(o.host, "localhost");
     cr_assert_not(o.host_is_ipv6);
     cr_assert_eq(o.port, 65535);
-    const char *bad[] = {"::1:4437", ":4437", "[::1]4437", "[::1]", "host:", "host:-1", "host:65536", "a b:1",
-                         "127.0.0.1:4437x"};
+    const char *bad[] = {
+        "::1:4437", ":4437", "[::1]4437", "[::1]", "host:", "host:-1", "host:65536", "a b:1", "127.0.0.1:4437x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char e[256] = "";
         cr_assert_not(parse(ARGV("serve", "--listen", bad[i]), NULL, &o, e), "'%s' must fail", bad[i]);

@@ -135,8 +135,12 @@ Test(protocol, idempotent_producer_accepts_dedupes_fences_and_reports_gaps) {
     test_env e;
     test_env_init(&e, false);
     ss_protocol_stream *s = create_stream(&e, "a", "text/plain");
-    ss_append_options o = {.data = S("m0"), .content_type = S("text/plain"), .has_producer = true,
-                           .producer_id = S("p"), .producer_epoch = 1, .producer_seq = 0};
+    ss_append_options o = {.data = S("m0"),
+                           .content_type = S("text/plain"),
+                           .has_producer = true,
+                           .producer_id = S("p"),
+                           .producer_epoch = 1,
+                           .producer_seq = 0};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);
     cr_assert_eq(r.status, SS_APPEND_APPENDED);
@@ -196,7 +200,9 @@ Test(cas, append_lands_when_the_tail_equals_the_expected_offset) {
     test_env e;
     test_env_init(&e, false);
     ss_protocol_stream *s = create_stream(&e, "a", "text/plain");
-    ss_append_options o = {.data = S("x"), .content_type = S("text/plain"), .has_expected_offset = true,
+    ss_append_options o = {.data = S("x"),
+                           .content_type = S("text/plain"),
+                           .has_expected_offset = true,
                            .expected_offset = test_offset(SS_ZERO_OFFSET)};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);
@@ -210,10 +216,17 @@ Test(cas, mismatch_is_a_conflict_with_the_actual_tail_and_writes_nothing) {
     test_env_init(&e, false);
     ss_protocol_stream *s = create_stream(&e, "a", "text/plain");
     ss_append_result first = append(&e, s, "x", "text/plain");
-    ss_append_options o = {.data = S("y"), .content_type = S("text/plain"), .has_expected_offset = true,
-                           .expected_offset = test_offset(SS_ZERO_OFFSET), .close = true, .has_producer = true,
-                           .producer_id = S("p"), .producer_epoch = 0, .producer_seq = 0,
-                           .has_seq = true, .seq = S("1")};
+    ss_append_options o = {.data = S("y"),
+                           .content_type = S("text/plain"),
+                           .has_expected_offset = true,
+                           .expected_offset = test_offset(SS_ZERO_OFFSET),
+                           .close = true,
+                           .has_producer = true,
+                           .producer_id = S("p"),
+                           .producer_epoch = 0,
+                           .producer_seq = 0,
+                           .has_seq = true,
+                           .seq = S("1")};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);
     cr_assert_eq(r.status, SS_APPEND_CONFLICT);
@@ -239,7 +252,9 @@ Test(cas, closed_content_type_and_sequence_conflicts_are_reported_before_an_offs
     ss_append_options seq = {.data = S("x"), .content_type = S("text/plain"), .has_seq = true, .seq = S("5")};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &seq, &e.a, &r), SS_OK);
-    ss_append_options o = {.data = S("y"), .content_type = S("application/json"), .has_expected_offset = true,
+    ss_append_options o = {.data = S("y"),
+                           .content_type = S("application/json"),
+                           .has_expected_offset = true,
                            .expected_offset = test_offset(SS_ZERO_OFFSET)};
     cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);
     cr_assert_eq(r.conflict, SS_APPEND_CONFLICT_CONTENT_TYPE);
@@ -279,8 +294,8 @@ Test(cas, close_only_on_an_open_stream_honours_the_expected_offset) {
     test_env_init(&e, false);
     ss_protocol_stream *s = create_stream(&e, "a", "text/plain");
     (void)append(&e, s, "x", "text/plain");
-    ss_append_options close = {.close = true, .has_expected_offset = true,
-                               .expected_offset = test_offset(SS_ZERO_OFFSET)};
+    ss_append_options close = {
+        .close = true, .has_expected_offset = true, .expected_offset = test_offset(SS_ZERO_OFFSET)};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &close, &e.a, &r), SS_OK);
     cr_assert_eq(r.conflict, SS_APPEND_CONFLICT_EXPECTED_OFFSET);
@@ -320,8 +335,10 @@ Test(cas, interleaved_writers_running_the_retry_loop_lose_no_update) {
                 continue;
             char body[32];
             snprintf(body, sizeof body, "%ld", w[i].value + 1);
-            ss_append_options o = {.data = S(body), .content_type = S("application/json"),
-                                   .has_expected_offset = true, .expected_offset = w[i].seen};
+            ss_append_options o = {.data = S(body),
+                                   .content_type = S("application/json"),
+                                   .has_expected_offset = true,
+                                   .expected_offset = w[i].seen};
             ss_append_result r;
             cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);
             if (r.status == SS_APPEND_APPENDED) {
@@ -354,7 +371,8 @@ Test(fork, reads_inherited_data_then_own_data_and_never_later_source_appends) {
     ss_protocol_stream *src = create_stream(&e, "src", "text/plain");
     ss_append_result a1 = append(&e, src, "a", "text/plain");
     (void)append(&e, src, "b", "text/plain");
-    ss_create_options fo = {.forked_from = S("src"), .has_fork_offset = true, .fork_offset = ss_offset_slice(&a1.offset)};
+    ss_create_options fo = {
+        .forked_from = S("src"), .has_fork_offset = true, .fork_offset = ss_offset_slice(&a1.offset)};
     ss_create_result fr;
     cr_assert_eq(ss_protocol_create(e.p, S("f"), &fo, &e.a, &fr), SS_OK);
     cr_assert_eq(fr.status, SS_CREATE_CREATED);
@@ -375,8 +393,8 @@ Test(fork, binary_sub_offset_takes_the_first_bytes_of_the_next_write) {
     test_env_init(&e, false);
     ss_protocol_stream *src = create_stream(&e, "src", "application/octet-stream");
     (void)append(&e, src, "hello", "application/octet-stream");
-    ss_create_options fo = {.forked_from = S("src"), .has_fork_offset = true, .fork_offset = S(SS_ZERO_OFFSET),
-                            .fork_sub_offset = 3};
+    ss_create_options fo = {
+        .forked_from = S("src"), .has_fork_offset = true, .fork_offset = S(SS_ZERO_OFFSET), .fork_sub_offset = 3};
     ss_create_result fr;
     cr_assert_eq(ss_protocol_create(e.p, S("f"), &fo, &e.a, &fr), SS_OK);
     cr_assert_eq(fr.status, SS_CREATE_CREATED);
@@ -554,7 +572,9 @@ Test(hooks, fire_after_commits_but_not_for_rejected_appends) {
     cr_assert_eq(n, 1);
     (void)append(&e, s, "x", "text/plain");
     cr_assert_eq(n, 2);
-    ss_append_options o = {.data = S("y"), .content_type = S("text/plain"), .has_expected_offset = true,
+    ss_append_options o = {.data = S("y"),
+                           .content_type = S("text/plain"),
+                           .has_expected_offset = true,
                            .expected_offset = test_offset(SS_ZERO_OFFSET)};
     ss_append_result r;
     cr_assert_eq(ss_stream_append(s, &o, &e.a, &r), SS_OK);

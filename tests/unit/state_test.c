@@ -94,9 +94,7 @@ static void assert_stored(state_env *t, const char *const *expected, size_t n) {
                   (int)r.msgs[i].data.len, r.msgs[i].data.p, expected[i]);
 }
 
-static void assert_nothing_stored(state_env *t) {
-    cr_assert_eq(read_all(t).n, 0, "something was written");
-}
+static void assert_nothing_stored(state_env *t) { cr_assert_eq(read_all(t).n, 0, "something was written"); }
 
 static char *encode(state_env *t, const ss_state_input *in, size_t n, bool wrap, ss_json_error *err, ss_rc want) {
     ss_buf b;
@@ -152,8 +150,9 @@ Test(state, insert_is_written_in_streamsy_key_order_as_a_one_element_array) {
     in.timestamp = "2025-01-15T10:35:00Z";
     ss_json_error err;
     char *body = encode(&t, &in, 1, true, &err, SS_OK);
-    const char *msg = "{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":\"Alice\"},"
-                      "\"headers\":{\"txid\":\"t-1\",\"timestamp\":\"2025-01-15T10:35:00Z\",\"operation\":\"insert\"}}";
+    const char *msg =
+        "{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":\"Alice\"},"
+        "\"headers\":{\"txid\":\"t-1\",\"timestamp\":\"2025-01-15T10:35:00Z\",\"operation\":\"insert\"}}";
     char want[512];
     snprintf(want, sizeof want, "[%s]", msg);
     cr_assert_str_eq(body, want);
@@ -240,7 +239,9 @@ Test(state, values_are_written_the_way_json_stringify_writes_them) {
     json_object_set_new(v, "1", json_integer(4));
     json_object_set_new(v, "01", json_integer(5)); /* not an array index */
     json_t *nums = json_array();
-    double ds[] = {1.5, 1e21, 1e-7, 0.000001, 123456789012345678901.0, -0.0, 0.1, 100, 5e-324, 1.7976931348623157e308, -2.5e-10};
+    double ds[] = {1.5,     1e21, 1e-7, 0.000001, 123456789012345678901.0,
+                   -0.0,    0.1,  100,  5e-324,   1.7976931348623157e308,
+                   -2.5e-10};
     for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
         json_array_append_new(nums, json_real(ds[i]));
     json_array_append_new(nums, json_integer(9007199254740993)); /* written exactly */
@@ -292,26 +293,50 @@ Test(state, builder_rejects_each_invalid_input_and_writes_nothing) {
         {ss_state_insert("people", alice), "/type", "collection"},
         {ss_state_insert("users", noid), "/key", "key"},
         {ss_state_insert("users", numid), "/value", "primary-key"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_INSERT, .collection = "users", .key = "u2", .value = alice},
-         "/value/id", "primary-key"},
+        {{.kind = SS_STATE_CHANGE,
+          .operation = SS_STATE_INSERT,
+          .collection = "users",
+          .key = "u2",
+          .value = alice},
+         "/value/id",
+         "primary-key"},
         {ss_state_insert("users", noname), "/value", "required"},
         {ss_state_insert("users", emptyname), "/value/name", "minLength"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_UPDATE, .collection = "users", .key = "u1"}, "/value", "value"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "users", .key = "u1", .value = alice},
-         "/value", "value"},
+        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_UPDATE, .collection = "users", .key = "u1"},
+         "/value",
+         "value"},
+        {{.kind = SS_STATE_CHANGE,
+          .operation = SS_STATE_DELETE,
+          .collection = "users",
+          .key = "u1",
+          .value = alice},
+         "/value",
+         "value"},
         {ss_state_delete("users", NULL), "/key", "key"},
         {ss_state_delete("users", ""), "/key", "key"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "users", .key = "u1",
+        {{.kind = SS_STATE_CHANGE,
+          .operation = SS_STATE_DELETE,
+          .collection = "users",
+          .key = "u1",
           .old_value = noname},
-         "/old_value", "required"},
+         "/old_value",
+         "required"},
         {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "tasks", .key = "t", .txid = ""},
-         "/headers/txid", "txid"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "tasks", .key = "t",
+         "/headers/txid",
+         "txid"},
+        {{.kind = SS_STATE_CHANGE,
+          .operation = SS_STATE_DELETE,
+          .collection = "tasks",
+          .key = "t",
           .timestamp = "yesterday"},
-         "/headers/timestamp", "timestamp"},
-        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "tasks", .key = "\xff"}, "/key", "key"},
+         "/headers/timestamp",
+         "timestamp"},
+        {{.kind = SS_STATE_CHANGE, .operation = SS_STATE_DELETE, .collection = "tasks", .key = "\xff"},
+         "/key",
+         "key"},
         {{.kind = SS_STATE_CHANGE, .operation = (ss_state_operation)7, .collection = "tasks", .key = "t"},
-         "/headers/operation", "operation"},
+         "/headers/operation",
+         "operation"},
         {{.kind = SS_STATE_CONTROL, .control = (ss_state_control)9}, "/headers/control", "control"},
         {{.kind = SS_STATE_CONTROL, .control = SS_STATE_RESET, .offset = ""}, "/headers/offset", "offset"},
     };
@@ -338,8 +363,13 @@ Test(state, validate_message_checks_the_published_schema_and_the_collection_tabl
     struct {
         const char *msg, *path, *rule; /* path NULL: valid */
     } cases[] = {
-        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":\"A\"},\"headers\":{\"operation\":\"insert\"}}", NULL, NULL},
-        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"name\":\"A\",\"id\":\"u1\"},\"headers\":{\"operation\":\"update\",\"txid\":\"x\",\"timestamp\":\"2025-01-15T10:35:00.123+02:00\"},\"old_value\":{\"id\":\"u1\",\"name\":\"B\"}}", NULL, NULL},
+        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":\"A\"},\"headers\":{\"operation\":"
+         "\"insert\"}}",
+         NULL, NULL},
+        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"name\":\"A\",\"id\":\"u1\"},\"headers\":{\"operation\":"
+         "\"update\",\"txid\":\"x\",\"timestamp\":\"2025-01-15T10:35:00.123+02:00\"},\"old_value\":{\"id\":\"u1\","
+         "\"name\":\"B\"}}",
+         NULL, NULL},
         {"{\"type\":\"user\",\"key\":\"u1\",\"headers\":{\"operation\":\"delete\"}}", NULL, NULL},
         {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":null,\"headers\":{\"operation\":\"delete\"}}", NULL, NULL},
         {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":null,\"headers\":{\"operation\":\"insert\"}}", NULL, NULL},
@@ -351,27 +381,42 @@ Test(state, validate_message_checks_the_published_schema_and_the_collection_tabl
         {"{\"headers\":[]}", "/headers", "message"},
         {"{\"headers\":{}}", "/headers", "message"},
         {"{\"headers\":{\"operation\":\"insert\",\"control\":\"reset\"}}", "/headers", "message"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"upsert\"}}", "/headers/operation", "operation"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"INSERT\"}}", "/headers/operation", "operation"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":1}}", "/headers/operation", "operation"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"upsert\"}}",
+         "/headers/operation", "operation"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"INSERT\"}}",
+         "/headers/operation", "operation"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":1}}", "/headers/operation",
+         "operation"},
         {"{\"headers\":{\"control\":\"pause\"}}", "/headers/control", "control"},
         {"{\"key\":\"t\",\"headers\":{\"control\":\"reset\"}}", "/key", "control"},
         {"{\"headers\":{\"control\":\"reset\",\"offset\":\"\"}}", "/headers/offset", "offset"},
         {"{\"headers\":{\"control\":\"reset\",\"from\":\"x\"}}", "/headers/from", "additionalProperties"},
         {"{\"headers\":{\"control\":\"reset\"},\"extra\":1}", "/extra", "additionalProperties"},
         {"{\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/type", "collection"},
-        {"{\"type\":\"\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/type", "collection"},
-        {"{\"type\":\"users\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/type", "collection"},
+        {"{\"type\":\"\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/type",
+         "collection"},
+        {"{\"type\":\"users\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/type",
+         "collection"},
         {"{\"type\":\"tasks\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/key", "key"},
         {"{\"type\":\"tasks\",\"key\":5,\"value\":1,\"headers\":{\"operation\":\"insert\"}}", "/key", "key"},
         {"{\"type\":\"tasks\",\"key\":\"t\",\"headers\":{\"operation\":\"update\"}}", "/value", "value"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"},\"meta\":1}", "/meta", "additionalProperties"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"offset\":\"x\"}}", "/headers/offset", "additionalProperties"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"txid\":7}}", "/headers/txid", "txid"},
-        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"timestamp\":\"2025-13-01T00:00:00Z\"}}", "/headers/timestamp", "timestamp"},
-        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u2\",\"name\":\"A\"},\"headers\":{\"operation\":\"insert\"}}", "/value/id", "primary-key"},
-        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":5},\"headers\":{\"operation\":\"insert\"}}", "/value/name", "type"},
-        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":null,\"headers\":{\"operation\":\"update\"}}", "/value", "type"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\"},\"meta\":1}",
+         "/meta", "additionalProperties"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"offset\":\"x\"}}",
+         "/headers/offset", "additionalProperties"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"txid\":7}}",
+         "/headers/txid", "txid"},
+        {"{\"type\":\"tasks\",\"key\":\"t\",\"value\":1,\"headers\":{\"operation\":\"insert\",\"timestamp\":"
+         "\"2025-13-01T00:00:00Z\"}}",
+         "/headers/timestamp", "timestamp"},
+        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u2\",\"name\":\"A\"},\"headers\":{\"operation\":"
+         "\"insert\"}}",
+         "/value/id", "primary-key"},
+        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":5},\"headers\":{\"operation\":"
+         "\"insert\"}}",
+         "/value/name", "type"},
+        {"{\"type\":\"user\",\"key\":\"u1\",\"value\":null,\"headers\":{\"operation\":\"update\"}}", "/value",
+         "type"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *m = J(cases[i].msg);
@@ -414,9 +459,10 @@ Test(state, validate_body_names_the_first_failing_message_of_a_batch) {
     cr_assert_eq(ss_state_validate_body(t.schema, S("{} x"), &err), SS_BADARG);
     assert_error(&err, -1, "", "json");
     /* Integers too big for int64 are still JSON (JavaScript reads them as doubles). */
-    cr_assert_eq(ss_state_validate_body(
-                     t.schema, S("{\"type\":\"tasks\",\"key\":\"a\",\"value\":123456789012345678901234,\"headers\":{\"operation\":\"insert\"}}"),
-                     &err),
+    cr_assert_eq(ss_state_validate_body(t.schema,
+                                        S("{\"type\":\"tasks\",\"key\":\"a\",\"value\":123456789012345678901234,"
+                                          "\"headers\":{\"operation\":\"insert\"}}"),
+                                        &err),
                  SS_OK);
     state_env_release(&t);
 }
@@ -426,8 +472,10 @@ Test(state, validate_body_names_the_first_failing_message_of_a_batch) {
 Test(state, a_batch_is_one_atomic_append_and_an_invalid_last_element_writes_nothing) {
     state_env t;
     state_env_init(&t);
-    json_t *a = J("{\"id\":\"a\",\"name\":\"A\"}"), *b = J("{\"id\":\"b\",\"name\":\"B\"}"), *bad = J("{\"id\":\"c\"}");
-    ss_state_input batch[] = {ss_state_insert("users", a), ss_state_insert("users", b), ss_state_insert("users", bad)};
+    json_t *a = J("{\"id\":\"a\",\"name\":\"A\"}"), *b = J("{\"id\":\"b\",\"name\":\"B\"}"),
+           *bad = J("{\"id\":\"c\"}");
+    ss_state_input batch[] = {ss_state_insert("users", a), ss_state_insert("users", b),
+                              ss_state_insert("users", bad)};
     ss_state_append_result r = append_inputs(&t, batch, 3);
     cr_assert(r.invalid);
     assert_error(&r.error, 2, "/value", "required");
@@ -453,7 +501,8 @@ Test(state, reads_return_typed_messages_and_tolerate_stamped_header_offsets) {
     state_env_init(&t);
     append_raw(&t, "[{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\",\"name\":\"A\"},"
                    "\"headers\":{\"operation\":\"update\",\"txid\":\"t1\",\"timestamp\":\"2025-01-15T10:35:00Z\","
-                   "\"offset\":\"0000000000000001_0000000000000000\",\"from\":\"peer\"},\"old_value\":{\"id\":\"u1\",\"name\":\"Z\"}},"
+                   "\"offset\":\"0000000000000001_0000000000000000\",\"from\":\"peer\"},\"old_value\":{\"id\":"
+                   "\"u1\",\"name\":\"Z\"}},"
                    "{\"headers\":{\"control\":\"reset\",\"offset\":\"abc\"}},"
                    "{\"type\":\"tasks\",\"key\":\"t1\",\"headers\":{\"operation\":\"delete\"}}]");
     ss_state_read_result r;
@@ -489,7 +538,8 @@ Test(state, a_stored_message_that_fails_decoding_is_reported_with_its_offset) {
     state_env t;
     state_env_init(&t);
     append_raw(&t, "{\"type\":\"tasks\",\"key\":\"a\",\"value\":1,\"headers\":{\"operation\":\"insert\"}}");
-    append_raw(&t, "{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\"},\"headers\":{\"operation\":\"insert\"}}");
+    append_raw(
+        &t, "{\"type\":\"user\",\"key\":\"u1\",\"value\":{\"id\":\"u1\"},\"headers\":{\"operation\":\"insert\"}}");
     ss_read_result raw = read_all(&t);
     ss_state_read_result r;
     cr_assert_eq(ss_state_read(t.schema, t.s, &(ss_read_options){0}, &t.e.a, &r), SS_OK);
@@ -504,10 +554,11 @@ Test(state, a_stored_message_that_fails_decoding_is_reported_with_its_offset) {
 Test(state, stored_json_is_read_the_way_javascript_reads_it) {
     state_env t;
     state_env_init(&t);
-    append_raw(&t, "{\"type\":\"tasks\",\"key\":\"k\",\"value\":{\"s\":\"a\\u00e9\\ud83d\\ude00\\ud800\\/\\\"\\n\","
-                   "\"big\":123456789012345678901234,\"inf\":-1e400,\"i\":-42,\"max\":9223372036854775807,"
-                   "\"r\":1.5,\"e\":1E2,\"d\":1,\"d\":2,\"nul\":\"x\\u0000y\",\"k\\u0041\":[true,false,null,{}]},"
-                   "\"headers\":{\"operation\":\"insert\"}}");
+    append_raw(&t,
+               "{\"type\":\"tasks\",\"key\":\"k\",\"value\":{\"s\":\"a\\u00e9\\ud83d\\ude00\\ud800\\/\\\"\\n\","
+               "\"big\":123456789012345678901234,\"inf\":-1e400,\"i\":-42,\"max\":9223372036854775807,"
+               "\"r\":1.5,\"e\":1E2,\"d\":1,\"d\":2,\"nul\":\"x\\u0000y\",\"k\\u0041\":[true,false,null,{}]},"
+               "\"headers\":{\"operation\":\"insert\"}}");
     ss_state_read_result r;
     cr_assert_eq(ss_state_read(t.schema, t.s, &(ss_read_options){0}, &t.e.a, &r), SS_OK);
     cr_assert_eq(r.status, SS_STATE_READ_OK);
@@ -533,10 +584,11 @@ Test(state, stored_json_is_read_the_way_javascript_reads_it) {
     in.key = "k";
     ss_json_error err;
     cr_assert_eq(ss_state_encode(t.schema, &in, 1, false, &b, &err), SS_OK);
-    const char *want = "{\"type\":\"tasks\",\"key\":\"k\",\"value\":{\"s\":\"a\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd/\\\"\\n\","
-                       "\"big\":1.2345678901234569e+23,\"inf\":null,\"i\":-42,\"max\":9223372036854775807,\"r\":1.5,"
-                       "\"e\":100,\"d\":2,\"nul\":\"x\\u0000y\",\"kA\":[true,false,null,{}]},"
-                       "\"headers\":{\"operation\":\"insert\"}}";
+    const char *want =
+        "{\"type\":\"tasks\",\"key\":\"k\",\"value\":{\"s\":\"a\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd/\\\"\\n\","
+        "\"big\":1.2345678901234569e+23,\"inf\":null,\"i\":-42,\"max\":9223372036854775807,\"r\":1.5,"
+        "\"e\":100,\"d\":2,\"nul\":\"x\\u0000y\",\"kA\":[true,false,null,{}]},"
+        "\"headers\":{\"operation\":\"insert\"}}";
     cr_assert(ss_slice_eq_cstr(ss_buf_slice(&b), want), "%.*s", (int)b.len, b.p);
     ss_buf_release(&b);
     ss_state_read_result_release(&r);
@@ -563,10 +615,13 @@ Test(state, materialize_applies_the_spec_example) {
     ss_state_collection_def d = {.name = "task"};
     ss_state_schema *s;
     cr_assert_eq(ss_state_schema_new(&d, 1, &s), SS_OK);
-    append_raw(&t, "[{\"type\":\"task\",\"key\":\"t1\",\"value\":{\"title\":\"write spec\",\"done\":false},\"headers\":{\"operation\":\"insert\",\"txid\":\"a\"}},"
-                   "{\"type\":\"task\",\"key\":\"t2\",\"value\":{\"title\":\"review\"},\"headers\":{\"operation\":\"insert\",\"txid\":\"a\"}},"
+    append_raw(&t, "[{\"type\":\"task\",\"key\":\"t1\",\"value\":{\"title\":\"write "
+                   "spec\",\"done\":false},\"headers\":{\"operation\":\"insert\",\"txid\":\"a\"}},"
+                   "{\"type\":\"task\",\"key\":\"t2\",\"value\":{\"title\":\"review\"},\"headers\":{\"operation\":"
+                   "\"insert\",\"txid\":\"a\"}},"
                    "{\"headers\":{\"control\":\"snapshot-end\"}},"
-                   "{\"type\":\"task\",\"key\":\"t1\",\"value\":{\"title\":\"write spec\",\"done\":true},\"headers\":{\"operation\":\"update\"}},"
+                   "{\"type\":\"task\",\"key\":\"t1\",\"value\":{\"title\":\"write "
+                   "spec\",\"done\":true},\"headers\":{\"operation\":\"update\"}},"
                    "{\"type\":\"task\",\"key\":\"t2\",\"headers\":{\"operation\":\"delete\"}}]");
     ss_state_map *m;
     cr_assert_eq(ss_state_map_new(s, NULL, &m), SS_OK);
@@ -590,12 +645,10 @@ Test(state, materialize_sets_on_insert_and_update_and_removes_on_delete) {
            *b = J("{\"id\":\"b\",\"name\":\"B\"}"), *c = J("{\"id\":\"c\",\"name\":\"C\"}"),
            *a3 = J("{\"id\":\"a\",\"name\":\"A3\"}");
     ss_state_input in[] = {
-        ss_state_insert("users", a),
-        ss_state_insert("users", b),
-        ss_state_update("users", a2),
-        ss_state_delete("users", "b"),
-        ss_state_update("users", c),  /* update of a missing key stores it (ST-023) */
-        ss_state_delete("users", "nobody"), /* a no-op (ST-024) */
+        ss_state_insert("users", a),        ss_state_insert("users", b), ss_state_update("users", a2),
+        ss_state_delete("users", "b"),      ss_state_update("users", c), /* update of a missing key stores it
+                                                                            (ST-023) */
+        ss_state_delete("users", "nobody"),                              /* a no-op (ST-024) */
         ss_state_insert("users", a3), /* insert of an existing key overwrites (ST-022) */
     };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
@@ -691,12 +744,12 @@ Test(state, atomic_snapshots_become_visible_together_at_snapshot_end) {
                    "{\"type\":\"tasks\",\"key\":\"a\",\"value\":1,\"headers\":{\"operation\":\"insert\"}},"
                    "{\"type\":\"tasks\",\"key\":\"old\",\"headers\":{\"operation\":\"delete\"}}]");
     ss_state_map *m;
-    cr_assert_eq(ss_state_map_new(t.schema, &(ss_state_map_options){.snapshot_mode = SS_STATE_SNAPSHOT_ATOMIC}, &m),
-                 SS_OK);
+    cr_assert_eq(
+        ss_state_map_new(t.schema, &(ss_state_map_options){.snapshot_mode = SS_STATE_SNAPSHOT_ATOMIC}, &m), SS_OK);
     ss_state_materialize_result r = materialize(m, t.s, false);
     cr_assert_eq(r.applied, 4);
     cr_assert(ss_state_map_in_snapshot(m));
-    cr_assert_null(ss_state_map_get(m, "tasks", "a"));     /* staged */
+    cr_assert_null(ss_state_map_get(m, "tasks", "a"));       /* staged */
     cr_assert_not_null(ss_state_map_get(m, "tasks", "old")); /* the pre-snapshot state */
     append_raw(&t, "[{\"type\":\"tasks\",\"key\":\"b\",\"value\":2,\"headers\":{\"operation\":\"insert\"}},"
                    "{\"headers\":{\"control\":\"snapshot-end\"}}]");
@@ -810,7 +863,8 @@ typedef void (*interleave_fn)(state_env *t, int attempt);
 
 /* Registers user `id` with `name` unless the name is taken. Returns the
  * number of attempts, or 0 when the name was taken. */
-static int register_unique(state_env *t, ss_state_map *m, const char *id, const char *name, interleave_fn between) {
+static int register_unique(state_env *t, ss_state_map *m, const char *id, const char *name,
+                           interleave_fn between) {
     for (int attempt = 1; attempt <= 10; attempt++) {
         ss_state_materialize_result mr = materialize(m, t->s, false);
         cr_assert_eq(mr.status, SS_STATE_MATERIALIZE_OK);

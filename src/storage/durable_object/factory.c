@@ -109,7 +109,8 @@ static ss_rc migrate_body(void *ctx, bool *keep) {
                            ") STRICT",
                            NULL, 0, NULL, NULL);
     if (!rc)
-        rc = ss__do_query_int(f, "SELECT coalesce(max(version), 0) FROM streamsy_schema_version", NULL, 0, &version);
+        rc = ss__do_query_int(f, "SELECT coalesce(max(version), 0) FROM streamsy_schema_version", NULL, 0,
+                              &version);
     if (rc)
         return rc;
     if (version > DO_SCHEMA_VERSION)
@@ -121,9 +122,10 @@ static ss_rc migrate_body(void *ctx, bool *keep) {
         (rc = ss__do_exec(f, DO_TABLES_V1, NULL, 0, NULL, NULL)))
         return rc;
     ss_sql_value v = ss_sql_int(DO_SCHEMA_VERSION);
-    return ss__do_exec(f, "INSERT INTO streamsy_schema_version (version, applied_at_ms) "
-                       "VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))", &v, 1,
-                       NULL, NULL);
+    return ss__do_exec(f,
+                       "INSERT INTO streamsy_schema_version (version, applied_at_ms) "
+                       "VALUES (?1, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))",
+                       &v, 1, NULL, NULL);
 }
 
 /* ---- the factory ---------------------------------------------------------------------- */
@@ -153,7 +155,8 @@ ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out) {
         return SS_NOMEM;
     f->host = *host;
     f->conn.m = &do_conn_methods;
-    ss_sql_lineage_hooks hooks = {.extra_dependents = ss__do_extra_dependents, .drop_edge = ss__do_drop_edge, .ctx = f};
+    ss_sql_lineage_hooks hooks = {
+        .extra_dependents = ss__do_extra_dependents, .drop_edge = ss__do_drop_edge, .ctx = f};
     ss__sql_engine_init(&f->engine, &do_methods, &f->conn, &hooks);
     migrate_job j = {f};
     ss_rc rc = ss__do_intent(f, migrate_body, &j);

@@ -195,8 +195,9 @@ static ss_rc export_body(void *ctx, bool *keep) {
     }
     ss__do_snap_finish(j->out, n_streams);
     ss_sql_value v[] = {ss_sql_text(j->source), ss_sql_text(j->child)};
-    rc = ss__do_exec(j->f, "INSERT INTO streamsy_do_children (parent_id, child_id) VALUES (?1, ?2) "
-                           "ON CONFLICT (parent_id, child_id) DO NOTHING",
+    rc = ss__do_exec(j->f,
+                     "INSERT INTO streamsy_do_children (parent_id, child_id) VALUES (?1, ?2) "
+                     "ON CONFLICT (parent_id, child_id) DO NOTHING",
                      v, 2, NULL, NULL);
     j->status = SS_DO_EXPORTED;
     *keep = !rc;
@@ -354,8 +355,9 @@ static ss_rc decode_outbox(void *ctx, const ss_sql_value *c, size_t n, bool *sto
 ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *out, bool *found) {
     ss_do_outbox_entry e;
     outbox_row r = {a, &e, false};
-    ss_rc rc = ss__do_exec(do_of(f), "SELECT seq, parent_id, child_id FROM streamsy_do_outbox ORDER BY seq LIMIT 1",
-                           NULL, 0, decode_outbox, &r);
+    ss_rc rc =
+        ss__do_exec(do_of(f), "SELECT seq, parent_id, child_id FROM streamsy_do_outbox ORDER BY seq LIMIT 1", NULL,
+                    0, decode_outbox, &r);
     if (rc)
         return rc;
     if (r.found)
@@ -366,8 +368,8 @@ ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *o
 
 ss_rc ss_do_outbox_add(ss_stream_factory *f, ss_slice parent, ss_slice child) {
     ss_sql_value v[] = {ss_sql_text(parent), ss_sql_text(child)};
-    return ss__do_exec(do_of(f), "INSERT INTO streamsy_do_outbox (parent_id, child_id) VALUES (?1, ?2)", v, 2, NULL,
-                       NULL);
+    return ss__do_exec(do_of(f), "INSERT INTO streamsy_do_outbox (parent_id, child_id) VALUES (?1, ?2)", v, 2,
+                       NULL, NULL);
 }
 
 ss_rc ss_do_outbox_done(ss_stream_factory *f, int64_t seq) {

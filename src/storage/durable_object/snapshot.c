@@ -63,16 +63,16 @@ ss_rc ss__do_snap_put_stream(ss_buf *out, const ss_record *r, const ss_message *
     ss_rc rc;
     if ((rc = put_str(out, r->id)) || (rc = put_str(out, r->content_type)) ||
         (rc = put_u64(out, (uint64_t)r->created_ms)) || (rc = put_u8(out, r->has_ttl)) ||
-        (rc = put_u64(out, r->ttl_s)) || (rc = put_str(out, r->expires_at)) || (rc = put_u8(out, r->has_last_seq)) ||
-        (rc = put_str(out, r->last_seq)) || (rc = put_u8(out, r->closed)) ||
+        (rc = put_u64(out, r->ttl_s)) || (rc = put_str(out, r->expires_at)) ||
+        (rc = put_u8(out, r->has_last_seq)) || (rc = put_str(out, r->last_seq)) || (rc = put_u8(out, r->closed)) ||
         (rc = put_u64(out, (uint64_t)r->closed_ms)) || (rc = put_str(out, r->forked_from)) ||
         (rc = put_str(out, ss_offset_slice(&r->fork_offset))) || (rc = put_u64(out, r->fork_sub_offset)) ||
         (rc = put_str(out, ss_offset_slice(&r->tail))) || (rc = put_u64(out, r->counter)) ||
         (rc = put_u8(out, r->soft_deleted)) || (rc = put_u32(out, (uint32_t)n)))
         return rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = put_str(out, ss_offset_slice(&msgs[i].offset))) || (rc = put_u64(out, (uint64_t)msgs[i].ts_ms)) ||
-            (rc = put_str(out, msgs[i].data)))
+        if ((rc = put_str(out, ss_offset_slice(&msgs[i].offset))) ||
+            (rc = put_u64(out, (uint64_t)msgs[i].ts_ms)) || (rc = put_str(out, msgs[i].data)))
             return rc;
     return SS_OK;
 }

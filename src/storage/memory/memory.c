@@ -21,7 +21,7 @@ typedef struct mem_msg {
 
 /* Owned by: the factory's registry. Lifetime: create/fork until purge. */
 typedef struct mem_stream {
-    ss_record rec;   /* id, content_type, expires_at, forked_from live in `strings` */
+    ss_record rec; /* id, content_type, expires_at, forked_from live in `strings` */
     ss_arena strings;
     ss_buf last_seq; /* rec.last_seq points here */
     ss_arena data;   /* message bytes */
@@ -165,8 +165,7 @@ static size_t first_after(const mem_stream *st, const ss_offset *after) {
     return lo;
 }
 
-static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
-                             ss_message_batch *out) {
+static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out) {
     mem_stream *st = lookup(factory_of(s->factory), s->id);
     ss_message_batch b = {NULL, 0, false};
     if (!st) {
@@ -205,8 +204,7 @@ static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_are
     return SS_OK;
 }
 
-static ss_rc m_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
-                            bool *out_found) {
+static ss_rc m_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found) {
     mem_stream *st = lookup(factory_of(s->factory), s->id);
     ss_producer *p = st ? ss__map_get(&st->producers, producer_id) : NULL;
     *out_found = p != NULL;
@@ -223,8 +221,7 @@ static ss_fail_reason check_preconditions(mem_stream *st, const ss_mutation_plan
     return why;
 }
 
-static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
-                      ss_commit_outcome *out) {
+static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out) {
     mem_stream *st = lookup(factory_of(s->factory), s->id);
     ss_commit_outcome o = {.status = SS_COMMIT_PRECONDITION_FAILED, .reason = SS_FAIL_OFFSET};
     if (!st) {
@@ -335,8 +332,8 @@ static ss_rc f_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out) 
     return SS_OK;
 }
 
-static ss_rc insert_stream(mem_factory *mf, const ss_record *rec, const ss_message *msgs, size_t n,
-                           ss_arena *a, ss_create_outcome *out) {
+static ss_rc insert_stream(mem_factory *mf, const ss_record *rec, const ss_message *msgs, size_t n, ss_arena *a,
+                           ss_create_outcome *out) {
     mem_stream *st;
     ss_rc rc = stream_new(rec, msgs, n, &st);
     if (rc)
@@ -353,8 +350,7 @@ static ss_rc insert_stream(mem_factory *mf, const ss_record *rec, const ss_messa
     return SS_OK;
 }
 
-static ss_rc f_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
-                      ss_create_outcome *out) {
+static ss_rc f_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out) {
     mem_factory *mf = factory_of(f);
     mem_stream *existing = lookup(mf, p->record.id);
     if (existing) {
@@ -364,8 +360,7 @@ static ss_rc f_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a
     return insert_stream(mf, &p->record, p->msgs, p->n_msgs, a, out);
 }
 
-static ss_rc f_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
-                    ss_create_outcome *out) {
+static ss_rc f_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out) {
     mem_factory *mf = factory_of(f);
     mem_stream *existing = lookup(mf, p->child.id);
     if (existing) {

@@ -267,7 +267,9 @@ static ss_rc l_soft_delete(void *ctx, ss_slice id) {
     return ss__sql_exec(ctx, SS_SQL_SOFT_DELETE, &arg, 1);
 }
 
-static ss_rc l_count(void *ctx, ss_slice parent, uint64_t *out) { return ss__sql_count_dependents(ctx, parent, out); }
+static ss_rc l_count(void *ctx, ss_slice parent, uint64_t *out) {
+    return ss__sql_count_dependents(ctx, parent, out);
+}
 
 static ss_rc l_drop_edge(void *ctx, ss_slice parent, ss_slice child) {
     ss_sql_engine *e = ctx;

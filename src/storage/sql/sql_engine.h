@@ -24,19 +24,19 @@
 #define SS_SQL_SCHEMA_VERSION 1
 extern const char ss__sql_schema_v1[];
 
-#define SS_SQL_STMTS(X)                                                                            \
-    X(GET_RECORD)                                                                                  \
-    X(INSERT_RECORD)                                                                               \
-    X(UPDATE_RECORD)                                                                               \
-    X(SOFT_DELETE)                                                                                 \
-    X(DELETE_RECORD)                                                                               \
-    X(DELETE_MESSAGES)                                                                             \
-    X(DELETE_PRODUCERS)                                                                            \
-    X(INSERT_MESSAGE)                                                                              \
-    X(LIST_MESSAGES)                                                                               \
-    X(GET_PRODUCER)                                                                                \
-    X(UPSERT_PRODUCER)                                                                             \
-    X(COUNT_CHILDREN)                                                                              \
+#define SS_SQL_STMTS(X)                                                                                           \
+    X(GET_RECORD)                                                                                                 \
+    X(INSERT_RECORD)                                                                                              \
+    X(UPDATE_RECORD)                                                                                              \
+    X(SOFT_DELETE)                                                                                                \
+    X(DELETE_RECORD)                                                                                              \
+    X(DELETE_MESSAGES)                                                                                            \
+    X(DELETE_PRODUCERS)                                                                                           \
+    X(INSERT_MESSAGE)                                                                                             \
+    X(LIST_MESSAGES)                                                                                              \
+    X(GET_PRODUCER)                                                                                               \
+    X(UPSERT_PRODUCER)                                                                                            \
+    X(COUNT_CHILDREN)                                                                                             \
     X(EXPIRIES)
 
 typedef enum ss_sql_stmt {

@@ -48,8 +48,8 @@ const char ss__sql_schema_v1[] =
     ") STRICT, WITHOUT ROWID;";
 
 /* Column order of GET_RECORD and INSERT_RECORD: see codec.c. */
-#define RECORD_COLUMNS                                                                             \
-    "stream_id, content_type, created_at, ttl_seconds, expires_at, expires_at_ms, current_offset, " \
+#define RECORD_COLUMNS                                                                                            \
+    "stream_id, content_type, created_at, ttl_seconds, expires_at, expires_at_ms, current_offset, "               \
     "counter, last_seq, closed, closed_at, forked_from, fork_offset, fork_sub_offset, soft_deleted"
 
 const char *const ss__sql_text[SS_SQL__COUNT] = {

@@ -133,7 +133,8 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
     f->group_commit = o->group_commit;
     f->lock_fd = lock_fd;
     /* No URI parsing: the path is a plain file name. One thread per factory. */
-    int src = sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int src =
+        sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (src != SQLITE_OK) {
         ss__sq_errf(err, err_cap, "cannot open database %s: %s", path,
                     f->db ? sqlite3_errmsg(f->db) : sqlite3_errstr(src));

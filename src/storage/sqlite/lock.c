@@ -53,7 +53,8 @@ ss_rc ss__sq_lock(const char *path, int *out_fd, char *err, size_t err_cap) {
             if (pid == (long)getpid())
                 ss__sq_errf(err, err_cap, "database %s is already open in this process (pid %ld)", path, pid);
             else if (pid)
-                ss__sq_errf(err, err_cap, "database %s is in use by another streamsy process (pid %ld)", path, pid);
+                ss__sq_errf(err, err_cap, "database %s is in use by another streamsy process (pid %ld)", path,
+                            pid);
             else
                 ss__sq_errf(err, err_cap, "database %s is in use by another streamsy process (pid unknown)", path);
             rc = SS_BUSY;

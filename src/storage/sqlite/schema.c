@@ -85,9 +85,9 @@ static ss_rc write_error(sqlite3 *db, int rc, const char *path, const char *what
 
 ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out) {
     int64_t has_table = 0;
-    int rc = query_int(db,
-                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
-                       &has_table);
+    int rc = query_int(
+        db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
+        &has_table);
     if (rc == SQLITE_OK && has_table)
         rc = query_int(db, "SELECT coalesce(max(version), 0) FROM streamsy_schema_version", out);
     else if (rc == SQLITE_OK)
@@ -98,16 +98,17 @@ ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out) {
 /* Reads the version; refuses foreign and newer databases. */
 static ss_rc read_version(sqlite3 *db, const char *path, int64_t *out, char *err, size_t err_cap) {
     int64_t has_table = 0, tables = 0;
-    int rc = query_int(db,
-                       "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
-                       &has_table);
+    int rc = query_int(
+        db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'streamsy_schema_version'",
+        &has_table);
     if (rc == SQLITE_OK && !has_table)
-        rc = query_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", &tables);
+        rc = query_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+                       &tables);
     if (rc != SQLITE_OK)
         return first_touch_error(db, rc, path, err, err_cap);
     if (!has_table && tables) {
-        ss__sq_errf(err, err_cap, "%s is a SQLite database but not a streamsy one (no streamsy_schema_version table)",
-                    path);
+        ss__sq_errf(err, err_cap,
+                    "%s is a SQLite database but not a streamsy one (no streamsy_schema_version table)", path);
         return SS_CORRUPT;
     }
     int64_t version = 0;
@@ -115,9 +116,10 @@ static ss_rc read_version(sqlite3 *db, const char *path, int64_t *out, char *err
                                      &version)) != SQLITE_OK)
         return first_touch_error(db, rc, path, err, err_cap);
     if (version > SS_SQLITE_SCHEMA_VERSION) {
-        ss__sq_errf(err, err_cap,
-                    "database %s has schema version %lld, newer than this streamsy supports (%d): use a newer streamsy",
-                    path, (long long)version, SS_SQLITE_SCHEMA_VERSION);
+        ss__sq_errf(
+            err, err_cap,
+            "database %s has schema version %lld, newer than this streamsy supports (%d): use a newer streamsy",
+            path, (long long)version, SS_SQLITE_SCHEMA_VERSION);
         return SS_NOTSUP;
     }
     *out = version;
