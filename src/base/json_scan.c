@@ -515,14 +515,16 @@ ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *ou
 }
 
 /* True when `body` is exactly one valid JSON text; allocates nothing. */
-bool ss_json_is_valid(ss_slice body) {
+const char *ss_json_invalid_reason(ss_slice body) {
     if (body.len == 0)
-        return false;
+        return E_EMPTY;
     const uint8_t *p = (const uint8_t *)body.p;
     top_value top;
-    const char *why;
-    return scan(p, p + body.len, NULL, &top, &why) == SS_OK;
+    const char *why = NULL;
+    return scan(p, p + body.len, NULL, &top, &why) == SS_OK ? NULL : why;
 }
+
+bool ss_json_is_valid(ss_slice body) { return ss_json_invalid_reason(body) == NULL; }
 
 bool ss_utf8_is_valid(ss_slice s) {
     const uint8_t *p = (const uint8_t *)s.p, *end = p + s.len;

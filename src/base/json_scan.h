@@ -27,6 +27,8 @@ ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *ou
 
 /* Validates only. */
 bool ss_json_is_valid(ss_slice body);
+/* NULL for valid JSON, else the short static reason it is not. */
+const char *ss_json_invalid_reason(ss_slice body);
 
 /* True when s is well-formed UTF-8 by the scanner's rules (no overlongs, no
  * encoded surrogates, nothing past U+10FFFF); U+0000 is allowed. */

@@ -261,18 +261,11 @@ static json_t *read_value(loader *l) {
 }
 
 ss_rc ss_json_doc_parse(ss_slice bytes, json_t **out, ss_json_error *err) {
-    if (!ss_json_is_valid(bytes)) {
-        ss_arena a;
-        ss_arena_init(&a);
-        ss_slice *items;
-        size_t n;
-        bool is_array;
-        const char *why = NULL;
-        ss_json_split(bytes, &a, &items, &n, &is_array, &why); /* only for the reason */
-        ss_arena_release(&a);
+    const char *why = ss_json_invalid_reason(bytes);
+    if (why) {
         if (err) {
-            *err = (ss_json_error){.index = -1, .rule = "json"};
-            snprintf(err->message, sizeof err->message, "invalid JSON: %s", why ? why : "malformed");
+            memset(err->path, 0, sizeof err->path);
+            ss_json_error_set(err, "json", "invalid JSON: %s", why);
         }
         return SS_BADARG;
     }

@@ -293,8 +293,8 @@ static bool check_schema(const ss_json_schema *s, ss_slice body, ss_json_error *
     const char *why = NULL;
     bool ok = true;
     if (ss_json_split(body, &a, &items, &n, &is_array, &why) != SS_OK) {
-        *err = (ss_json_error){.index = -1, .rule = "json"};
-        snprintf(err->message, sizeof err->message, "invalid JSON: %s", why ? why : "malformed");
+        memset(err->path, 0, sizeof err->path);
+        ss_json_error_set(err, "json", "invalid JSON: %s", why ? why : "malformed");
         ok = false;
     }
     for (size_t i = 0; ok && i < n; i++) {
