@@ -22,12 +22,12 @@ void ss__expiry_init(ss__expiry_queue *q) {
 }
 
 void ss__expiry_release(ss__expiry_queue *q) {
+    ss__timers_release(&q->heap); /* first: it touches the entries */
     ss__map_iter it = {0};
     void *v;
     while (ss__map_next(&q->by_id, &it, NULL, &v))
         free(v);
     ss__map_release(&q->by_id);
-    ss__timers_release(&q->heap);
 }
 
 ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms) {

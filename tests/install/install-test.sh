@@ -17,8 +17,12 @@ FAIL=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; FAIL=1; }
 CC="${CC:-cc}"
-# Sanitizer builds: the consumers are plain programs; keep the runtime quiet.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+# A sanitizer build's library needs its consumers built the same way.
+if grep -q '^SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+  XFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
+else
+  XFLAGS=""
+fi
 
 PREFIX=/opt/streamsy-test
 if DESTDIR="$WORK/root" cmake --install "$BUILD" --prefix "$PREFIX" >"$WORK/install.log" 2>&1; then
@@ -40,8 +44,8 @@ leaked="$(nm -D --defined-only "$LIBDIR/libstreamsy.so" | awk '$2 ~ /[TDBR]/ {pr
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
 flags="$(pkg-config --cflags --libs streamsy)" || bad "pkg-config streamsy"
 for ex in json_cas_counter state_todos; do
-  # shellcheck disable=SC2086 # flags is a list
-  if $CC -std=c17 -Wall -Wextra -Werror -o "$WORK/$ex" "$ROOT/examples/$ex.c" $flags >"$WORK/cc.log" 2>&1 &&
+  # shellcheck disable=SC2086 # flags and XFLAGS are lists
+  if $CC -std=c17 -Wall -Wextra -Werror $XFLAGS -o "$WORK/$ex" "$ROOT/examples/$ex.c" $flags >"$WORK/cc.log" 2>&1 &&
      LD_LIBRARY_PATH="$LIBDIR" "$WORK/$ex" >"$WORK/$ex.out" 2>&1; then
     ok "$ex built with pkg-config and run"
   else
@@ -51,7 +55,7 @@ done
 
 # find_package(streamsy)
 if cmake -S "$ROOT/tests/install" -B "$WORK/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$P" \
-     -DEXAMPLES="$ROOT/examples" >"$WORK/cmake.log" 2>&1 && cmake --build "$WORK/consumer" >>"$WORK/cmake.log" 2>&1; then
+     -DEXAMPLES="$ROOT/examples" -DCMAKE_C_FLAGS="$XFLAGS" -DCMAKE_EXE_LINKER_FLAGS="$XFLAGS" >"$WORK/cmake.log" 2>&1 && cmake --build "$WORK/consumer" >>"$WORK/cmake.log" 2>&1; then
   ok "find_package(streamsy) project configured and built"
   LD_LIBRARY_PATH="$LIBDIR" "$WORK/consumer/json_cas_counter" >/dev/null 2>&1 && ok "json_cas_counter (shared) runs" ||
     bad "json_cas_counter (shared) failed"
@@ -64,7 +68,7 @@ fi
 
 # C++
 # shellcheck disable=SC2086
-if c++ -std=c++17 -Wall -Wextra -o "$WORK/version" "$ROOT/tests/install/version.cpp" $flags >"$WORK/cxx.log" 2>&1 &&
+if c++ -std=c++17 -Wall -Wextra $XFLAGS -o "$WORK/version" "$ROOT/tests/install/version.cpp" $flags >"$WORK/cxx.log" 2>&1 &&
    LD_LIBRARY_PATH="$LIBDIR" "$WORK/version"; then
   ok "C++ through the headers; ss_version() matches STREAMSY_VERSION"
 else
