@@ -3,8 +3,9 @@
  * A file database runs in WAL mode with synchronous=FULL: a commit that
  * returned (without group commit) or a flush that returned SS_OK (with group
  * commit) survives a crash or a power loss. The factory owns its file
- * exclusively: a second factory on the same path, in this or another
- * process, is refused at open (an flock on the sidecar file PATH-lock).
+ * exclusively: a second factory on the same file, by any path (a hard link
+ * or symlink too), in this or another process, is refused at open (an flock
+ * on the database file itself).
  * ":memory:" gives a private, non-durable database (no lock, no WAL).
  *
  * Group commit keeps one write transaction open across calls; every commit,

@@ -3,7 +3,7 @@
  * engine's (src/storage/sql); this adapter supplies the connection:
  *
  *   factory.c  open, destroy, the factory table, flush
- *   lock.c     exclusive ownership: flock on the sidecar PATH-lock
+ *   lock.c     exclusive ownership: flock on the database file itself
  *   schema.c   first-touch checks, pragmas and forward migrations
  *   stmt.c     the connection: prepared-statement cache, error mapping, run
  *   txn.c      intents (one per commit/create/fork/delete) and group commit
@@ -79,7 +79,7 @@ ss_rc ss__sq_run(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, siz
 
 /* ---- lock.c ---------------------------------------------------------------- */
 
-/* Takes the exclusive lock on PATH-lock and writes our pid into it. */
+/* Takes the exclusive flock on the database file (created if missing). */
 ss_rc ss__sq_lock(const char *path, int *out_fd, char *err, size_t err_cap);
 void ss__sq_unlock(int fd);
 
