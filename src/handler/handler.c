@@ -104,6 +104,28 @@ ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {
     return NULL;
 }
 
+/* Protocol headers that carry one value. Two that differ (a proxy added one,
+ * or somebody hopes the first one wins) are refused rather than guessed. */
+static const char *const SINGLE_VALUE_HEADERS[] = {
+    "Content-Type",           "Stream-Seq",         "Stream-TTL",         "Stream-Expires-At",
+    "Stream-Closed",          "Stream-Forked-From", "Stream-Fork-Offset", "Stream-Fork-Sub-Offset",
+    "Stream-Expected-Offset", "Producer-Id",        "Producer-Epoch",     "Producer-Seq",
+};
+
+static const char *conflicting_header(const ss_http_request *r) {
+    for (size_t k = 0; k < sizeof SINGLE_VALUE_HEADERS / sizeof SINGLE_VALUE_HEADERS[0]; k++) {
+        const ss_slice *first = NULL;
+        for (size_t i = 0; i < r->n_headers; i++) {
+            if (!ss_slice_ieq_cstr(r->headers[i].name, SINGLE_VALUE_HEADERS[k]))
+                continue;
+            if (first && !ss_slice_eq(*first, r->headers[i].value))
+                return SINGLE_VALUE_HEADERS[k];
+            first = &r->headers[i].value;
+        }
+    }
+    return NULL;
+}
+
 static void dispatch(ss__req *q, ss_http_response *res) {
     const ss_http_request *r = q->http;
     ss_slice m = r->method;
@@ -139,6 +161,15 @@ static void dispatch(ss__req *q, ss_http_response *res) {
     }
     if (r->body_too_large) {
         ss__respond_text(res, 413, "Payload too large");
+        return;
+    }
+    const char *twice = conflicting_header(r);
+    if (twice) {
+        ss_buf text;
+        ss_buf_init(&text, 256);
+        ss_buf_printf(&text, "Conflicting %s headers", twice);
+        ss__respond_text(res, 400, text.p ? text.p : "Conflicting headers");
+        ss_buf_release(&text);
         return;
     }
     if (ss_slice_eq_cstr(m, "PUT"))

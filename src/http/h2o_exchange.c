@@ -740,8 +740,63 @@ ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
 
 /* ---- the h2o handler ------------------------------------------------------------------------ */
 
+/* picohttpparser, inside libh2o (its header is not installed). */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
+#define FRAMING_MAX_HEADERS 128
+#define FRAMING_MAX_HEAD_BYTES 65536
+
+/* Request smuggling (RFC 9112 §6.3): Content-Length values that differ, or
+ * Content-Length next to Transfer-Encoding, make the end of the body
+ * ambiguous: whatever h2o took as the body, the rest could run as another
+ * request. h2o 2.2.5 keeps neither header in req->headers, but the raw
+ * request head stays at the start of the connection's input buffer until
+ * the response has gone out; it is parsed again here (and used only when its
+ * method and target are this request's). HTTP/2 frames its own bodies. */
+static bool ambiguous_framing(h2o_req_t *req) {
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket)
+        return false;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (!sock || !sock->input || !sock->input->size)
+        return false;
+    struct phr_header h[FRAMING_MAX_HEADERS];
+    size_t n = FRAMING_MAX_HEADERS, mlen, plen;
+    const char *m, *p;
+    int minor;
+    size_t avail = sock->input->size < FRAMING_MAX_HEAD_BYTES ? sock->input->size : FRAMING_MAX_HEAD_BYTES;
+    if (phr_parse_request(sock->input->bytes, avail, &m, &mlen, &p, &plen, &minor, h, &n, 0) <= 0 ||
+        !h2o_memis(m, mlen, req->method.base, req->method.len) ||
+        !h2o_memis(p, plen, req->path.base, req->path.len))
+        return false;
+    const struct phr_header *length = NULL;
+    bool chunked = false;
+    for (size_t i = 0; i < n; i++) {
+        if (h2o_lcstris(h[i].name, h[i].name_len, H2O_STRLIT("content-length"))) {
+            if (length && !h2o_memis(length->value, length->value_len, h[i].value, h[i].value_len))
+                return true;
+            length = &h[i];
+        } else if (h2o_lcstris(h[i].name, h[i].name_len, H2O_STRLIT("transfer-encoding"))) {
+            chunked = true;
+        }
+    }
+    return length && chunked;
+}
+
 int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
     ss_h2o_front *f = ((ss__h2o_handler *)self)->f;
+    if (ambiguous_framing(req)) { /* answer, then close: nothing after it is read */
+        req->http1_is_persistent = 0;
+        send_plain(req, 400, "Ambiguous request framing (Content-Length)");
+        return 0;
+    }
     if (req->headers.size > SS_HTTP_MAX_REQUEST_HEADERS) {
         send_plain(req, 431, "Too many headers");
         return 0;

@@ -220,6 +220,42 @@ bool test_http_raw(int port, const char *raw, size_t raw_len, test_response *out
     return ok;
 }
 
+bool test_http_raw_all(int port, const char *raw, size_t raw_len, int wait_ms, char *out, size_t cap,
+                       bool *closed) {
+    int fd = connect_port(port);
+    *closed = false;
+    out[0] = '\0';
+    if (fd < 0 || !send_all(fd, raw, raw_len)) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    size_t n = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, wait_ms) <= 0)
+            break; /* quiet for wait_ms: the connection stays open */
+        ssize_t r = read(fd, out + n, cap - 1 - n);
+        if (r <= 0) {
+            *closed = true;
+            break;
+        }
+        n += (size_t)r;
+        if (n + 1 >= cap)
+            break;
+    }
+    out[n] = '\0';
+    close(fd);
+    return true;
+}
+
+int test_count_responses(const char *bytes) {
+    int n = 0;
+    for (const char *p = bytes; (p = strstr(p, "HTTP/1.1 ")) != NULL; p += 9)
+        n++;
+    return n;
+}
+
 bool test_http_raw_hangup(int port, const char *raw, size_t raw_len, int wait_ms) {
     int fd = connect_port(port);
     if (fd < 0)

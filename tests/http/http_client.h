@@ -34,6 +34,13 @@ typedef struct test_response {
  * response (Content-Length, chunked, or until close). Returns false on a
  * connection error or timeout (5 s). */
 bool test_http_raw(int port, const char *raw, size_t raw_len, test_response *out);
+/* Sends `raw` on a fresh connection and reads everything the server sends
+ * until it closes the connection (*closed true) or `wait_ms` pass without a
+ * byte (*closed false). out gets at most cap - 1 bytes, NUL-terminated. */
+bool test_http_raw_all(int port, const char *raw, size_t raw_len, int wait_ms, char *out, size_t cap,
+                       bool *closed);
+/* How many responses (status lines "HTTP/1.1 ") a byte stream holds. */
+int test_count_responses(const char *bytes);
 /* Sends `raw`, waits `wait_ms`, closes the connection without reading. */
 bool test_http_raw_hangup(int port, const char *raw, size_t raw_len, int wait_ms);
 /* Builds a request with Connection: close. extra_headers: "A: b\r\nC: d\r\n". */

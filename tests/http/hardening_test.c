@@ -1,0 +1,103 @@
+/* Hardening regressions against the real server (issue 9): each case is a
+ * defect found by trying the server as a hostile client would, and failed
+ * before its fix. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http_client.h"
+
+static test_server srv;
+
+static void start(void) { cr_assert(test_server_start(&srv, NULL), "server started"); }
+static void stop(void) { cr_assert(test_server_stop(&srv), "server exited 0 on SIGTERM"); }
+
+TestSuite(hardening, .init = start, .fini = stop, .timeout = 60);
+
+static int status_of(const char *method, const char *target, const char *headers, const char *body) {
+    test_response r;
+    cr_assert(test_http(srv.port, method, target, headers, body, body ? strlen(body) : 0, &r));
+    int status = r.status;
+    test_response_free(&r);
+    return status;
+}
+
+static char *body_of(const char *target) {
+    test_response r;
+    cr_assert(test_http(srv.port, "GET", target, NULL, NULL, 0, &r));
+    cr_assert_eq(r.status, 200);
+    return r.body; /* the caller frees */
+}
+
+/* ---- 2. request smuggling (RFC 9112 §6.3) ---------------------------------------------------------- */
+
+Test(hardening, two_different_content_lengths_get_400_and_the_smuggled_request_never_runs) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/s", "Content-Type: text/plain\r\n", NULL), 201);
+    const char raw[] = "POST /v1/stream/s HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: 5\r\nContent-Length: 48\r\n\r\n"
+                       "helloDELETE /v1/stream/s HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[4096];
+    bool closed;
+    cr_assert(test_http_raw_all(srv.port, raw, sizeof raw - 1, 2000, out, sizeof out, &closed));
+    cr_assert_eq(test_count_responses(out), 1, "one answer, not two: %s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 400", 12) == 0, "%s", out);
+    cr_assert(closed, "the connection is closed after the 400");
+    cr_assert_eq(status_of("HEAD", "/v1/stream/s", NULL, NULL), 200, "the DELETE never ran");
+}
+
+Test(hardening, content_length_with_transfer_encoding_gets_400_and_the_connection_closes) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/t", "Content-Type: text/plain\r\n", NULL), 201);
+    const char raw[] = "POST /v1/stream/t HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                       "DELETE /v1/stream/t HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[4096];
+    bool closed;
+    cr_assert(test_http_raw_all(srv.port, raw, sizeof raw - 1, 2000, out, sizeof out, &closed));
+    cr_assert_eq(test_count_responses(out), 1, "%s", out);
+    cr_assert(strncmp(out, "HTTP/1.1 400", 12) == 0, "%s", out);
+    cr_assert(closed);
+    cr_assert_eq(status_of("HEAD", "/v1/stream/t", NULL, NULL), 200, "nothing after it ran");
+    char *b = body_of("/v1/stream/t?offset=-1");
+    cr_assert_str_eq(b, "", "nothing was appended");
+    free(b);
+}
+
+Test(hardening, repeated_identical_content_lengths_and_pipelining_still_work) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/p", "Content-Type: text/plain\r\n", NULL), 201);
+    const char raw[] = "POST /v1/stream/p HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                       "Content-Length: 2\r\nContent-Length: 2\r\n\r\nab"
+                       "POST /v1/stream/p HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n2\r\ncd\r\n0\r\n\r\n"
+                       "GET /v1/stream/p?offset=-1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char out[8192];
+    bool closed;
+    cr_assert(test_http_raw_all(srv.port, raw, sizeof raw - 1, 2000, out, sizeof out, &closed));
+    cr_assert_eq(test_count_responses(out), 3, "%s", out);
+    cr_assert(strstr(out, "\r\n\r\nabcd") != NULL, "both appends landed: %s", out);
+}
+
+/* ---- 9. conflicting duplicate protocol headers --------------------------------------------------- */
+
+Test(hardening, conflicting_duplicate_protocol_headers_get_400_and_write_nothing) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/d", "Content-Type: text/plain\r\n", NULL), 201);
+    static const char *const dups[] = {
+        "Content-Type: text/plain\r\nContent-Type: application/json\r\n",
+        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Epoch: 1\r\nProducer-Seq: 0\r\n",
+        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Seq: 0\r\nProducer-Seq: 5\r\n",
+        "Content-Type: text/plain\r\nStream-Expected-Offset: 0000000000000000_0000000000000000\r\n"
+        "Stream-Expected-Offset: 0000000000000001_0000000000000000\r\n",
+        "Content-Type: text/plain\r\nStream-Seq: a\r\nStream-Seq: b\r\n",
+    };
+    for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+        test_response r;
+        cr_assert(test_http(srv.port, "POST", "/v1/stream/d", dups[i], "x", 1, &r));
+        cr_assert_eq(r.status, 400, "case %zu: %d", i, r.status);
+        cr_assert(strstr(r.body, "Conflicting") != NULL, "case %zu: %s", i, r.body);
+        test_response_free(&r);
+    }
+    char *b = body_of("/v1/stream/d?offset=-1");
+    cr_assert_str_eq(b, "", "nothing was written");
+    free(b);
+    cr_assert_eq(status_of("POST", "/v1/stream/d", "Content-Type: text/plain\r\nContent-Type: text/plain\r\n", "y"),
+                 204, "identical repeats are harmless");
+}
