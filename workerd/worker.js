@@ -222,6 +222,11 @@ class Core {
   retryAt(ms) { this.call((ex) => ex.ss_wasm_retry_at(ms)); }
   trap() { this.call((ex) => ex.ss_wasm_test_trap()); }
 
+  streamId(reqBytes) {
+    const r = this.call(() => this.withBytes(reqBytes, (p, n) => this.ex.ss_wasm_stream_id(p, n)));
+    return r === 1 ? dec.decode(this.out()) : null;
+  }
+
   forkSource(reqBytes) {
     const r = this.call(() => this.withBytes(reqBytes, (p, n) => this.ex.ss_wasm_fork_source(p, n)));
     return r === 1 ? dec.decode(this.out()) : null;
@@ -390,8 +395,8 @@ export class StreamDO extends DurableObject {
       return plain(500, "trapped");
     }
     const source = core.forkSource(req);
-    const self = url.pathname.slice(PREFIX.length + 1);
-    if (source !== null && source !== self) return this.exclusive(() => this.forkPut(req, source, self));
+    const self = core.streamId(req); /* canonical: the name this object was routed by */
+    if (source !== null && self !== null && source !== self) return this.exclusive(() => this.forkPut(req, source, self));
     if (request.method === "DELETE") return this.exclusive(() => this.deleteStream(req));
     return this.serve(req);
   }
@@ -518,11 +523,22 @@ export class StreamDO extends DurableObject {
   }
 }
 
+// The canonical stream id, as the C handler computes it (src/handler/request.c):
+// the path below the prefix, percent-decoded, UTF-8 without U+0000. Two
+// spellings of one stream ("a%2Fb", "a/b") must reach one object. null when
+// the path names no valid stream: the shared object's handler answers.
+function canonicalId(pathname) {
+  if (!pathname.startsWith(PREFIX + "/") || pathname.length <= PREFIX.length + 1) return null;
+  let id;
+  try { id = decodeURIComponent(pathname.slice(PREFIX.length + 1)); } catch { return null; }
+  if (id.includes("\u0000") || id.split("/").some((seg) => seg === "." || seg === "..")) return null;
+  return id;
+}
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    const p = url.pathname;
-    const name = p.startsWith(PREFIX + "/") && p.length > PREFIX.length + 1 ? p.slice(PREFIX.length + 1) : ROOT_OBJECT;
+    const name = canonicalId(url.pathname) ?? ROOT_OBJECT;
     if (Number(request.headers.get("content-length") ?? "0") > MAX_BODY_BYTES && name === ROOT_OBJECT)
       return plain(413, "Payload too large");
     return env.STREAMS.get(env.STREAMS.idFromName(name)).fetch(request);

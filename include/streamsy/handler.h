@@ -35,6 +35,7 @@ extern "C" {
 #define SS_HTTP_MAX_REQUEST_HEADERS 100            /* more: 431 */
 #define SS_HTTP_DEFAULT_MAX_BODY_BYTES (64u << 20) /* larger bodies: 413 */
 #define SS_HTTP_MAX_PATH_BYTES 1024                /* longer paths: 414 */
+#define SS_HTTP_MAX_HOST_BYTES 255                 /* a longer (or malformed) Host: 400 */
 #define SS_SSE_LIFETIME_MS 60000                   /* SSE responses end after this */
 #define SS_SSE_MAX_PENDING_BYTES (8u << 20)        /* slow SSE readers past this are cut */
 
@@ -98,6 +99,8 @@ typedef struct ss_handler_options {
     const char *path_prefix;     /* default "/v1/stream" */
     size_t max_body_bytes;       /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
     ss_http_validator validator; /* check == NULL: no enforcement (the base protocol) */
+    bool trust_forwarded;        /* take X-Forwarded-Proto / -Host for Location (behind
+                                    a proxy you run; anyone can send them otherwise) */
 } ss_handler_options;
 
 ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out);
@@ -107,14 +110,15 @@ size_t ss_handler_max_body_bytes(const ss_handler *h);
 /* Always fills `out` (ss_http_response_init is done by the handler). */
 void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out);
 
-/* The stream a request addresses (its path below the prefix); false when the
- * path names no stream. For front ends that route each stream elsewhere
- * (a Durable Object per stream). */
-bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_slice *out);
-/* The stream a PUT forks from (its Stream-Forked-From header as a stream
- * id); false for any other request. For front ends that must fetch the
- * source before the handler runs (a Durable Object asks the source's). */
-bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_slice *out);
+/* The stream a request addresses: its path below the prefix, percent-decoded
+ * into its one canonical form ("a%2Fb" is "a/b"; in `a` when decoded); false
+ * when the path names no valid stream id. For front ends that route each
+ * stream elsewhere (a Durable Object per stream): route by this id. */
+bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_arena *a, ss_slice *out);
+/* The stream a PUT forks from (its Stream-Forked-From header as a canonical
+ * stream id); false for any other request. For front ends that must fetch
+ * the source before the handler runs (a Durable Object asks the source's). */
+bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_arena *a, ss_slice *out);
 
 /* The waiter to park (already set up; its ctx is the live continuation).
  * The front end sets waiter->fire to its own callback before parking, and

@@ -31,6 +31,7 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
     h->prefix_len = len;
     h->max_body = o->max_body_bytes ? o->max_body_bytes : SS_HTTP_DEFAULT_MAX_BODY_BYTES;
     h->validator = o->validator;
+    h->trust_forwarded = o->trust_forwarded;
     *out = h;
     return SS_OK;
 }
@@ -104,6 +105,41 @@ ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {
     return NULL;
 }
 
+/* RFC 3986 authority as a Host header carries it: host [":" port], host an
+ * IP literal in brackets or a reg-name (unreserved, pct-encoded, sub-delims),
+ * at most SS_HTTP_MAX_HOST_BYTES. Empty is allowed (no Host: the Location
+ * header is then relative). */
+bool ss__valid_authority(ss_slice a) {
+    if (a.len > SS_HTTP_MAX_HOST_BYTES)
+        return false;
+    size_t i = 0;
+    if (a.len && a.p[0] == '[') {
+        while (i < a.len && a.p[i] != ']') {
+            char c = a.p[i++];
+            if (!(ss_hex_value(c) >= 0 || c == ':' || c == '.' || c == '[' || c == 'v' || c == 'V'))
+                return false;
+        }
+        if (i++ == a.len)
+            return false; /* no ']' */
+    } else {
+        for (; i < a.len && a.p[i] != ':'; i++) {
+            char c = a.p[i];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      strchr("-._~%!$&'()*+,;=", c) != NULL;
+            if (!ok || c == '\0')
+                return false;
+        }
+    }
+    if (i == a.len)
+        return true;
+    if (a.p[i] != ':' || a.len - i - 1 > 5)
+        return false;
+    for (i++; i < a.len; i++)
+        if (a.p[i] < '0' || a.p[i] > '9')
+            return false;
+    return true;
+}
+
 /* Protocol headers that carry one value. Two that differ (a proxy added one,
  * or somebody hopes the first one wins) are refused rather than guessed. */
 static const char *const SINGLE_VALUE_HEADERS[] = {
@@ -148,11 +184,25 @@ static void dispatch(ss__req *q, ss_http_response *res) {
         ss__respond_text(res, r->path.len > SS_HTTP_MAX_PATH_BYTES ? 414 : 400, why);
         return;
     }
-    if (!ss__stream_id(q->h, r->path, &q->id)) {
+    switch (ss__stream_id(q->h, r->path, &q->arena, &q->id)) {
+    case SS__ID_OK:
+        break;
+    case SS__ID_NONE: {
         ss_slice p = r->path;
         bool at_root = p.len >= q->h->prefix_len && memcmp(p.p, q->h->prefix, q->h->prefix_len) == 0 &&
                        p.len <= q->h->prefix_len + 1;
         ss__respond_text(res, at_root ? 400 : 404, at_root ? "Stream path required" : "Not found");
+        return;
+    }
+    case SS__ID_INVALID:
+        ss__respond_text(res, 400, "Invalid stream path");
+        return;
+    case SS__ID_NOMEM:
+        ss__respond_text(res, 503, "Out of memory");
+        return;
+    }
+    if (!ss__valid_authority(r->authority)) {
+        ss__respond_text(res, 400, "Invalid Host header");
         return;
     }
     if (q->id.len >= 4 && memcmp(q->id.p, "__ds", 4) == 0 && (q->id.len == 4 || q->id.p[4] == '/')) {
@@ -184,13 +234,13 @@ static void dispatch(ss__req *q, ss_http_response *res) {
         ss__handle_delete(q, res);
 }
 
-bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_slice *out) {
-    return !bad_path(req->path) && ss__stream_id(h, req->path, out);
+bool ss_handler_stream_id(const ss_handler *h, const ss_http_request *req, ss_arena *a, ss_slice *out) {
+    return !bad_path(req->path) && ss__stream_id(h, req->path, a, out) == SS__ID_OK;
 }
 
-bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_slice *out) {
+bool ss_handler_fork_source(const ss_handler *h, const ss_http_request *req, ss_arena *a, ss_slice *out) {
     ss_slice from = ss__header(req, "Stream-Forked-From", NULL);
-    return ss_slice_eq_cstr(req->method, "PUT") && from.len && ss__stream_id(h, from, out);
+    return ss_slice_eq_cstr(req->method, "PUT") && from.len && ss__stream_id(h, from, a, out) == SS__ID_OK;
 }
 
 void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_response *out) {

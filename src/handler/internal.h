@@ -14,6 +14,7 @@ struct ss_handler {
     size_t prefix_len;
     size_t max_body;
     ss_http_validator validator;
+    bool trust_forwarded;
 };
 
 /* One request being handled. */
@@ -35,9 +36,21 @@ bool ss__parse_int_strict(ss_slice s, uint64_t *out);
 bool ss__parse_int_digits(ss_slice s, uint64_t *out);
 /* "true" in any case. */
 bool ss__flag(const ss_http_request *r, const char *name);
-/* Stream id for a path (or a Stream-Forked-From value); false when the path
- * is not below the prefix. */
-bool ss__stream_id(const ss_handler *h, ss_slice path, ss_slice *out);
+/* The canonical stream id of a path (or a Stream-Forked-From value): the
+ * path below the prefix, percent-decoded ("a%2Fb", "a%2fb" and "a/b" are one
+ * stream), which must be UTF-8 without U+0000 and without "." or ".."
+ * segments. The id points into the path, or into `a` when it was decoded. */
+typedef enum ss__id_status {
+    SS__ID_OK,
+    SS__ID_NONE,    /* not below the prefix */
+    SS__ID_INVALID, /* a bad escape, not UTF-8, U+0000, a dot segment */
+    SS__ID_NOMEM,
+} ss__id_status;
+ss__id_status ss__stream_id(const ss_handler *h, ss_slice path, ss_arena *a, ss_slice *out);
+
+/* RFC 3986 authority (host[:port]) of at most SS_HTTP_MAX_HOST_BYTES; empty
+ * is valid (handler.c). */
+bool ss__valid_authority(ss_slice a);
 
 /* ---- response helpers (response.c) ---- */
 /* Security and CORS headers every response carries (handler.c). */

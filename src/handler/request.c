@@ -1,6 +1,7 @@
 /* Request parsing: headers, query parameters, integer grammars, paths. */
 #include <string.h>
 
+#include "base/json_scan.h"
 #include "internal.h"
 
 ss_slice ss__header(const ss_http_request *r, const char *name, bool *present) {
@@ -95,10 +96,50 @@ bool ss__parse_int_strict(ss_slice s, uint64_t *out) {
 
 bool ss__parse_int_digits(ss_slice s, uint64_t *out) { return parse_decimal(s, (UINT64_C(1) << 53) - 1, out); }
 
-bool ss__stream_id(const ss_handler *h, ss_slice path, ss_slice *out) {
+/* True when a decoded id has a "." or ".." segment. */
+static bool has_dot_segment(ss_slice id) {
+    size_t seg = 0;
+    for (size_t i = 0; i <= id.len; i++) {
+        if (i < id.len && id.p[i] != '/')
+            continue;
+        size_t n = i - seg;
+        if ((n == 1 && id.p[seg] == '.') || (n == 2 && id.p[seg] == '.' && id.p[seg + 1] == '.'))
+            return true;
+        seg = i + 1;
+    }
+    return false;
+}
+
+ss__id_status ss__stream_id(const ss_handler *h, ss_slice path, ss_arena *a, ss_slice *out) {
     if (path.len <= h->prefix_len + 1 || memcmp(path.p, h->prefix, h->prefix_len) != 0 ||
         path.p[h->prefix_len] != '/')
-        return false;
-    *out = (ss_slice){path.p + h->prefix_len + 1, path.len - h->prefix_len - 1};
-    return true;
+        return SS__ID_NONE;
+    ss_slice raw = {path.p + h->prefix_len + 1, path.len - h->prefix_len - 1};
+    if (!memchr(raw.p, '%', raw.len)) { /* the common case: nothing to decode, no copy */
+        if (!ss_utf8_is_valid(raw) || memchr(raw.p, '\0', raw.len) || has_dot_segment(raw))
+            return SS__ID_INVALID;
+        *out = raw;
+        return SS__ID_OK;
+    }
+    char *d = ss_arena_alloc(a, raw.len + 1);
+    if (!d)
+        return SS__ID_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < raw.len; i++) {
+        if (raw.p[i] != '%') {
+            d[n++] = raw.p[i];
+            continue;
+        }
+        int hi = i + 2 < raw.len ? ss_hex_value(raw.p[i + 1]) : -1;
+        int lo = hi >= 0 ? ss_hex_value(raw.p[i + 2]) : -1;
+        if (lo < 0)
+            return SS__ID_INVALID; /* '%' not followed by two hex digits */
+        d[n++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    ss_slice id = ss_slice_of(d, n);
+    if (!ss_utf8_is_valid(id) || memchr(d, '\0', n) || has_dot_segment(id))
+        return SS__ID_INVALID;
+    *out = id;
+    return SS__ID_OK;
 }

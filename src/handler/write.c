@@ -6,19 +6,24 @@
 
 /* ---- PUT ------------------------------------------------------------------------ */
 
+/* Location of a created stream: absolute from the request's scheme and Host
+ * (validated by the dispatcher), or from X-Forwarded-Proto / -Host when the
+ * handler trusts them and they are well-formed; relative without a Host. */
 static void location(ss__req *q, ss_http_response *res) {
     const ss_http_request *r = q->http;
-    bool has;
-    ss_slice proto = ss__header(r, "X-Forwarded-Proto", &has);
-    if (!has || !proto.len)
-        proto = r->scheme.len ? r->scheme : ss_slice_cstr("http");
-    ss_slice host = ss__header(r, "X-Forwarded-Host", &has);
-    if (!has || !host.len)
-        host = r->authority.len ? r->authority : ss__header(r, "Host", NULL);
+    ss_slice proto = r->scheme.len ? r->scheme : ss_slice_cstr("http"), host = r->authority;
+    if (q->h->trust_forwarded) {
+        ss_slice fp = ss__header(r, "X-Forwarded-Proto", NULL), fh = ss__header(r, "X-Forwarded-Host", NULL);
+        if (ss_slice_eq_cstr(fp, "http") || ss_slice_eq_cstr(fp, "https"))
+            proto = fp;
+        if (fh.len && ss__valid_authority(fh))
+            host = fh;
+    }
     ss_buf b;
     ss_buf_init(&b, 4 * SS_HTTP_MAX_PATH_BYTES);
-    ss_buf_printf(&b, "%.*s://%.*s%.*s", (int)proto.len, proto.p, (int)host.len, host.p, (int)r->path.len,
-                  r->path.p);
+    if (host.len)
+        ss_buf_printf(&b, "%.*s://%.*s", (int)proto.len, proto.p, (int)host.len, host.p);
+    ss_buf_printf(&b, "%.*s", (int)r->path.len, r->path.p);
     if (r->query.len)
         ss_buf_printf(&b, "?%.*s", (int)r->query.len, r->query.p);
     (void)ss_http_response_header(res, "Location", ss_buf_slice(&b));
@@ -43,7 +48,7 @@ static bool parse_create(ss__req *q, ss_http_response *res, ss_create_options *o
     o->expires_at = ss__header(r, "Stream-Expires-At", NULL);
     o->closed = ss__flag(r, "Stream-Closed");
     ss_slice from = ss__header(r, "Stream-Forked-From", NULL);
-    if (from.len && !ss__stream_id(q->h, from, &o->forked_from)) {
+    if (from.len && ss__stream_id(q->h, from, &q->arena, &o->forked_from) != SS__ID_OK) {
         ss__respond_text(res, 400, "Invalid Stream-Forked-From");
         return false;
     }

@@ -74,6 +74,7 @@ static int serve(const ss_cli_options *o) {
     ss_handler_options ho = {.protocol = protocol,
                              .path_prefix = o->path_prefix,
                              .max_body_bytes = o->max_body_bytes,
+                             .trust_forwarded = o->trust_proxy,
                              .validator = config ? ss_config_validator(config) : (ss_http_validator){0}};
     if ((rc = ss_handler_new(&ho, &handler)) != SS_OK) {
         fprintf(stderr, "streamsy: cannot create the HTTP handler: %s\n", ss_rc_str(rc));

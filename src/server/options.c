@@ -23,6 +23,7 @@ typedef enum setting_id {
     OPT_TLS_KEY,
     OPT_QUIET,
     OPT_CONFIG,
+    OPT_TRUST_PROXY,
     OPT_COUNT,
 } setting_id;
 
@@ -44,6 +45,7 @@ static const setting settings[OPT_COUNT] = {
     [OPT_TLS_KEY] = {"--tls-key", "STREAMSY_TLS_KEY", false, false},
     [OPT_QUIET] = {"--quiet", "STREAMSY_ACCESS_LOG", true, true},
     [OPT_CONFIG] = {"--config", "STREAMSY_CONFIG", false, false},
+    [OPT_TRUST_PROXY] = {"--trust-proxy", "STREAMSY_TRUST_PROXY", true, false},
 };
 
 /* The winning raw value of one setting and where it came from. */
@@ -76,6 +78,9 @@ static const char usage_text[] =
     "  --quiet                     no access log on stderr [STREAMSY_ACCESS_LOG=0]\n"
     "  --config FILE               enforce JSON Schemas / Durable State collections on matching\n"
     "                              streams (see docs/enforcement.md) [STREAMSY_CONFIG]\n"
+    "  --trust-proxy               build Location from X-Forwarded-Proto/-Host (only behind a\n"
+    "                              proxy that sets them: clients can send them too)\n"
+    "                              [STREAMSY_TRUST_PROXY=1]\n"
     "  --help                      this text\n"
     "\n"
     "Every flag also takes the form --flag=value.\n";
@@ -254,6 +259,11 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     rv = &raw[OPT_HTTP2];
     o->http2 = false;
     if (rv->text && !parse_bool(rv->text, &o->http2))
+        return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+
+    rv = &raw[OPT_TRUST_PROXY];
+    o->trust_proxy = false;
+    if (rv->text && !parse_bool(rv->text, &o->trust_proxy))
         return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
 
     rv = &raw[OPT_QUIET];

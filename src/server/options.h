@@ -59,6 +59,7 @@ typedef struct ss_cli_options {
     const char *tls_key;
     bool access_log;         /* false with --quiet or STREAMSY_ACCESS_LOG=0 */
     const char *config_path; /* --config: enforcement rules; NULL = none */
+    bool trust_proxy;        /* --trust-proxy: X-Forwarded-Proto/-Host make Location */
 } ss_cli_options;
 
 /* Parses argv (argv[0] is the program name) with `envp` as the environment

@@ -243,7 +243,22 @@ SS_EXPORT(ss_wasm_fork_source) int32_t ss_wasm_fork_source(const char *req, uint
     ss_slice id;
     int32_t out = 0;
     F.out.len = 0;
-    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_fork_source(F.h, &view, &id))
+    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_fork_source(F.h, &view, &a, &id))
+        out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
+    ss_arena_release(&a);
+    return out;
+}
+
+/* 1 with the request's canonical stream id in the out buffer (the id this
+ * object holds), 0 when the path names no valid stream. */
+SS_EXPORT(ss_wasm_stream_id) int32_t ss_wasm_stream_id(const char *req, uint32_t len) {
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_http_request view;
+    ss_slice id;
+    int32_t out = 0;
+    F.out.len = 0;
+    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_stream_id(F.h, &view, &a, &id))
         out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
     ss_arena_release(&a);
     return out;

@@ -82,8 +82,10 @@ Test(hardening, conflicting_duplicate_protocol_headers_get_400_and_write_nothing
     cr_assert_eq(status_of("PUT", "/v1/stream/d", "Content-Type: text/plain\r\n", NULL), 201);
     static const char *const dups[] = {
         "Content-Type: text/plain\r\nContent-Type: application/json\r\n",
-        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Epoch: 1\r\nProducer-Seq: 0\r\n",
-        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Seq: 0\r\nProducer-Seq: 5\r\n",
+        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Epoch: 1\r\nProducer-Seq: "
+        "0\r\n",
+        "Content-Type: text/plain\r\nProducer-Id: p\r\nProducer-Epoch: 0\r\nProducer-Seq: 0\r\nProducer-Seq: "
+        "5\r\n",
         "Content-Type: text/plain\r\nStream-Expected-Offset: 0000000000000000_0000000000000000\r\n"
         "Stream-Expected-Offset: 0000000000000001_0000000000000000\r\n",
         "Content-Type: text/plain\r\nStream-Seq: a\r\nStream-Seq: b\r\n",
@@ -98,6 +100,91 @@ Test(hardening, conflicting_duplicate_protocol_headers_get_400_and_write_nothing
     char *b = body_of("/v1/stream/d?offset=-1");
     cr_assert_str_eq(b, "", "nothing was written");
     free(b);
-    cr_assert_eq(status_of("POST", "/v1/stream/d", "Content-Type: text/plain\r\nContent-Type: text/plain\r\n", "y"),
-                 204, "identical repeats are harmless");
+    cr_assert_eq(
+        status_of("POST", "/v1/stream/d", "Content-Type: text/plain\r\nContent-Type: text/plain\r\n", "y"), 204,
+        "identical repeats are harmless");
+}
+
+/* ---- 8. Location, Host and one canonical stream id ------------------------------------------------ */
+
+static void location_of(const char *target, const char *headers, char *out, size_t cap) {
+    test_response r;
+    cr_assert(test_http(srv.port, "PUT", target, headers, NULL, 0, &r));
+    cr_assert_eq(r.status, 201, "%s: %d %s", target, r.status, r.body);
+    cr_assert(test_header(&r, "Location", out, cap), "%s has a Location", target);
+    test_response_free(&r);
+}
+
+Test(hardening, forwarding_headers_are_ignored_unless_trusted) {
+    char loc[2048];
+    location_of("/v1/stream/f1", "X-Forwarded-Proto: javascript\r\nX-Forwarded-Host: evil.example\r\n", loc,
+                sizeof loc);
+    char want[256];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/v1/stream/f1", srv.port);
+    cr_assert_str_eq(loc, want);
+}
+
+Test(hardening, a_malformed_or_oversized_host_gets_400) {
+    char host[5200];
+    memset(host, 'h', 5000);
+    memcpy(host + 5000, "\r\n", 3);
+    static const char *const bad[] = {"a b", "evil.example/x", "[::1", "x:99999999", "a@b"};
+    char raw[6000];
+    test_response r;
+    int n = snprintf(raw, sizeof raw, "PUT /v1/stream/h HTTP/1.1\r\nHost: %sConnection: close\r\n\r\n", host);
+    cr_assert(test_http_raw(srv.port, raw, (size_t)n, &r));
+    cr_assert_eq(r.status, 400, "a 5,000-byte Host: %d", r.status);
+    cr_assert(strstr(r.body, "Invalid Host") != NULL, "%s", r.body);
+    test_response_free(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = snprintf(raw, sizeof raw, "PUT /v1/stream/h HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     bad[i]);
+        cr_assert(test_http_raw(srv.port, raw, (size_t)n, &r));
+        cr_assert_eq(r.status, 400, "Host '%s': %d", bad[i], r.status);
+        test_response_free(&r);
+    }
+    cr_assert_eq(status_of("HEAD", "/v1/stream/h", NULL, NULL), 404, "nothing was created");
+}
+
+Test(hardening, percent_encoded_spellings_name_one_stream) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/a%2Fb", "Content-Type: text/plain\r\n", NULL), 201);
+    cr_assert_eq(status_of("PUT", "/v1/stream/a/b", "Content-Type: text/plain\r\n", NULL), 200, "the same stream");
+    cr_assert_eq(status_of("POST", "/v1/stream/a%2fb", "Content-Type: text/plain\r\n", "x"), 204);
+    char *b = body_of("/v1/stream/a/b?offset=-1");
+    cr_assert_str_eq(b, "x");
+    free(b);
+    cr_assert_eq(status_of("PUT", "/v1/stream/caf%C3%A9", "Content-Type: text/plain\r\n", NULL), 201);
+    cr_assert_eq(status_of("HEAD", "/v1/stream/caf\xC3\xA9", NULL, NULL), 200, "UTF-8 raw or encoded: one");
+}
+
+Test(hardening, the_reserved_prefix_and_bad_encodings_cannot_be_reached_by_escaping) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/%5F%5Fds/x", "Content-Type: text/plain\r\n", NULL), 404);
+    cr_assert_eq(status_of("PUT", "/v1/stream/__ds", "Content-Type: text/plain\r\n", NULL), 404);
+    static const char *const invalid[] = {"/v1/stream/a%00b",      "/v1/stream/a%FFb", "/v1/stream/a%C0%AFb",
+                                          "/v1/stream/%ED%A0%80",  "/v1/stream/a%2",   "/v1/stream/a%zz",
+                                          "/v1/stream/x/%2E%2E/y", "/v1/stream/x\xFF"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+        cr_assert_eq(status_of("PUT", invalid[i], "Content-Type: text/plain\r\n", NULL), 400, "%s", invalid[i]);
+}
+
+Test(hardening, a_trusted_proxy_sets_location_with_well_formed_forwarding_headers_only) {
+    test_server proxied;
+    cr_assert(test_server_start(&proxied, "--trust-proxy"));
+    test_response r;
+    char loc[2048];
+    cr_assert(test_http(proxied.port, "PUT", "/v1/stream/p1",
+                        "X-Forwarded-Proto: https\r\nX-Forwarded-Host: streams.example:8443\r\n", NULL, 0, &r));
+    cr_assert_eq(r.status, 201);
+    cr_assert(test_header(&r, "Location", loc, sizeof loc));
+    cr_assert_str_eq(loc, "https://streams.example:8443/v1/stream/p1");
+    test_response_free(&r);
+    cr_assert(test_http(proxied.port, "PUT", "/v1/stream/p2",
+                        "X-Forwarded-Proto: javascript\r\nX-Forwarded-Host: evil/x\r\n", NULL, 0, &r));
+    cr_assert_eq(r.status, 201);
+    cr_assert(test_header(&r, "Location", loc, sizeof loc));
+    char want[256];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/v1/stream/p2", proxied.port);
+    cr_assert_str_eq(loc, want, "malformed forwarding headers are ignored");
+    test_response_free(&r);
+    cr_assert(test_server_stop(&proxied));
 }

@@ -128,6 +128,13 @@ Test(options, switches_default_off_and_the_environment_can_turn_them_on_or_off) 
     cr_assert(parse(ARGV("serve", "--http2=false", "--quiet=0"), env, &o, err), "%s", err);
     cr_assert_not(o.http2, "a flag overrides STREAMSY_HTTP2");
     cr_assert(o.access_log, "--quiet=0 overrides STREAMSY_ACCESS_LOG=0");
+    cr_assert(parse(ARGV("serve"), NULL, &o, err), "%s", err);
+    cr_assert_not(o.trust_proxy, "forwarding headers are not trusted by default");
+    cr_assert(parse(ARGV("serve", "--trust-proxy"), NULL, &o, err), "%s", err);
+    cr_assert(o.trust_proxy);
+    const char *trust[] = {"STREAMSY_TRUST_PROXY=1", NULL};
+    cr_assert(parse(ARGV("serve"), trust, &o, err), "%s", err);
+    cr_assert(o.trust_proxy);
 }
 
 Test(options, every_setting_has_an_environment_variable_and_flags_win) {

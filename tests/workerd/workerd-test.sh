@@ -9,7 +9,9 @@
 #      and a long-poll parked in the dead instance is answered by the new one;
 #   3. the platform's per-row limit: a body over it is a clear 413, one just
 #      under it is stored and read back whole; a fork whose inherited chain is
-#      over the copy limit is a clear 413 and leaves no edge behind.
+#      over the copy limit is a clear 413 and leaves no edge behind;
+#   4. one canonical stream id: percent-encoded spellings of one stream reach
+#      one object, and the reserved prefix cannot be reached by escaping it.
 #
 # Environment: BUILD (build directory, default build). Needs curl, sqlite3.
 set -uo pipefail
@@ -100,6 +102,13 @@ check "a fork of a source over 16 MiB is 413" \
   '[ "$(code -X PUT -H "Stream-Forked-From: /v1/stream/big" "$B/big-fork")" = 413 ]'
 check "the refused fork recorded no dependent: the source is purged at once (404, not 410)" \
   '[ "$(code -X DELETE "$B/big")" = 204 ] && [ "$(code "$B/big")" = 404 ]'
+
+# ---- 4. one canonical id ------------------------------------------------------------------------
+code -X PUT -H 'Content-Type: text/plain' "$B/a%2Fb" >/dev/null
+c="$(code -X POST -H 'Content-Type: text/plain' --data-binary 'one' "$B/a/b")"
+check "a%2Fb and a/b are one stream, in one object ($c)" '[ "$c" = 204 ] && [ "$(body "$B/a%2fb?offset=-1")" = one ]'
+check "%5F%5Fds is the reserved prefix too" '[ "$(code -X PUT -H "Content-Type: text/plain" "$B/%5F%5Fds/x")" = 404 ]'
+check "%00 in a stream id is refused" '[ "$(code -X PUT -H "Content-Type: text/plain" "$B/a%00b")" = 400 ]'
 
 check "workerd logged no uncaught exception" '! grep -qi "uncaught" "$LOG"'
 echo "$PASS passed, $FAIL failed"
