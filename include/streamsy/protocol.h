@@ -30,6 +30,8 @@ extern "C" {
 #define SS_DEFAULT_READ_MAX_BYTES (4u << 20)   /* one catch-up response */
 #define SS_APPEND_MAX_ATTEMPTS 8               /* commits before busy / conflict */
 #define SS_MAX_TTL_SECONDS (UINT64_C(1) << 40) /* Stream-TTL above: bad request */
+#define SS_MAX_PRODUCER_ID_BYTES 256           /* a longer Producer-Id: bad request */
+#define SS_MAX_PRODUCERS_PER_STREAM 4096       /* a new producer past this: too-many-producers */
 
 typedef struct ss_protocol ss_protocol;
 typedef struct ss_protocol_stream ss_protocol_stream;
@@ -147,7 +149,9 @@ typedef enum ss_append_status {
     SS_APPEND_STALE_EPOCH,
     SS_APPEND_PRODUCER_GAP,
     SS_APPEND_INVALID_EPOCH_SEQ,
-    SS_APPEND_BAD_REQUEST, /* empty body, invalid JSON, empty JSON array */
+    SS_APPEND_BAD_REQUEST,        /* empty body, invalid JSON, empty JSON array, Producer-Id too long */
+    SS_APPEND_TOO_MANY_PRODUCERS, /* a new producer, and the stream has SS_MAX_PRODUCERS_PER_STREAM;
+                                     nothing written (producers that exist carry on) */
 } ss_append_status;
 
 typedef enum ss_append_conflict {

@@ -16,7 +16,9 @@
  *       reason offset and has_record = false.
  *     - expected closed: record closed flag must equal it.
  *     - producer: has_expected -> the stored state must equal `expected`
- *       exactly; !has_expected -> no state may exist yet (insert if absent).
+ *       exactly; !has_expected -> no state may exist yet (insert if absent),
+ *       and then the stream must have fewer than max_producers producers
+ *       (reason producer-limit).
  *  3. Offsets in a plan strictly increase and are stored exactly as given;
  *     adapters never parse or mint offsets.
  *  4. Plans only borrow: adapters copy what they keep. Everything an adapter
@@ -154,6 +156,8 @@ typedef struct ss_mutation_plan {
         bool has_expected;
         ss_producer expected;
         ss_producer next;
+        uint32_t max_producers; /* inserting (no expected state) while the stream already has
+                                   this many producers: reason producer-limit; 0: no limit */
     } producer;
     const ss_message *msgs; /* borrowed; offsets strictly increasing */
     size_t n_msgs;
@@ -171,6 +175,7 @@ typedef enum ss_fail_reason {
     SS_FAIL_OFFSET,
     SS_FAIL_CLOSED,
     SS_FAIL_PRODUCER,
+    SS_FAIL_PRODUCER_LIMIT, /* a new producer, and the stream has max_producers */
 } ss_fail_reason;
 
 typedef struct ss_commit_outcome {
@@ -254,6 +259,7 @@ typedef struct ss_storage_stream_methods {
     ss_rc (*list_messages)(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out);
     /* The producer's state: *out_found false when the stream or the producer
      * has none. */
+    /* (commit counts a stream's producers only to check max_producers.) */
     ss_rc (*get_producer)(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found);
     /* Applies the plan atomically (rules 1-3): re-reads record and producer,
      * checks every precondition (ss_plan_check_record, then
@@ -339,6 +345,9 @@ ss_fail_reason ss_plan_check_record(const ss_mutation_plan *p, const ss_record *
 /* The producer half: true when the plan has no producer, or the stored state
  * (`cur`, NULL when the producer has none) is exactly what the plan expects. */
 bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur);
+/* The producer limit: true when the plan inserts a new producer and the
+ * stream already has `n_producers` >= max_producers. */
+bool ss_plan_producer_limit_reached(const ss_mutation_plan *p, uint64_t n_producers);
 
 /* ---- wrappers: the only callers of the vtables -------------------------- */
 

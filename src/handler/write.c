@@ -193,6 +193,9 @@ static void respond_append(ss__req *q, ss_http_response *res, const ss_append_re
     case SS_APPEND_BAD_REQUEST:
         ss__respond_text(res, 400, ar->message);
         return;
+    case SS_APPEND_TOO_MANY_PRODUCERS:
+        ss__respond_text(res, 429, "Too many producers on this stream");
+        return;
     }
 }
 

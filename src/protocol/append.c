@@ -115,6 +115,7 @@ static void decide(ss_protocol *p, const ss_record *r, const ss_append_options *
         if (has_state)
             plan->producer.expected = *state;
         plan->producer.next = next;
+        plan->producer.max_producers = SS_MAX_PRODUCERS_PER_STREAM;
     }
     plan->patch.set = SS_PATCH_TAIL | SS_PATCH_COUNTER;
     plan->patch.tail = r->tail;
@@ -147,6 +148,10 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
     memset(out, 0, sizeof *out);
     if (o->data.len == 0 && !o->close) {
         *out = (ss_append_result){.status = SS_APPEND_BAD_REQUEST, .message = "Empty body not allowed"};
+        return SS_OK;
+    }
+    if (o->has_producer && o->producer_id.len > SS_MAX_PRODUCER_ID_BYTES) {
+        *out = (ss_append_result){.status = SS_APPEND_BAD_REQUEST, .message = "Producer-Id too long"};
         return SS_OK;
     }
     ss_slice *items = NULL; /* framed once, on the first plan that needs it */
@@ -217,6 +222,10 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
         }
         if (!oc.has_record) {
             out->status = SS_APPEND_NOT_FOUND;
+            return SS_OK;
+        }
+        if (oc.reason == SS_FAIL_PRODUCER_LIMIT) { /* not a race: re-planning would not help */
+            *out = (ss_append_result){.status = SS_APPEND_TOO_MANY_PRODUCERS};
             return SS_OK;
         }
         /* Lost the race: re-plan from fresh state. A caller-given expected

@@ -189,6 +189,29 @@ static ss_rc sub_offset_prefix(ss_protocol *p, ss_storage_stream *src, const ss_
     return SS_OK;
 }
 
+/* How many ancestors `rec` has (a stream that forks from nothing: 0),
+ * counting until SS_MAX_FORK_DEPTH + 1. A purged ancestor ends the count. */
+static ss_rc ancestors(ss_protocol *p, const ss_record *rec, ss_arena *a, size_t *out) {
+    size_t n = 0;
+    ss_slice up = rec->forked_from;
+    while (up.len && n <= SS_MAX_FORK_DEPTH) {
+        ss_storage_stream *st;
+        ss_rc rc = ss_storage_open(p->storage, up, &st);
+        if (rc)
+            return rc;
+        ss_record r;
+        bool found;
+        rc = ss_storage_get_record(st, a, &r, &found);
+        ss_storage_close(st);
+        if (rc)
+            return rc;
+        n++;
+        up = found ? r.forked_from : SS_SLICE_NULL;
+    }
+    *out = n;
+    return SS_OK;
+}
+
 static ss_rc create_fork(ss_protocol *p, ss_storage_stream *st, ss_slice id, const ss_create_options *o,
                          ss_arena *a, ss_create_result *out) {
     ss_storage_stream *src = NULL;
@@ -210,6 +233,13 @@ static ss_rc create_fork(ss_protocol *p, ss_storage_stream *st, ss_slice id, con
     }
     if (sr.soft_deleted) {
         *out = conflict(SS_CREATE_CONFLICT_FORK_SOURCE_SOFT_DELETED, "Source stream is soft-deleted");
+        goto done;
+    }
+    size_t depth;
+    if ((rc = ancestors(p, &sr, a, &depth)))
+        goto fail;
+    if (depth + 1 > SS_MAX_FORK_DEPTH) { /* the fork would have depth + 1 ancestors: too deep to read */
+        *out = bad_request("Fork chain too deep");
         goto done;
     }
     ss_offset fork_offset = sr.tail, initial;

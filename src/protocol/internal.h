@@ -6,8 +6,10 @@
 #include "base/timers.h"
 #include "streamsy/protocol.h"
 
-#define SS_MAX_WAITERS_PER_STREAM 100000   /* more parked readers of one stream: SS_TOOBIG */
-#define SS_MAX_FORK_DEPTH 1000             /* longer fork chains: SS_CORRUPT */
+#define SS_MAX_WAITERS_PER_STREAM 100000 /* more parked readers of one stream: SS_TOOBIG */
+#define SS_MAX_FORK_DEPTH                                                                                         \
+    1000                                   /* ancestors a fork may have; a deeper fork is refused at              \
+                                              create (bad request), a deeper stored chain reads SS_CORRUPT */
 #define SS_CURSOR_EPOCH_MS 1728432000000LL /* 2024-10-09T00:00:00Z */
 #define SS_CURSOR_INTERVAL_MS 20000
 

@@ -32,29 +32,10 @@ static ss_rc chain_push(ss_arena *a, ss__chain_read *cr, const ss_message_batch 
     return SS_OK;
 }
 
-static ss_rc read_level(ss_protocol *p, ss_storage_stream *st, const ss_record *rec, const ss_offset *after,
-                        const ss_offset *cap, bool touch, int depth, ss_arena *a, ss__chain_read *cr) {
-    if (depth > SS_MAX_FORK_DEPTH)
-        return SS_CORRUPT;
-    const ss_offset *own_after = after;
-    ss_rc rc;
-    if (rec->forked_from.len && (!after || ss_offset_cmp(after, &rec->fork_offset) < 0)) {
-        const ss_offset *src_cap = (cap && ss_offset_cmp(cap, &rec->fork_offset) < 0) ? cap : &rec->fork_offset;
-        ss_storage_stream *src;
-        if ((rc = ss_storage_open(p->storage, rec->forked_from, &src)))
-            return rc;
-        ss_record sr;
-        bool found;
-        rc = ss_storage_get_record(src, a, &sr, &found);
-        if (!rc && found) /* a purged source contributes nothing */
-            rc = read_level(p, src, &sr, after, src_cap, false, depth + 1, a, cr);
-        ss_storage_close(src);
-        if (rc)
-            return rc;
-        own_after = &rec->fork_offset;
-    }
-    if (touch)
-        ss__touch(p, st, rec);
+/* One level's own messages after `own_after` up to `cap`, within what is
+ * left of the read's byte budget (at least one message of progress). */
+static ss_rc read_own_messages(ss_protocol *p, ss_storage_stream *st, const ss_offset *own_after,
+                               const ss_offset *cap, ss_arena *a, ss__chain_read *cr) {
     if (cr->more)
         return SS_OK;
     ss_list_opts lo = {0};
@@ -66,7 +47,6 @@ static ss_rc read_level(ss_protocol *p, ss_storage_stream *st, const ss_record *
         lo.has_until = true;
         lo.until = *cap;
     }
-    /* Keep at least one message of progress; past that, honour the byte budget. */
     size_t budget = p->read_max_bytes;
     if (cr->n) {
         if (cr->bytes >= budget) {
@@ -78,7 +58,8 @@ static ss_rc read_level(ss_protocol *p, ss_storage_stream *st, const ss_record *
         lo.max_bytes = budget;
     }
     ss_message_batch b;
-    if ((rc = ss_storage_list_messages(st, &lo, a, &b)))
+    ss_rc rc = ss_storage_list_messages(st, &lo, a, &b);
+    if (rc)
         return rc;
     if (cr->n && b.n && cr->bytes + b.msgs[0].data.len > budget) {
         cr->more = true; /* the first own message would break the budget */
@@ -90,9 +71,66 @@ static ss_rc read_level(ss_protocol *p, ss_storage_stream *st, const ss_record *
     return SS_OK;
 }
 
+/* One level of a fork chain: a stream and the offset its reader stops at. */
+typedef struct chain_level {
+    ss_storage_stream *st; /* opened here (level 0 is the caller's) */
+    ss_record rec;
+    bool capped;
+    ss_offset cap;
+} chain_level;
+
+/* Reads a stream and, first, the part of its fork chain a read after
+ * `after` reaches: each source up to the offset its fork diverged at. The
+ * chain is walked up into an array, then read from the oldest ancestor
+ * down, with no recursion (a chain is at most SS_MAX_FORK_DEPTH deep; a
+ * longer stored one is SS_CORRUPT). */
 ss_rc ss__read_chain(ss_protocol *p, ss_storage_stream *st, const ss_record *rec, const ss_offset *after,
-                     bool touch, ss_arena *a, ss__chain_read *out) {
-    return read_level(p, st, rec, after, NULL, touch, 0, a, out);
+                     bool touch, ss_arena *a, ss__chain_read *cr) {
+    chain_level one[4], *lv = one;
+    size_t n = 1, cap = sizeof one / sizeof one[0];
+    lv[0] = (chain_level){.st = st, .rec = *rec};
+    ss_rc rc = SS_OK;
+    /* Up: each level whose fork point lies after the read's start reads its source. */
+    for (chain_level *cur = &lv[0];
+         cur->rec.forked_from.len && (!after || ss_offset_cmp(after, &cur->rec.fork_offset) < 0);
+         cur = &lv[n - 1]) {
+        if (n > SS_MAX_FORK_DEPTH) {
+            rc = SS_CORRUPT;
+            break;
+        }
+        if (n == cap) {
+            chain_level *grown = ss_arena_alloc(a, 2 * cap * sizeof *grown);
+            if (!grown) {
+                rc = SS_NOMEM;
+                break;
+            }
+            memcpy(grown, lv, n * sizeof *lv);
+            lv = grown;
+            cap *= 2;
+            cur = &lv[n - 1];
+        }
+        chain_level next = {.capped = true};
+        next.cap =
+            cur->capped && ss_offset_cmp(&cur->cap, &cur->rec.fork_offset) < 0 ? cur->cap : cur->rec.fork_offset;
+        if ((rc = ss_storage_open(p->storage, cur->rec.forked_from, &next.st)))
+            break;
+        bool found;
+        if ((rc = ss_storage_get_record(next.st, a, &next.rec, &found)) || !found) {
+            ss_storage_close(next.st); /* a purged source contributes nothing */
+            break;
+        }
+        lv[n++] = next;
+    }
+    /* Down: the oldest ancestor first; a level below a source read on from its fork point. */
+    if (!rc && touch)
+        ss__touch(p, st, rec);
+    for (size_t i = n; !rc && i-- > 0;) {
+        const ss_offset *own_after = i + 1 < n ? &lv[i].rec.fork_offset : after;
+        rc = read_own_messages(p, lv[i].st, own_after, lv[i].capped ? &lv[i].cap : NULL, a, cr);
+    }
+    for (size_t i = 1; i < n; i++)
+        ss_storage_close(lv[i].st);
+    return rc;
 }
 
 /* next offset, up-to-date and closed for a read that returned `cr`. */
@@ -183,12 +221,11 @@ static void live_from_chain(ss_protocol *p, const ss_record *r, const ss__chain_
     ss__cursor(p, cursor, out->cursor);
 }
 
-/* Own messages after `from` (no fork-chain walk, no TTL touch). */
-static ss_rc read_own(ss_protocol *p, ss_storage_stream *st, const ss_record *r, const ss_offset *from,
-                      ss_arena *a, ss__chain_read *cr) {
-    ss_record own = *r;
-    own.forked_from = SS_SLICE_NULL; /* the caller is at or past the fork point */
-    return read_level(p, st, &own, from, NULL, false, 0, a, cr);
+/* Own messages after `from` (no fork-chain walk, no TTL touch): the caller
+ * is at or past the fork point. */
+static ss_rc read_own(ss_protocol *p, ss_storage_stream *st, const ss_offset *from, ss_arena *a,
+                      ss__chain_read *cr) {
+    return read_own_messages(p, st, from, NULL, a, cr);
 }
 
 static bool load_live(ss_protocol_stream *s, ss_arena *a, ss_record *r, ss_live_result *out, ss_rc *rc) {
@@ -238,7 +275,7 @@ ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o,
         return SS_OK;
     }
     ss__chain_read cr = {0};
-    if ((rc = read_own(p, s->st, &r, &from, a, &cr)))
+    if ((rc = read_own(p, s->st, &from, a, &cr)))
         return rc;
     if (cr.n) {
         live_from_chain(p, &r, &cr, o->cursor, out);
@@ -259,7 +296,7 @@ ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, s
     if (!load_live(s, a, &r, out, &rc))
         return rc;
     ss__chain_read cr = {0};
-    if ((rc = read_own(p, s->st, &r, from, a, &cr)))
+    if ((rc = read_own(p, s->st, from, a, &cr)))
         return rc;
     bool changed = cr.n || r.closed || !ss_offset_eq(&r.tail, from);
     if (!changed && !timed_out) {

@@ -57,6 +57,11 @@ bool ss_plan_producer_matches(const ss_mutation_plan *p, const ss_producer *cur)
     return cur && cur->epoch == p->producer.expected.epoch && cur->last_seq == p->producer.expected.last_seq;
 }
 
+bool ss_plan_producer_limit_reached(const ss_mutation_plan *p, uint64_t n_producers) {
+    return p->has_producer && !p->producer.has_expected && p->producer.max_producers &&
+           n_producers >= p->producer.max_producers;
+}
+
 /* ---- effects ------------------------------------------------------------- */
 
 static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e, bool allow_cancel) {

@@ -188,3 +188,45 @@ Test(hardening, a_trusted_proxy_sets_location_with_well_formed_forwarding_header
     test_response_free(&r);
     cr_assert(test_server_stop(&proxied));
 }
+
+/* ---- 5. bounded producer state ------------------------------------------------------------------ */
+
+Test(hardening, a_long_producer_id_gets_400) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/pl", "Content-Type: text/plain\r\n", NULL), 201);
+    char headers[1024], id[300];
+    memset(id, 'p', 257);
+    id[257] = '\0';
+    snprintf(headers, sizeof headers,
+             "Content-Type: text/plain\r\nProducer-Id: %s\r\nProducer-Epoch: 0\r\n"
+             "Producer-Seq: 0\r\n",
+             id);
+    test_response r;
+    cr_assert(test_http(srv.port, "POST", "/v1/stream/pl", headers, "x", 1, &r));
+    cr_assert_eq(r.status, 400);
+    cr_assert(strstr(r.body, "Producer-Id too long") != NULL, "%s", r.body);
+    test_response_free(&r);
+    id[256] = '\0'; /* 256 bytes is fine */
+    snprintf(headers, sizeof headers,
+             "Content-Type: text/plain\r\nProducer-Id: %s\r\nProducer-Epoch: 0\r\n"
+             "Producer-Seq: 0\r\n",
+             id);
+    cr_assert_eq(status_of("POST", "/v1/stream/pl", headers, "x"), 200);
+}
+
+Test(hardening, producers_per_stream_are_bounded_and_the_ones_that_exist_carry_on, .timeout = 120) {
+    cr_assert_eq(status_of("PUT", "/v1/stream/pn", "Content-Type: text/plain\r\n", NULL), 201);
+    char headers[256];
+    for (int i = 0; i < 4096; i++) {
+        snprintf(headers, sizeof headers,
+                 "Content-Type: text/plain\r\nProducer-Id: p%d\r\nProducer-Epoch: 0\r\nProducer-Seq: 0\r\n", i);
+        int st = status_of("POST", "/v1/stream/pn", headers, "x");
+        cr_assert_eq(st, 200, "producer %d: %d", i, st);
+    }
+    snprintf(headers, sizeof headers,
+             "Content-Type: text/plain\r\nProducer-Id: one-too-many\r\nProducer-Epoch: 0\r\nProducer-Seq: 0\r\n");
+    cr_assert_eq(status_of("POST", "/v1/stream/pn", headers, "x"), 429);
+    snprintf(headers, sizeof headers,
+             "Content-Type: text/plain\r\nProducer-Id: p7\r\nProducer-Epoch: 0\r\nProducer-Seq: 1\r\n");
+    cr_assert_eq(status_of("POST", "/v1/stream/pn", headers, "y"), 200, "an existing producer carries on");
+    cr_assert_eq(status_of("POST", "/v1/stream/pn", headers, "y"), 204, "and stays exactly-once");
+}

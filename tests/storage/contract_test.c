@@ -641,6 +641,33 @@ CONTRACT_CASE(a_producer_insert_when_the_producer_exists_fails_with_reason_produ
     assert_nothing_written(e, "s", &before, 1, &(ss_producer){1, 0});
 }
 
+CONTRACT_CASE(a_new_producer_past_the_limit_fails_with_reason_producer_limit_and_writes_nothing) {
+    create_stream(e, "s", 0);
+    insert_producer(e, "s", 0, "p1", (ss_producer){0, 0});
+    insert_producer(e, "s", 1, "p2", (ss_producer){0, 0});
+    ss_record before = must_read_record(e, "s");
+    msgs m = msgs_from(2, 1);
+    ss_mutation_plan p = append_plan(2, &m);
+    p.has_producer = true;
+    p.producer.id = S("p3");
+    p.producer.next = (ss_producer){0, 0};
+    p.producer.max_producers = 2;
+    p.effects.notify = true;
+    e->effects.n = 0;
+    ss_commit_outcome o = commit(e, "s", &p);
+    assert_failed(&o, SS_FAIL_PRODUCER_LIMIT);
+    ss_record after = must_read_record(e, "s");
+    cr_assert(ss_offset_eq(&after.tail, &before.tail), "nothing written");
+    cr_assert_eq(e->effects.n, 0);
+    /* A producer that exists carries on under the same limit. */
+    p.producer.id = S("p1");
+    p.producer.has_expected = true;
+    p.producer.expected = (ss_producer){0, 0};
+    p.producer.next = (ss_producer){0, 1};
+    o = commit(e, "s", &p);
+    assert_committed(&o);
+}
+
 CONTRACT_CASE(messages_patch_and_producer_upsert_land_together) {
     create_stream(e, "s", 0);
     create_stream(e, "t", 0);

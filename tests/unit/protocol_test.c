@@ -409,6 +409,41 @@ Test(fork, binary_sub_offset_takes_the_first_bytes_of_the_next_write) {
     test_env_release(&e);
 }
 
+/* Issue 9.6: a fork chain deeper than the read limit was created (201) and
+ * then every read answered 500. Now the deepest fork that can be read is
+ * the deepest that can be created, and reads walk the chain iteratively. */
+Test(fork, a_chain_stops_at_the_depth_limit_and_the_deepest_fork_reads_whole, .timeout = 60) {
+    test_env e;
+    test_env_init(&e, false);
+    ss_protocol_stream *s = create_stream(&e, "f0", "text/plain");
+    (void)append(&e, s, "0", "text/plain");
+    ss_stream_release(s);
+    char prev[16] = "f0", name[16];
+    for (int i = 1; i <= 1000; i++) {
+        snprintf(name, sizeof name, "f%d", i);
+        ss_create_options fo = {.forked_from = S(prev)};
+        ss_create_result fr;
+        cr_assert_eq(ss_protocol_create(e.p, S(name), &fo, &e.a, &fr), SS_OK);
+        cr_assert_eq(fr.status, SS_CREATE_CREATED, "fork %d", i);
+        if (i % 100 == 0)
+            (void)append(&e, fr.stream, "x", "text/plain");
+        ss_stream_release(fr.stream);
+        memcpy(prev, name, sizeof prev);
+    }
+    ss_create_options fo = {.forked_from = S("f1000")};
+    ss_create_result fr;
+    cr_assert_eq(ss_protocol_create(e.p, S("f1001"), &fo, &e.a, &fr), SS_OK);
+    cr_assert_eq(fr.status, SS_CREATE_BAD_REQUEST, "1,001 ancestors: refused");
+    cr_assert_str_eq(fr.message, "Fork chain too deep");
+    ss_get_result g;
+    cr_assert_eq(ss_protocol_get(e.p, S("f1000"), &g), SS_OK);
+    ss_read_result rr = read_all(&e, g.stream);
+    cr_assert_eq(rr.n, 11, "f0's message and one per hundred levels");
+    cr_assert(ss_slice_eq_cstr(rr.msgs[0].data, "0"));
+    ss_stream_release(g.stream);
+    test_env_release(&e);
+}
+
 Test(fork, deleting_a_source_with_a_fork_soft_deletes_it_and_deleting_the_fork_cascades) {
     test_env e;
     test_env_init(&e, false);

@@ -218,6 +218,8 @@ static ss_fail_reason check_preconditions(mem_stream *st, const ss_mutation_plan
     if (why == SS_FAIL_NONE && p->has_producer &&
         !ss_plan_producer_matches(p, ss__map_get(&st->producers, p->producer.id)))
         why = SS_FAIL_PRODUCER;
+    if (why == SS_FAIL_NONE && ss_plan_producer_limit_reached(p, ss__map_size(&st->producers)))
+        why = SS_FAIL_PRODUCER_LIMIT;
     return why;
 }
 

@@ -15,6 +15,8 @@
 #include "base/grow.h"
 #include "sql_engine.h"
 
+static ss_rc count_of(ss_sql_engine *e, ss_sql_stmt stmt, ss_slice id, uint64_t *out);
+
 static ss_rc intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
     return e->conn->m->intent(e->conn, body, ctx);
 }
@@ -84,6 +86,12 @@ static ss_rc commit_body(void *ctx, bool *keep) {
             goto end;
         if (!ss_plan_producer_matches(j->p, has ? &cur : NULL))
             j->o.reason = SS_FAIL_PRODUCER;
+        uint64_t n = 0;
+        if (j->o.reason == SS_FAIL_NONE && !has && j->p->producer.max_producers &&
+            !(rc = count_of(j->e, SS_SQL_COUNT_PRODUCERS, j->id, &n)) && ss_plan_producer_limit_reached(j->p, n))
+            j->o.reason = SS_FAIL_PRODUCER_LIMIT;
+        if (rc)
+            goto end;
     }
     if (j->o.reason == SS_FAIL_NONE) {
         if ((rc = apply_plan(j->e, j->id, &rec, j->p)))
@@ -245,10 +253,16 @@ static ss_rc decode_count(void *ctx, const ss_sql_value *c, size_t n, bool *stop
     return SS_OK;
 }
 
+/* One count(*) by stream id. */
+static ss_rc count_of(ss_sql_engine *e, ss_sql_stmt stmt, ss_slice id, uint64_t *out) {
+    ss_sql_value arg = ss_sql_text(id);
+    *out = 0;
+    return e->conn->m->run(e->conn, stmt, &arg, 1, decode_count, out);
+}
+
 ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out) {
-    ss_sql_value arg = ss_sql_text(parent);
     uint64_t local = 0, extra = 0;
-    ss_rc rc = e->conn->m->run(e->conn, SS_SQL_COUNT_CHILDREN, &arg, 1, decode_count, &local);
+    ss_rc rc = count_of(e, SS_SQL_COUNT_CHILDREN, parent, &local);
     if (!rc && e->hooks.extra_dependents)
         rc = e->hooks.extra_dependents(e->hooks.ctx, parent, &extra);
     if (!rc)

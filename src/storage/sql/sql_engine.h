@@ -37,6 +37,7 @@ extern const char ss__sql_schema_v1[];
     X(GET_PRODUCER)                                                                                               \
     X(UPSERT_PRODUCER)                                                                                            \
     X(COUNT_CHILDREN)                                                                                             \
+    X(COUNT_PRODUCERS)                                                                                            \
     X(EXPIRIES)
 
 typedef enum ss_sql_stmt {

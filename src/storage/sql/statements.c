@@ -73,6 +73,7 @@ const char *const ss__sql_text[SS_SQL__COUNT] = {
                                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (stream_id, producer_id) "
                                "DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
     [SS_SQL_COUNT_CHILDREN] = "SELECT count(*) FROM streamsy_streams WHERE forked_from = ?1",
+    [SS_SQL_COUNT_PRODUCERS] = "SELECT count(*) FROM streamsy_producers WHERE stream_id = ?1",
     [SS_SQL_EXPIRIES] = "SELECT stream_id, expires_at_ms FROM streamsy_streams "
                         "WHERE expires_at_ms IS NOT NULL ORDER BY expires_at_ms",
 };
