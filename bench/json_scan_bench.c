@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
     size_t n;
     bool is_array;
     const char *err = NULL;
-    if (ss_json_split(body, &arena, &items, &n, &is_array, &err) != SS_OK || n != n_items) {
+    if (ss_json_split(body, 0, &arena, &items, &n, &is_array, &err) != SS_OK || n != n_items) {
         fprintf(stderr, "scan failed: %s (n=%zu, want %zu)\n", err ? err : "?", n, n_items);
         return 1;
     }
@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
 
     double t0 = now_seconds();
     for (int i = 0; i < iterations; i++) {
-        if (ss_json_split(body, &arena, &items, &n, &is_array, &err) != SS_OK)
+        if (ss_json_split(body, 0, &arena, &items, &n, &is_array, &err) != SS_OK)
             return 1;
         checksum += n + items[n - 1].len;
         ss_arena_release(&arena);

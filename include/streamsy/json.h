@@ -232,16 +232,9 @@ ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_jso
  * close-only append when o->close, else bad-request.
  *
  * `offsets` (n entries, or NULL when not wanted) receives the offset of
- * each written message when the status is appended. They are read back,
- * not guessed (a custom offset generator need not be predictable): the
- * layer takes the tail before appending (the expected offset when given,
- * else one metadata call), then reads forward from it up to the new tail
- * and keeps the last n offsets — the batch is contiguous, so those are
- * exactly its messages, even if another process appended in between. The
- * read-back costs one catch-up read (more past SS_DEFAULT_READ_MAX_BYTES)
- * and slides the TTL like any read. If the read-back cannot see the batch
- * (the stream was deleted meanwhile) the entries are left empty (len 0)
- * except offsets[n - 1] = out->offset; the append itself still happened. */
+ * each written message when the status is appended, as the protocol
+ * assigned them. More than SS_MAX_MESSAGES_PER_APPEND values: SS_TOOBIG,
+ * nothing written. */
 ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
                                  const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets);
 

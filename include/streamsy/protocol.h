@@ -7,8 +7,9 @@
  *                 _metadata / _delete, then ss_stream_release.
  *
  * Protocol outcomes are statuses inside result structs; a non-SS_OK return
- * means the operation could not be decided (storage error, out of memory).
- * Strings and message arrays in results live in the caller's arena.
+ * means the operation could not be decided (storage error, out of memory, or
+ * SS_TOOBIG: a JSON array body with more than SS_MAX_MESSAGES_PER_APPEND
+ * elements; nothing is written). Strings and message arrays in results live in the caller's arena.
  *
  * Threading: a protocol and everything bound to it belong to one thread.
  * Time comes only from the injected clock. */
@@ -32,6 +33,7 @@ extern "C" {
 #define SS_MAX_TTL_SECONDS (UINT64_C(1) << 40) /* Stream-TTL above: bad request */
 #define SS_MAX_PRODUCER_ID_BYTES 256           /* a longer Producer-Id: bad request */
 #define SS_MAX_PRODUCERS_PER_STREAM 4096       /* a new producer past this: too-many-producers */
+#define SS_MAX_MESSAGES_PER_APPEND 100000      /* a JSON array with more elements: SS_TOOBIG */
 
 typedef struct ss_protocol ss_protocol;
 typedef struct ss_protocol_stream ss_protocol_stream;

@@ -64,6 +64,8 @@ typedef struct items {
     ss_arena *a;
     item_block *tail; /* the block being filled */
     size_t n;         /* elements in all blocks */
+    size_t max;       /* more elements: too_many (0: no limit) */
+    bool too_many;
     item_block first; /* lives wherever the items struct does */
 } items;
 
@@ -272,16 +274,23 @@ static inline bool has_literal(const uint8_t *p, const uint8_t *end, const char 
 }
 
 /* Prepares `it` for scan(); `it` must not move afterwards. */
-static void items_init(items *it, ss_arena *a) {
+static void items_init(items *it, ss_arena *a, size_t max) {
     it->a = a;
     it->tail = &it->first;
     it->n = 0;
+    it->max = max;
+    it->too_many = false;
     it->first.next = NULL;
     it->first.n = 0;
 }
 
-/* Notes [start, stop) as the next element. False when the arena fails. */
+/* Notes [start, stop) as the next element. False when the arena fails or
+ * the element is one too many (too_many). */
 static bool push_item(items *it, const uint8_t *start, const uint8_t *stop) {
+    if (it->max && it->n == it->max) {
+        it->too_many = true;
+        return false;
+    }
     item_block *b = it->tail;
     if (b->n == BLOCK_ITEMS) {
         item_block *fresh = ss_arena_alloc(it->a, sizeof *fresh);
@@ -479,8 +488,8 @@ bad_literal:
  * *out_items is set to NULL (and *out_n to 0); otherwise it points to *out_n
  * slices in `a`, each pointing into `body`. *out_error is written only on
  * SS_BADARG. */
-ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n, bool *out_is_array,
-                    const char **out_error) {
+ss_rc ss_json_split(ss_slice body, size_t max_items, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                    bool *out_is_array, const char **out_error) {
     const char *why = E_EMPTY;
     if (body.len == 0) {
         if (out_error)
@@ -489,13 +498,13 @@ ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *ou
     }
     const uint8_t *p = (const uint8_t *)body.p;
     items it;
-    items_init(&it, a);
+    items_init(&it, a, max_items);
     top_value top;
     ss_rc rc = scan(p, p + body.len, &it, &top, &why);
     if (rc == SS_BADARG && out_error)
         *out_error = why;
     if (rc)
-        return rc;
+        return it.too_many ? SS_TOOBIG : rc;
     ss_slice *v;
     size_t n = 1;
     if (top.is_array) {

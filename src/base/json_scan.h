@@ -20,10 +20,12 @@
  *  - anything else: one item, the value with surrounding whitespace removed.
  * The item array is allocated in `a`; slices point into `body`.
  * Returns SS_BADARG for invalid JSON (setting *out_error to a short static
- * reason when out_error is not NULL), SS_NOMEM when the arena fails. Outputs
- * are untouched on failure. */
-ss_rc ss_json_split(ss_slice body, ss_arena *a, ss_slice **out_items, size_t *out_n, bool *out_is_array,
-                    const char **out_error);
+ * reason when out_error is not NULL), SS_TOOBIG when a top-level array has
+ * more than max_items elements (0: no limit; the scan stops there, so the
+ * cost stays bounded), SS_NOMEM when the arena fails. Outputs are untouched
+ * on failure. */
+ss_rc ss_json_split(ss_slice body, size_t max_items, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                    bool *out_is_array, const char **out_error);
 
 /* Validates only. */
 bool ss_json_is_valid(ss_slice body);

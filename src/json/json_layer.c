@@ -293,51 +293,13 @@ fail:
 
 /* ---- append ------------------------------------------------------------------------ */
 
-static void reverse(ss_offset *v, size_t lo, size_t hi) { /* [lo, hi) */
-    while (hi > lo + 1) {
-        ss_offset t = v[lo];
-        v[lo++] = v[--hi];
-        v[hi] = t;
-    }
-}
-
-/* Fills offsets[0..n) with the n messages ending at `tail`, reading forward
- * from `from` (the tail before the append). offsets doubles as a ring of
- * the last n offsets seen. Returns false when the batch was not seen. */
-static bool read_back(ss_protocol_stream *s, ss_offset from, const ss_offset *tail, ss_offset *offsets, size_t n) {
-    size_t seen = 0;
-    bool found = false;
-    ss_arena a;
-    ss_arena_init(&a);
-    while (!found) {
-        ss_read_options ro = {.has_offset = true, .offset = from};
-        ss_read_result rr;
-        if (ss_stream_read(s, &ro, &a, &rr) || rr.status != SS_PRESENT || rr.n == 0)
-            break;
-        for (size_t i = 0; i < rr.n && !found; i++) {
-            offsets[seen++ % n] = rr.msgs[i].offset;
-            found = ss_offset_eq(&rr.msgs[i].offset, tail);
-        }
-        from = rr.msgs[rr.n - 1].offset;
-        ss_arena_release(&a);
-    }
-    ss_arena_release(&a);
-    if (!found || seen < n)
-        return false;
-    size_t start = seen % n; /* the oldest entry: rotate it to the front */
-    if (start) {
-        reverse(offsets, 0, start);
-        reverse(offsets, start, n);
-        reverse(offsets, 0, n);
-    }
-    return true;
-}
-
 static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_t n, bool single, bool force_close,
                            const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets) {
     static const ss_json_append_options none;
     if (!o)
         o = &none;
+    if (n > SS_MAX_MESSAGES_PER_APPEND)
+        return SS_TOOBIG;
     ss_json_append_result r;
     memset(&r, 0, sizeof r);
     r.error.index = -1;
@@ -356,41 +318,22 @@ static ss_rc append_values(ss_json_stream *s, const json_t *const *values, size_
     }
     ss_arena a;
     ss_arena_init(&a);
-    /* The tail before the append, for reading the batch's offsets back. */
-    ss_offset before = {0};
-    bool want_offsets = offsets && n > 0;
-    if (want_offsets && o->has_expected_offset) {
-        before = o->expected_offset;
-    } else if (want_offsets) {
-        ss_meta_result m;
-        if ((rc = ss_stream_metadata(s->s, &a, &m)))
-            goto done;
-        switch (m.status) {
-        case SS_PRESENT:
-            before = m.next_offset;
-            break;
-        case SS_NOT_FOUND:
-            r.append.status = SS_APPEND_NOT_FOUND;
-            goto decided;
-        case SS_GONE:
-            r.append.status = SS_APPEND_GONE;
-            goto decided;
-        }
-    }
     ss_append_options ao = *o;
     ao.data = ss_buf_slice(&body);
     ao.content_type = ss_slice_cstr(SS_JSON_CONTENT_TYPE);
     ao.close = o->close || force_close;
     if ((rc = ss_stream_append(s->s, &ao, &a, &r.append)))
         goto done;
+    if (offsets && r.append.status == SS_APPEND_APPENDED) {
+        if (r.append.n_msgs != n) { /* one message per value, by the framing rule */
+            rc = SS_MISUSE;
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            offsets[i] = r.append.msgs[i].offset;
+    }
     r.append.msgs = NULL; /* they live in this call's arena */
     r.append.n_msgs = 0;
-    if (want_offsets && r.append.status == SS_APPEND_APPENDED &&
-        !read_back(s->s, before, &r.append.offset, offsets, n)) {
-        memset(offsets, 0, n * sizeof *offsets);
-        offsets[n - 1] = r.append.offset;
-    }
-decided:
     *out = r;
 done:
     ss_arena_release(&a);

@@ -7,7 +7,7 @@ ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **ou
                 const char **out_error) {
     if (ss_content_type_is_json(content_type)) {
         bool is_array;
-        return ss_json_split(body, a, out_items, out_n, &is_array, out_error);
+        return ss_json_split(body, SS_MAX_MESSAGES_PER_APPEND, a, out_items, out_n, &is_array, out_error);
     }
     ss_slice *item = ss_arena_alloc(a, sizeof *item);
     if (!item)

@@ -12,6 +12,7 @@
 #include "base/json_scan.h"
 #include "streamsy/json_doc.h"
 #include "streamsy/json_schema.h"
+#include "streamsy/protocol.h"
 #include "streamsy/state.h"
 
 typedef enum rule_kind {
@@ -292,7 +293,10 @@ static bool check_schema(const ss_json_schema *s, ss_slice body, ss_json_error *
     bool is_array;
     const char *why = NULL;
     bool ok = true;
-    if (ss_json_split(body, &a, &items, &n, &is_array, &why) != SS_OK) {
+    ss_rc rc = ss_json_split(body, SS_MAX_MESSAGES_PER_APPEND, &a, &items, &n, &is_array, &why);
+    if (rc == SS_TOOBIG) {
+        n = 0; /* the protocol refuses the body as too large; nothing to check */
+    } else if (rc != SS_OK) {
         memset(err->path, 0, sizeof err->path);
         ss_json_error_set(err, "json", "invalid JSON: %s", why ? why : "malformed");
         ok = false;

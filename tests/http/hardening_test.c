@@ -3,6 +3,7 @@
  * before its fix. */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_client.h"
@@ -229,4 +230,42 @@ Test(hardening, producers_per_stream_are_bounded_and_the_ones_that_exist_carry_o
              "Content-Type: text/plain\r\nProducer-Id: p7\r\nProducer-Epoch: 0\r\nProducer-Seq: 1\r\n");
     cr_assert_eq(status_of("POST", "/v1/stream/pn", headers, "y"), 200, "an existing producer carries on");
     cr_assert_eq(status_of("POST", "/v1/stream/pn", headers, "y"), 204, "and stays exactly-once");
+}
+
+/* ---- 3. messages per append ------------------------------------------------------------------------ */
+
+/* "[0,0,...]" with n elements; the caller frees. */
+static char *json_array_of_zeros(size_t n) {
+    char *s = malloc(2 * n + 2);
+    cr_assert(s);
+    s[0] = '[';
+    for (size_t i = 0; i < n; i++) {
+        s[1 + 2 * i] = '0';
+        s[2 + 2 * i] = ',';
+    }
+    s[2 * n] = ']';
+    s[2 * n + 1] = '\0';
+    return s;
+}
+
+Test(hardening, a_json_array_with_too_many_elements_gets_413_and_writes_nothing) {
+    const char *json = "Content-Type: application/json\r\n";
+    cr_assert_eq(status_of("PUT", "/v1/stream/many", json, NULL), 201);
+    char *over = json_array_of_zeros(100001);
+    test_response r;
+    cr_assert(test_http(srv.port, "POST", "/v1/stream/many", json, over, strlen(over), &r));
+    cr_assert_eq(r.status, 413, "%d %s", r.status, r.body);
+    test_response_free(&r);
+    cr_assert_eq(status_of("PUT", "/v1/stream/many-initial", json, over), 413, "the same cap on initial data");
+    cr_assert_eq(status_of("HEAD", "/v1/stream/many-initial", NULL, NULL), 404, "and nothing created");
+    free(over);
+    char *b = body_of("/v1/stream/many?offset=-1");
+    cr_assert_str_eq(b, "[]", "nothing was appended");
+    free(b);
+
+    char *at_limit = json_array_of_zeros(100000);
+    cr_assert(test_http(srv.port, "POST", "/v1/stream/many", json, at_limit, strlen(at_limit), &r));
+    cr_assert_eq(r.status, 204, "the limit itself is allowed: %d %s", r.status, r.body);
+    test_response_free(&r);
+    free(at_limit);
 }

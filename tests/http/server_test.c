@@ -157,7 +157,7 @@ static void *cas_loop(void *arg) {
         ss_slice *items;
         size_t count;
         bool is_array;
-        if (ss_json_split(ss_slice_of(r.body, r.body_len), &a, &items, &count, &is_array, NULL) != SS_OK)
+        if (ss_json_split(ss_slice_of(r.body, r.body_len), 0, &a, &items, &count, &is_array, NULL) != SS_OK)
             w->failures++;
         ss_arena_release(&a);
         test_response_free(&r);
@@ -200,7 +200,7 @@ Test(server, concurrent_cas_writers_over_http_lose_no_update) {
     ss_slice *items;
     size_t count;
     bool is_array;
-    cr_assert_eq(ss_json_split(ss_slice_of(r.body, r.body_len), &a, &items, &count, &is_array, NULL), SS_OK);
+    cr_assert_eq(ss_json_split(ss_slice_of(r.body, r.body_len), 0, &a, &items, &count, &is_array, NULL), SS_OK);
     cr_assert_eq(count, (size_t)(CAS_WRITERS * CAS_INCREMENTS));
     for (size_t i = 0; i < count; i++) {
         char want[32];

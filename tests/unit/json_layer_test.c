@@ -408,7 +408,7 @@ Test(json_layer, append_many_is_one_commit_with_contiguous_offsets_that_match_th
     json_env_release(&j);
 }
 
-Test(json_layer, append_many_offsets_are_read_back_across_pages_of_a_small_read_budget) {
+Test(json_layer, append_many_offsets_match_a_paged_read_under_a_small_read_budget) {
     test_env e;
     test_env_init(&e, false);
     ss_protocol_free(e.p); /* again, with a read budget of one small message */
@@ -448,6 +448,28 @@ Test(json_layer, append_many_offsets_are_read_back_across_pages_of_a_small_read_
     ss_json_stream_release(cr.stream);
     ss_json_protocol_free(jp);
     test_env_release(&e);
+}
+
+Test(json_layer, append_many_past_the_message_cap_is_toobig_and_writes_nothing) {
+    json_env j;
+    json_env_init(&j, NULL);
+    ss_json_stream *s = create(&j, "a");
+    size_t n = SS_MAX_MESSAGES_PER_APPEND + 1;
+    json_t *one = J("1");
+    json_t **vals = malloc(n * sizeof *vals);
+    cr_assert(vals);
+    for (size_t i = 0; i < n; i++)
+        vals[i] = one;
+    j.commits = 0;
+    ss_json_append_result ar;
+    cr_assert_eq(ss_json_stream_append_many(s, vals, n, NULL, &ar, NULL), SS_TOOBIG);
+    cr_assert_eq(j.commits, 0);
+    cr_assert_eq(ss_json_stream_append_many(s, vals, n - 1, NULL, &ar, NULL), SS_OK, "the cap itself is fine");
+    cr_assert_eq(ar.append.status, SS_APPEND_APPENDED);
+    free(vals);
+    json_decref(one);
+    ss_json_stream_release(s);
+    json_env_release(&j);
 }
 
 Test(json_layer, append_many_with_an_expected_offset_lands_atomically_or_conflicts_whole) {

@@ -68,7 +68,7 @@ static split_result split_n(const char *s, size_t len) {
     size_t n = 777;
     bool is_array = true;
     const char *err = NULL;
-    ss_rc rc = ss_json_split(ss_slice_of(copy, len), &arena, &items, &n, &is_array, &err);
+    ss_rc rc = ss_json_split(ss_slice_of(copy, len), 0, &arena, &items, &n, &is_array, &err);
     bool valid = ss_json_is_valid(ss_slice_of(copy, len));
 
     split_result r = {rc, NULL, 0, false, NULL};
@@ -246,7 +246,7 @@ Test(json_scan, points_items_into_the_body_without_copying) {
     ss_slice *items;
     size_t n;
     bool is_array;
-    cr_assert_eq(ss_json_split(ss_slice_cstr(body), &arena, &items, &n, &is_array, NULL), SS_OK);
+    cr_assert_eq(ss_json_split(ss_slice_cstr(body), 0, &arena, &items, &n, &is_array, NULL), SS_OK);
     cr_assert_eq(n, 2);
     cr_assert_eq(items[0].p, body + 1);
     cr_assert_eq(items[0].len, 2);
@@ -588,7 +588,20 @@ Test(json_scan, accepts_a_null_error_pointer) {
     ss_slice *items;
     size_t n;
     bool is_array;
-    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,"), &arena, &items, &n, &is_array, NULL), SS_BADARG);
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,"), 0, &arena, &items, &n, &is_array, NULL), SS_BADARG);
+}
+
+Test(json_scan, an_array_past_max_items_is_toobig_and_the_limit_itself_splits) {
+    ss_slice *items;
+    size_t n;
+    bool is_array;
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,2,3,4]"), 3, &arena, &items, &n, &is_array, NULL), SS_TOOBIG);
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,2,3]"), 3, &arena, &items, &n, &is_array, NULL), SS_OK);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[[1,2,3,4]]"), 3, &arena, &items, &n, &is_array, NULL), SS_OK,
+                 "only top-level elements count");
+    cr_assert_eq(ss_json_split(ss_slice_cstr("[1,2,3,4"), 3, &arena, &items, &n, &is_array, NULL), SS_TOOBIG,
+                 "the scan stops at the cap, before the syntax error");
 }
 
 /* ---- nesting ----------------------------------------------------------- */
