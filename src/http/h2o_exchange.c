@@ -71,6 +71,8 @@ typedef struct ss__live_req {
     bool resume_asap; /* SSE catch-up: resume as soon as nothing is in flight */
     bool woken;       /* SSE: a wake or deadline arrived while a send was in flight */
     bool woken_timed_out;
+    bool shed;        /* SSE: cut to bring output under the budget; no longer counted */
+    size_t accounted; /* SSE: bytes of pending + out counted in f->output_bytes */
 } ss__live_req;
 
 static h2o_generator_t done_generator = {NULL, NULL}; /* for responses sent in one h2o_send */
@@ -175,15 +177,100 @@ static void set_head(h2o_req_t *req, const ss_http_response *res) {
     }
 }
 
-static void free_owned(void *slot) { free(*(char **)slot); }
+/* A one-shot response body handed to h2o: counted in f->output_bytes and
+ * listed in f->bodies (oldest first) until h2o disposes the request. Lives
+ * in the request pool, so `req` is valid as long as it is. */
+typedef struct ss__body {
+    h2o_linklist_t link; /* unlinked once cut */
+    ss_h2o_front *f;
+    h2o_req_t *req;
+    char *p;
+    size_t len; /* counted bytes; 0 once cut */
+    int64_t at;
+} ss__body;
+
+static void on_body_gone(void *data) {
+    ss__body *b = data;
+    if (h2o_linklist_is_linked(&b->link))
+        h2o_linklist_unlink(&b->link);
+    b->f->output_bytes -= b->len;
+    free(b->p);
+}
+
+static void cut_connection(h2o_req_t *req) {
+    h2o_conn_t *conn = req->conn;
+    h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
+    if (sock)
+        shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+}
+
+static void sse_cut(ss__live_req *st, const char *why);
+
+/* Whether `need` more bytes fit the output budget, after cutting responses
+ * whose bytes have waited SS_HTTP_SLOW_READER_MS or more for their client:
+ * one-shot bodies oldest first, then SSE responses with a send in flight.
+ * Cut bytes stop counting at once (h2o frees them on its next turn). */
+static bool make_room(ss_h2o_front *f, size_t need) {
+    if (f->output_budget == SIZE_MAX ||
+        (f->output_bytes <= f->output_budget && need <= f->output_budget - f->output_bytes))
+        return true;
+    int64_t now = ss_protocol_now_ms(f->protocol);
+    size_t cut = 0;
+#define FITS() (f->output_bytes <= f->output_budget && need <= f->output_budget - f->output_bytes)
+    while (!FITS() && !h2o_linklist_is_empty(&f->bodies)) {
+        ss__body *b = H2O_STRUCT_FROM_MEMBER(ss__body, link, f->bodies.next);
+        if (now - b->at < SS_HTTP_SLOW_READER_MS)
+            break; /* the rest are younger */
+        h2o_linklist_unlink(&b->link);
+        f->output_bytes -= b->len;
+        b->len = 0;
+        cut_connection(b->req);
+        cut++;
+    }
+    for (h2o_linklist_t *n = f->lives.next; !FITS() && n != &f->lives;) {
+        ss__live_req *st = H2O_STRUCT_FROM_MEMBER(ss__live_req, link, n);
+        n = n->next; /* sse_cut unlinks st */
+        if (!st->sse || !st->inflight || now - st->inflight_since < SS_HTTP_SLOW_READER_MS)
+            continue;
+        f->output_bytes -= st->accounted;
+        st->accounted = 0;
+        st->shed = true;
+        sse_cut(st, NULL);
+        cut++;
+    }
+    bool fits = FITS();
+#undef FITS
+    if (cut && ss__h2o_log_due(f, &f->budget_cut_logged_at))
+        fprintf(stderr, "streamsy: cut %zu slow reader(s) to stay within --max-output-bytes %zu\n", cut,
+                f->output_budget);
+    if (!fits && ss__h2o_log_due(f, &f->budget_full_logged_at))
+        fprintf(stderr,
+                "streamsy: %zu bytes of responses wait for their clients (--max-output-bytes %zu); large new "
+                "responses get 503\n",
+                f->output_bytes, f->output_budget);
+    return fits;
+}
+
+void ss__h2o_check_output_budget(ss_h2o_front *f) {
+    if (f->output_bytes > f->output_budget)
+        (void)make_room(f, 0);
+}
+
+static void send_plain(ss_h2o_front *f, h2o_req_t *req, int status, const char *text);
 
 /* Sends a complete response in one h2o_send. The body buffer is handed to
- * the request pool (no copy). May complete and dispose the request before it
- * returns on some paths: callers touch req no more. */
-static void send_done(h2o_req_t *req, ss_http_response *res) {
-    set_head(req, res);
+ * the request pool (no copy). A body over SS_HTTP_BUDGET_EXEMPT_BYTES that
+ * does not fit the output budget is replaced by a 503. May complete and
+ * dispose the request before it returns on some paths: callers touch req no
+ * more. */
+static void send_done(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     int s = res->status;
     bool bodiless = s == 204 || s == 304 || (s >= 100 && s < 200) || is_head(req);
+    if (!bodiless && res->body.len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, res->body.len)) {
+        send_plain(f, req, 503, "Server busy: too many responses wait for slow clients, retry later");
+        return;
+    }
+    set_head(req, res);
     if (s == 204 || s == 304 || (s >= 100 && s < 200) || (is_head(req) && res->body.len == 0))
         req->res.content_length = SIZE_MAX; /* no Content-Length header at all */
     else
@@ -193,17 +280,21 @@ static void send_done(h2o_req_t *req, ss_http_response *res) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
-    size_t len;
-    char *p = ss_buf_detach(&res->body, &len);
-    char **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, free_owned);
-    *slot = p;
-    h2o_iovec_t body = h2o_iovec_init(p, len);
+    ss__body *b = h2o_mem_alloc_shared(&req->pool, sizeof *b, on_body_gone);
+    b->link = (h2o_linklist_t){NULL, NULL};
+    b->f = f;
+    b->req = req;
+    b->p = ss_buf_detach(&res->body, &b->len);
+    b->at = ss_protocol_now_ms(f->protocol);
+    f->output_bytes += b->len;
+    h2o_linklist_insert(&f->bodies, &b->link);
+    h2o_iovec_t body = h2o_iovec_init(b->p, b->len);
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
 /* A plain-text response made by the front end itself (431, 503, 500), with
  * the headers the handler puts on every response. */
-static void send_plain(h2o_req_t *req, int status, const char *text) {
+static void send_plain(ss_h2o_front *f, h2o_req_t *req, int status, const char *text) {
     ss_http_response r;
     ss_http_response_init(&r);
     r.status = status;
@@ -214,7 +305,7 @@ static void send_plain(h2o_req_t *req, int status, const char *text) {
     if (status == 503)
         (void)ss_http_response_header(&r, "Retry-After", ss_slice_cstr("1"));
     (void)ss_buf_append_cstr(&r.body, text);
-    send_done(req, &r);
+    send_done(f, req, &r);
     ss_http_response_release(&r);
 }
 
@@ -269,6 +360,7 @@ static void enter(ss__live_req *st) { st->busy++; }
 /* Returns false when the state was freed. */
 static bool leave(ss__live_req *st) {
     if (--st->busy == 0 && st->dead) {
+        st->f->output_bytes -= st->accounted;
         ss_buf_release(&st->pending);
         ss_buf_release(&st->out);
         free(st);
@@ -399,7 +491,7 @@ static void long_poll_step(ss__live_req *st, ss_http_response *res) {
         ss_rc rc = park(st, ss_http_live_deadline_ms(st->live));
         if (rc) {
             end_live(st);
-            send_plain(st->req, 503, park_failure_text(st, rc));
+            send_plain(st->f, st->req, 503, park_failure_text(st, rc));
         } else {
             watch(st);
         }
@@ -411,7 +503,7 @@ static void long_poll_step(ss__live_req *st, ss_http_response *res) {
         return;
     case SS_HTTP_STREAM:
         end_live(st);
-        send_plain(st->req, 500, "Internal server error");
+        send_plain(st->f, st->req, 500, "Internal server error");
         return;
     }
 }
@@ -464,7 +556,7 @@ static void start_long_poll(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
     ss__live_req *st = live_req_new(f, req, live, false);
     if (!st) {
         ss_http_live_free(live);
-        send_plain(req, 503, "Out of memory");
+        send_plain(f, req, 503, "Out of memory");
         return;
     }
     enter(st);
@@ -478,6 +570,13 @@ static void start_long_poll(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
  * socket, stops the generator and disposes the request. On HTTP/2 this ends
  * the whole connection: h2o 2.2.5 cannot reset one stream while a send of it
  * is in flight. */
+/* Brings f->output_bytes up to date with this response's buffers. */
+static void sse_account(ss__live_req *st) {
+    size_t now = st->shed ? 0 : st->pending.cap + st->out.cap;
+    st->f->output_bytes = st->f->output_bytes - st->accounted + now;
+    st->accounted = now;
+}
+
 static void sse_cut(ss__live_req *st, const char *why) {
     end_live(st);
     st->pending.len = 0;
@@ -488,7 +587,8 @@ static void sse_cut(ss__live_req *st, const char *why) {
     h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket(conn) : NULL;
     if (sock)
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
-    fprintf(stderr, "streamsy: disconnected an SSE client: %s\n", why);
+    if (why)
+        fprintf(stderr, "streamsy: disconnected an SSE client: %s\n", why);
 }
 
 /* Takes one handler step's output: queue the chunk, then end, park or
@@ -499,7 +599,9 @@ static void sse_step(ss__live_req *st, ss_http_response *res) {
             sse_cut(st, "pending output over SS_SSE_MAX_PENDING_BYTES");
             return;
         }
-        if (ss_buf_append(&st->pending, res->body.p, res->body.len)) {
+        ss_rc rc = ss_buf_append(&st->pending, res->body.p, res->body.len);
+        sse_account(st);
+        if (rc) {
             sse_cut(st, "out of memory");
             return;
         }
@@ -576,6 +678,7 @@ static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req) {
     if (st->out.cap > (64u << 10)) /* don't keep a catch-up-sized buffer per idle client */
         ss_buf_release(&st->out);
     st->out.len = 0;
+    sse_account(st);
     rearm(st);
     sse_pump(st);
     leave(st);
@@ -591,10 +694,15 @@ static void sse_stop(h2o_generator_t *gen, h2o_req_t *req) {
 static void start_sse(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     ss_http_live *live = res->live;
     res->live = NULL;
+    if (res->body.len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, res->body.len)) {
+        ss_http_live_free(live);
+        send_plain(f, req, 503, "Server busy: too many responses wait for slow clients, retry later");
+        return;
+    }
     ss__live_req *st = live_req_new(f, req, live, true);
     if (!st) {
         ss_http_live_free(live);
-        send_plain(req, 503, "Out of memory");
+        send_plain(f, req, 503, "Out of memory");
         return;
     }
     set_head(req, res);
@@ -695,16 +803,16 @@ static void on_held_request_gone(void *anchor) {
  * not durable yet: an acknowledgement must never precede its commit. */
 static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     if (!ss_protocol_has_unflushed(f->protocol)) {
-        send_done(req, res);
+        send_done(f, req, res);
         return;
     }
     ss__held *h = malloc(sizeof *h);
     if (!h) { /* out of memory: make the writes durable now instead of holding */
         ss_rc rc = ss_protocol_flush(f->protocol);
         if (rc)
-            send_plain(req, rc == SS_FULL ? 507 : 503, rc == SS_FULL ? "Storage full" : "Storage unavailable");
+            send_plain(f, req, rc == SS_FULL ? 507 : 503, rc == SS_FULL ? "Storage full" : "Storage unavailable");
         else
-            send_done(req, res);
+            send_done(f, req, res);
         return;
     }
     h->link = (h2o_linklist_t){NULL, NULL};
@@ -727,9 +835,9 @@ ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
         if (h->req) {
             *h->anchor = NULL;
             if (rc == SS_OK)
-                send_done(h->req, &h->res);
+                send_done(f, h->req, &h->res);
             else
-                send_plain(h->req, rc == SS_FULL ? 507 : 503,
+                send_plain(f, h->req, rc == SS_FULL ? 507 : 503,
                            rc == SS_FULL ? "Storage full" : "Storage unavailable, retry later");
         }
         ss_http_response_release(&h->res);
@@ -794,11 +902,11 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
     ss_h2o_front *f = ((ss__h2o_handler *)self)->f;
     if (ambiguous_framing(req)) { /* answer, then close: nothing after it is read */
         req->http1_is_persistent = 0;
-        send_plain(req, 400, "Ambiguous request framing (Content-Length)");
+        send_plain(f, req, 400, "Ambiguous request framing (Content-Length)");
         return 0;
     }
     if (req->headers.size > SS_HTTP_MAX_REQUEST_HEADERS) {
-        send_plain(req, 431, "Too many headers");
+        send_plain(f, req, 431, "Too many headers");
         return 0;
     }
     ss_http_request view;
@@ -814,7 +922,7 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
         if (f->stopping) {
             ss_http_live_free(res.live);
             res.live = NULL;
-            send_plain(req, 503, "Server shutting down");
+            send_plain(f, req, 503, "Server shutting down");
         } else if (res.kind == SS_HTTP_WAIT) {
             start_long_poll(f, req, &res);
         } else if (ss_protocol_has_unflushed(f->protocol)) {
@@ -824,7 +932,7 @@ int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
             if (ss__h2o_flush_and_release(f) != SS_OK) {
                 ss_http_live_free(res.live);
                 res.live = NULL;
-                send_plain(req, 503, "Storage unavailable, retry later");
+                send_plain(f, req, 503, "Storage unavailable, retry later");
             } else {
                 start_sse(f, req, &res);
             }

@@ -25,6 +25,7 @@
  *   configuration are freed, so the process exits leak-free. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -173,26 +174,117 @@ static void on_conn_close(void *data) {
     free(c);
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* Stops reading the listener; turn() resumes it (resume_accepting_if_able). */
+static void pause_accepting(ss_h2o_front *f) {
+    if (f->accept_paused)
+        return;
+    h2o_socket_read_stop(f->listener);
+    f->accept_paused = true;
+}
+
+static void resume_accepting_if_able(ss_h2o_front *f, int64_t now) {
+    if (!f->accept_paused || !f->listener || f->stopping || f->n_conns >= f->max_conns)
+        return;
+    if (f->out_of_fds && now < f->accept_retry_at)
+        return;
+    f->accept_paused = false;
+    h2o_socket_read_start(f->listener, on_accept);
+}
+
+static const char fds_exhausted_response[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                             "Content-Type: text/plain; charset=utf-8\r\n"
+                                             "Retry-After: 1\r\n"
+                                             "Connection: close\r\n"
+                                             "Content-Length: 34\r\n\r\n"
+                                             "Server out of file descriptors\r\n\r\n";
+
+/* Out of descriptors: frees the reserve one to take the oldest waiting
+ * connection off the backlog and answer it 503 (plain HTTP/1.1; a TLS
+ * client just sees the close), then takes the reserve again. */
+static void refuse_one(ss_h2o_front *f) {
+    if (f->reserve_fd < 0)
+        return;
+    close(f->reserve_fd);
+    int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        char sink[4096]; /* the request, so that close() sends FIN, not RST, and the 503 arrives */
+        (void)!recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (!f->ssl_ctx)
+            (void)!send(fd, fds_exhausted_response, sizeof fds_exhausted_response - 1,
+                        MSG_DONTWAIT | MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+        f->refused++;
+    }
+    f->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void track_conn(ss_h2o_front *f, h2o_socket_t *sock) {
+    ss__conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        h2o_socket_close(sock);
+        return;
+    }
+    c->f = f;
+    c->sock = sock;
+    h2o_linklist_insert(&f->conns, &c->link);
+    f->n_conns++;
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = c;
+    if (f->access_log) /* formatted once per connection, not per request */
+        format_peer(sock, c->peer, sizeof c->peer);
+    h2o_accept(&f->accept_ctx, sock);
+}
+
+bool ss__h2o_log_due(ss_h2o_front *f, int64_t *last_at) {
+    int64_t now = ss_protocol_now_ms(f->protocol);
+    if (*last_at && now - *last_at < SS_HTTP_REPEAT_LOG_MS)
+        return false;
+    *last_at = now;
+    return true;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err) {
     ss_h2o_front *f = listener->data;
     if (err)
         return;
-    h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(listener)) != NULL) {
-        ss__conn *c = calloc(1, sizeof *c);
-        if (!c) {
-            h2o_socket_close(sock);
-            continue;
+    for (;;) {
+        if (f->n_conns >= f->max_conns) {
+            if (!f->accept_paused && ss__h2o_log_due(f, &f->conn_limit_logged_at))
+                fprintf(stderr,
+                        "streamsy: %zu connections open (--max-connections); new ones wait until one closes\n",
+                        f->n_conns);
+            pause_accepting(f);
+            return;
         }
-        c->f = f;
-        c->sock = sock;
-        h2o_linklist_insert(&f->conns, &c->link);
-        f->n_conns++;
-        sock->on_close.cb = on_conn_close;
-        sock->on_close.data = c;
-        if (f->access_log) /* formatted once per connection, not per request */
-            format_peer(sock, c->peer, sizeof c->peer);
-        h2o_accept(&f->accept_ctx, sock);
+        errno = 0;
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (!sock) {
+            int e = errno;
+            if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+                return; /* EAGAIN: the backlog is empty; anything else concerns one connection */
+            if (!f->out_of_fds && !f->fds_logged && ss__h2o_log_due(f, &f->fds_logged_at)) {
+                fprintf(stderr,
+                        "streamsy: cannot accept connections: %s; refusing new ones with 503 until "
+                        "descriptors free up\n",
+                        strerror(e));
+                f->fds_logged = true;
+            }
+            f->out_of_fds = true;
+            refuse_one(f);
+            f->accept_retry_at = ss_protocol_now_ms(f->protocol) + SS_HTTP_ACCEPT_RETRY_MS;
+            pause_accepting(f);
+            return;
+        }
+        if (f->out_of_fds && f->fds_logged && ss__h2o_log_due(f, &f->fds_recovered_logged_at)) {
+            fprintf(stderr, "streamsy: accepting connections again (%zu refused meanwhile)\n", f->refused);
+            f->fds_logged = false;
+            f->refused = 0;
+        }
+        f->out_of_fds = false;
+        track_conn(f, sock);
     }
 }
 
@@ -300,10 +392,14 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     f->protocol = o->protocol;
     f->access_log = o->access_log;
     f->listen_fd = -1;
+    f->max_conns = o->max_connections ? o->max_connections : SIZE_MAX;
+    f->output_budget = o->max_output_bytes ? o->max_output_bytes : SIZE_MAX;
+    f->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ss__timers_init(&f->timers);
     h2o_linklist_init_anchor(&f->lives);
     h2o_linklist_init_anchor(&f->held);
     h2o_linklist_init_anchor(&f->conns);
+    h2o_linklist_init_anchor(&f->bodies);
 
     ss_rc rc = open_listener(f, o->host ? o->host : "127.0.0.1", o->port, err, err_cap);
     if (rc == SS_OK && o->tls_cert)
@@ -311,6 +407,8 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     if (rc) {
         if (f->listen_fd >= 0)
             close(f->listen_fd);
+        if (f->reserve_fd >= 0)
+            close(f->reserve_fd);
         free(f);
         return rc;
     }
@@ -374,6 +472,8 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
         wait = 0;
     } else {
         int64_t next = min64(ss__timers_next(&f->timers), *next_expiry);
+        if (f->accept_paused && f->out_of_fds)
+            next = min64(next, f->accept_retry_at);
         if (next != INT64_MAX) {
             int64_t d = next - ss_protocol_now_ms(p);
             wait = min64(wait, d < 0 ? 0 : d);
@@ -389,6 +489,8 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     while ((t = ss__timers_pop_due(&f->timers, now)) != NULL)
         ss__h2o_on_timer(f, t);
     *next_expiry = ss_protocol_run_expiry(p);
+    resume_accepting_if_able(f, now);
+    ss__h2o_check_output_budget(f);
     (void)ss__h2o_flush_and_release(f); /* TTL touches and expiry deletes of this turn */
     if (f->log_len)
         log_flush(f);
@@ -452,6 +554,8 @@ void ss_h2o_front_free(ss_h2o_front *f) {
             SSL_CTX_free(f->ssl_ctx);
         if (f->listen_fd >= 0)
             close(f->listen_fd);
+        if (f->reserve_fd >= 0)
+            close(f->reserve_fd);
         free(f->log);
         free(f);
         return;

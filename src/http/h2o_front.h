@@ -42,6 +42,18 @@
 #define SS_HTTP_BODY_DRAIN_SLACK (32u << 20)
 /* On shutdown: how long connections get to finish before they are cut. */
 #define SS_HTTP_SHUTDOWN_GRACE_MS 2000
+/* Out of file descriptors: how long accepting pauses before it is tried again
+ * (a closing connection resumes it sooner). */
+#define SS_HTTP_ACCEPT_RETRY_MS 100
+/* A condition that comes and goes (connection limit, out of descriptors) is
+ * logged at most once per this. */
+#define SS_HTTP_REPEAT_LOG_MS 60000
+/* Over the output budget, responses whose bytes have waited this long for
+ * their client are cut first. */
+#define SS_HTTP_SLOW_READER_MS 1000
+/* Response bodies up to this size are sent even over the output budget
+ * (errors, small reads, the 503 itself). */
+#define SS_HTTP_BUDGET_EXEMPT_BYTES (16u << 10)
 
 typedef struct ss_h2o_front ss_h2o_front;
 
@@ -53,7 +65,11 @@ typedef struct ss_h2o_front_options {
     bool http2;            /* h2c: prior knowledge and Upgrade on cleartext */
     const char *tls_cert;  /* PEM chain; with tls_key: HTTPS, ALPN h2 + http/1.1 */
     const char *tls_key;
-    bool access_log; /* one line per request on stderr */
+    bool access_log;         /* one line per request on stderr */
+    size_t max_connections;  /* open client connections; 0: no limit. At the limit accepting pauses and
+                                new connections wait in the listen backlog until one closes */
+    size_t max_output_bytes; /* response bytes held for clients that have not taken them; 0: no limit.
+                                Over it: slow readers are cut, then large new responses get 503 */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in

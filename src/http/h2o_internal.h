@@ -38,6 +38,19 @@ struct ss_h2o_front {
     h2o_linklist_t lives; /* every ss__live_req that still owns a continuation */
     h2o_linklist_t conns; /* every accepted socket (ss__conn), until h2o closes it */
     size_t n_conns;
+    size_t max_conns;   /* SIZE_MAX: no limit */
+    bool accept_paused; /* the listener is not read: at max_conns or out of descriptors */
+    bool out_of_fds;    /* accept failed with EMFILE/ENFILE; retried at accept_retry_at */
+    int64_t accept_retry_at;
+    int reserve_fd;  /* held open so one connection can still be refused cleanly */
+    size_t refused;  /* connections refused while out of descriptors, since the last log line */
+    bool fds_logged; /* "cannot accept" was logged; "accepting again" is due */
+    int64_t fds_logged_at, fds_recovered_logged_at, conn_limit_logged_at; /* see log_due() */
+
+    size_t output_bytes;   /* response bytes handed to h2o or queued for SSE, not yet freed */
+    size_t output_budget;  /* SIZE_MAX: no limit */
+    h2o_linklist_t bodies; /* ss__body: one-shot response bodies still held, oldest first */
+    int64_t budget_cut_logged_at, budget_full_logged_at;
 
     char *log; /* access-log lines not yet written */
     size_t log_len, log_cap;
@@ -75,6 +88,13 @@ ss_rc ss__h2o_flush_and_release(ss_h2o_front *f);
 ss__conn *ss__h2o_conn_of(h2o_req_t *req);
 /* Appends one access-log line for a finished request. */
 void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req);
+
+/* True at most once per SS_HTTP_REPEAT_LOG_MS for the same *last_at: a
+ * condition that comes and goes under load is logged, not spammed. */
+bool ss__h2o_log_due(ss_h2o_front *f, int64_t *last_at);
+
+/* Over the output budget: cuts slow readers (see make_room in h2o_exchange.c). */
+void ss__h2o_check_output_budget(ss_h2o_front *f);
 /* The handler object registered on "/": gives on_req its front end. */
 typedef struct ss__h2o_handler {
     h2o_handler_t super;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "http/h2o_front.h"
@@ -43,6 +44,40 @@ static void tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_TOP_PAD, 16 << 20);
+}
+
+/* Descriptors kept for everything but client connections: the listener,
+ * the database and its WAL, the log, the reserve descriptor, h2o's own. */
+#define FD_RESERVE 64
+
+/* Raises the open-files soft limit to fit max_connections (up to the hard
+ * limit). If it still does not fit, a default is lowered to what fits and an
+ * explicit value is kept with a warning (accept then meets EMFILE, which the
+ * front end answers with 503). Returns the connection limit to use. */
+static size_t fit_descriptor_limit(const ss_cli_options *o) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return o->max_connections;
+    rlim_t need = (rlim_t)o->max_connections + FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+        struct rlimit want = {raised, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl.rlim_cur = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return o->max_connections;
+    size_t fits = rl.rlim_cur > FD_RESERVE ? (size_t)(rl.rlim_cur - FD_RESERVE) : 1;
+    if (o->max_connections_given) {
+        fprintf(stderr,
+                "streamsy: warning: --max-connections %zu does not fit the open-files limit %llu "
+                "(%d are kept for other uses); connections that find no descriptor get 503\n",
+                o->max_connections, (unsigned long long)rl.rlim_cur, FD_RESERVE);
+        return o->max_connections;
+    }
+    fprintf(stderr, "streamsy: max connections %zu (open-files limit %llu)\n", fits,
+            (unsigned long long)rl.rlim_cur);
+    return fits;
 }
 
 static int serve(const ss_cli_options *o) {
@@ -89,6 +124,8 @@ static int serve(const ss_cli_options *o) {
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
         .access_log = o->access_log,
+        .max_connections = fit_descriptor_limit(o),
+        .max_output_bytes = o->max_output_bytes,
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
         fprintf(stderr, "streamsy: %s\n", err);

@@ -24,6 +24,8 @@ typedef enum setting_id {
     OPT_QUIET,
     OPT_CONFIG,
     OPT_TRUST_PROXY,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_OUTPUT,
     OPT_COUNT,
 } setting_id;
 
@@ -46,6 +48,8 @@ static const setting settings[OPT_COUNT] = {
     [OPT_QUIET] = {"--quiet", "STREAMSY_ACCESS_LOG", true, true},
     [OPT_CONFIG] = {"--config", "STREAMSY_CONFIG", false, false},
     [OPT_TRUST_PROXY] = {"--trust-proxy", "STREAMSY_TRUST_PROXY", true, false},
+    [OPT_MAX_CONNECTIONS] = {"--max-connections", "STREAMSY_MAX_CONNECTIONS", false, false},
+    [OPT_MAX_OUTPUT] = {"--max-output-bytes", "STREAMSY_MAX_OUTPUT_BYTES", false, false},
 };
 
 /* The winning raw value of one setting and where it came from. */
@@ -81,6 +85,12 @@ static const char usage_text[] =
     "  --trust-proxy               build Location from X-Forwarded-Proto/-Host (only behind a\n"
     "                              proxy that sets them: clients can send them too)\n"
     "                              [STREAMSY_TRUST_PROXY=1]\n"
+    "  --max-connections N         open client connections; more wait until one closes\n"
+    "                              (default 10000, lowered to fit the open-files limit)\n"
+    "                              [STREAMSY_MAX_CONNECTIONS]\n"
+    "  --max-output-bytes N        response bytes held for clients that have not read them;\n"
+    "                              past it the slowest readers are cut and large new responses\n"
+    "                              get 503 (default 268435456) [STREAMSY_MAX_OUTPUT_BYTES]\n"
     "  --help                      this text\n"
     "\n"
     "Every flag also takes the form --flag=value.\n";
@@ -184,6 +194,18 @@ static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size
     return true;
 }
 
+/* A number setting: the default when not given, else min..max. */
+static bool resolve_uint(const raw_value *rv, uint64_t def, uint64_t min, uint64_t max, const char *unit,
+                         uint64_t *out, char *err, size_t cap) {
+    *out = def;
+    if (!rv->text)
+        return true;
+    if (!parse_uint(rv->text, UINT64_MAX, out) || *out < min || *out > max)
+        return ss__fail(err, cap, "invalid %s '%s' (expected %s, %llu..%llu)", rv->source, rv->text, unit,
+                        (unsigned long long)min, (unsigned long long)max);
+    return true;
+}
+
 static bool parse_prefix(const raw_value *rv, ss_cli_options *o, char *err, size_t cap) {
     const char *s = rv->text;
     size_t len = strlen(s);
@@ -231,30 +253,30 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
         return ss__fail(err, cap, "unknown storage '%s' (expected sqlite:PATH or memory)", storage);
     }
 
-    rv = &raw[OPT_LONG_POLL];
-    o->long_poll_timeout_ms = SS_CLI_DEFAULT_LONG_POLL_TIMEOUT_MS;
-    if (rv->text) {
-        uint64_t v;
-        if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_LONG_POLL_TIMEOUT_MS)
-            return ss__fail(err, cap, "invalid %s '%s' (expected milliseconds, 1..%u)", rv->source, rv->text,
-                            SS_CLI_MAX_LONG_POLL_TIMEOUT_MS);
-        o->long_poll_timeout_ms = (uint32_t)v;
-    }
+    uint64_t v;
+    if (!resolve_uint(&raw[OPT_LONG_POLL], SS_CLI_DEFAULT_LONG_POLL_TIMEOUT_MS, 1, SS_CLI_MAX_LONG_POLL_TIMEOUT_MS,
+                      "milliseconds", &v, err, cap))
+        return false;
+    o->long_poll_timeout_ms = (uint32_t)v;
 
     rv = &raw[OPT_PREFIX];
     raw_value prefix_default = {SS_CLI_DEFAULT_PATH_PREFIX, "default path prefix", false};
     if (!parse_prefix(rv->text ? rv : &prefix_default, o, err, cap))
         return false;
 
-    rv = &raw[OPT_MAX_BODY];
-    o->max_body_bytes = SS_HTTP_DEFAULT_MAX_BODY_BYTES;
-    if (rv->text) {
-        uint64_t v;
-        if (!parse_uint(rv->text, UINT64_MAX, &v) || v < 1 || v > SS_CLI_MAX_BODY_BYTES_LIMIT)
-            return ss__fail(err, cap, "invalid %s '%s' (expected bytes, 1..%llu)", rv->source, rv->text,
-                            (unsigned long long)SS_CLI_MAX_BODY_BYTES_LIMIT);
-        o->max_body_bytes = (size_t)v;
-    }
+    if (!resolve_uint(&raw[OPT_MAX_BODY], SS_HTTP_DEFAULT_MAX_BODY_BYTES, 1, SS_CLI_MAX_BODY_BYTES_LIMIT, "bytes",
+                      &v, err, cap))
+        return false;
+    o->max_body_bytes = (size_t)v;
+    if (!resolve_uint(&raw[OPT_MAX_CONNECTIONS], SS_CLI_DEFAULT_MAX_CONNECTIONS, 1, SS_CLI_MAX_CONNECTIONS_LIMIT,
+                      "a connection count", &v, err, cap))
+        return false;
+    o->max_connections = (size_t)v;
+    o->max_connections_given = raw[OPT_MAX_CONNECTIONS].text != NULL;
+    if (!resolve_uint(&raw[OPT_MAX_OUTPUT], SS_CLI_DEFAULT_MAX_OUTPUT_BYTES, SS_CLI_MIN_OUTPUT_BYTES,
+                      SS_CLI_MAX_OUTPUT_BYTES_LIMIT, "bytes", &v, err, cap))
+        return false;
+    o->max_output_bytes = (size_t)v;
 
     rv = &raw[OPT_HTTP2];
     o->http2 = false;

@@ -23,6 +23,11 @@
 #define SS_CLI_DEFAULT_LONG_POLL_TIMEOUT_MS 30000u
 #define SS_CLI_MAX_LONG_POLL_TIMEOUT_MS 3600000u /* one hour */
 #define SS_CLI_MAX_BODY_BYTES_LIMIT (1ull << 30) /* --max-body-bytes above this: error */
+#define SS_CLI_DEFAULT_MAX_CONNECTIONS 10000u
+#define SS_CLI_MAX_CONNECTIONS_LIMIT 1000000u
+#define SS_CLI_DEFAULT_MAX_OUTPUT_BYTES (256ull << 20)
+#define SS_CLI_MIN_OUTPUT_BYTES (1ull << 20)
+#define SS_CLI_MAX_OUTPUT_BYTES_LIMIT (1ull << 40)
 #define SS_CLI_MAX_HOST_BYTES 255
 #define SS_CLI_MAX_PREFIX_BYTES 255
 #define SS_CLI_ERROR_BYTES 256
@@ -57,9 +62,12 @@ typedef struct ss_cli_options {
     bool http2;           /* h2c on the cleartext listener */
     const char *tls_cert; /* NULL: no TLS; both set or both NULL */
     const char *tls_key;
-    bool access_log;         /* false with --quiet or STREAMSY_ACCESS_LOG=0 */
-    const char *config_path; /* --config: enforcement rules; NULL = none */
-    bool trust_proxy;        /* --trust-proxy: X-Forwarded-Proto/-Host make Location */
+    bool access_log;            /* false with --quiet or STREAMSY_ACCESS_LOG=0 */
+    const char *config_path;    /* --config: enforcement rules; NULL = none */
+    bool trust_proxy;           /* --trust-proxy: X-Forwarded-Proto/-Host make Location */
+    size_t max_connections;     /* open client connections; more wait in the listen backlog */
+    bool max_connections_given; /* set by flag or environment (else the fd limit may lower it) */
+    size_t max_output_bytes;    /* response bytes held for clients that have not taken them */
 } ss_cli_options;
 
 /* Parses argv (argv[0] is the program name) with `envp` as the environment

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +42,8 @@ static int connect_port(int port) {
     return fd;
 }
 
+int test_connect(int port) { return connect_port(port); }
+
 bool test_server_start(test_server *s, const char *extra_arg) {
     return test_server_start_storage(s, "memory", 0, extra_arg);
 }
@@ -67,18 +70,33 @@ static bool start_once(test_server *s, const char *storage, int port, const char
     if (!bin)
         bin = STREAMSY_BIN_DEFAULT;
     s->port = port ? port : free_port();
-    snprintf(s->log_path, sizeof s->log_path, "/tmp/streamsy-test-%d.log", (int)getpid());
+    static int starts;
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/streamsy-test-%d-%d.log", (int)getpid(), ++starts);
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+    char extra[512] = "";
+    const char *argv[32] = {bin,   "serve",  "--listen", listen, "--storage", storage, "--long-poll-timeout-ms",
+                            "500", "--quiet"};
+    size_t argc = 9;
+    if (extra_arg) {
+        snprintf(extra, sizeof extra, "%s", extra_arg);
+        for (char *save, *t = strtok_r(extra, " ", &save); t && argc < 31; t = strtok_r(NULL, " ", &save))
+            argv[argc++] = t;
+    }
+    argv[argc] = NULL;
     s->pid = fork();
     if (s->pid == 0) {
         int fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
+            close(fd);
         }
-        execl(bin, bin, "serve", "--listen", listen, "--storage", storage, "--long-poll-timeout-ms", "500",
-              "--quiet", extra_arg, (char *)NULL);
+        if (s->nofile) {
+            struct rlimit rl = {(rlim_t)s->nofile, (rlim_t)s->nofile};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        execv(bin, (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) { /* up to 10 s */
@@ -300,4 +318,69 @@ bool test_header(const test_response *r, const char *name, char *buf, size_t cap
 void test_response_free(test_response *r) {
     free(r->body);
     r->body = NULL;
+}
+
+size_t test_read_for(int fd, int wait_ms, char *out, size_t cap) {
+    size_t len = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long left = wait_ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0 || len + 1 >= cap)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t r = recv(fd, out + len, cap - 1 - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+long test_server_cpu_ms(const test_server *s) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)s->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
+        return -1;
+    return (long)((utime + stime) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK));
+}
+
+int test_server_log_count(const test_server *s, const char *needle) {
+    FILE *f = fopen(s->log_path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        for (const char *p = line; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+            n++;
+    fclose(f);
+    return n;
+}
+
+long test_server_rss_kb(const test_server *s) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)s->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
 }

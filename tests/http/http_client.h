@@ -11,13 +11,26 @@ typedef struct test_server {
     pid_t pid;
     int port;
     char log_path[128];
+    int nofile; /* set before starting: the server's open-files limit (soft and hard); 0: inherited */
 } test_server;
 
 /* Starts build/streamsy (or $STREAMSY_BIN) with the memory storage and a
- * 500 ms long-poll timeout, waits until it accepts connections. */
+ * 500 ms long-poll timeout, waits until it accepts connections. extra_arg:
+ * NULL or more flags, separated by single spaces ("--a 1 --b"). */
 bool test_server_start(test_server *s, const char *extra_arg);
 /* The same with a --storage value ("memory", "sqlite:PATH") and an optional fixed port (0: a free one). */
 bool test_server_start_storage(test_server *s, const char *storage, int port, const char *extra_arg);
+/* A connected loopback socket, or -1. */
+int test_connect(int port);
+/* Reads what arrives on fd within wait_ms (until the peer closes or the time
+ * is up) into out (NUL-terminated, at most cap - 1 bytes); returns the length. */
+size_t test_read_for(int fd, int wait_ms, char *out, size_t cap);
+/* The server's CPU time (user + system) so far, in milliseconds; -1 if unknown. */
+long test_server_cpu_ms(const test_server *s);
+/* The server's resident memory (VmRSS) in KiB; -1 if unknown. */
+long test_server_rss_kb(const test_server *s);
+/* How many times `needle` occurs in the server's log so far. */
+int test_server_log_count(const test_server *s, const char *needle);
 /* SIGKILL, no cleanup: a crash. */
 void test_server_kill(test_server *s);
 /* SIGTERM, wait; returns true when it exited with status 0. */

@@ -26,6 +26,9 @@ Test(options, serve_defaults_to_loopback_4437_sqlite_and_a_30_second_long_poll) 
     cr_assert_eq(o.long_poll_timeout_ms, 30000);
     cr_assert_str_eq(o.path_prefix, "/v1/stream");
     cr_assert_not(o.http2);
+    cr_assert_eq(o.max_connections, SS_CLI_DEFAULT_MAX_CONNECTIONS);
+    cr_assert_not(o.max_connections_given);
+    cr_assert_eq(o.max_output_bytes, SS_CLI_DEFAULT_MAX_OUTPUT_BYTES);
 }
 
 Test(options, the_flags_used_by_automated_checks_parse) {
@@ -200,6 +203,16 @@ Test(options, numeric_limits_are_checked_at_both_ends) {
     cr_assert_eq(o.long_poll_timeout_ms, 3600000);
     cr_assert(parse(ARGV("serve", "--max-body-bytes", "1073741824"), NULL, &o, err), "%s", err);
     cr_assert_eq(o.max_body_bytes, 1073741824u);
+    cr_assert(parse(ARGV("serve", "--max-connections", "1", "--max-output-bytes", "1048576"), NULL, &o, err), "%s",
+              err);
+    cr_assert_eq(o.max_connections, 1);
+    cr_assert(o.max_connections_given);
+    cr_assert_eq(o.max_output_bytes, 1048576u);
+    const char *env[] = {"STREAMSY_MAX_CONNECTIONS=77", "STREAMSY_MAX_OUTPUT_BYTES=2097152", NULL};
+    cr_assert(parse(ARGV("serve"), env, &o, err), "%s", err);
+    cr_assert_eq(o.max_connections, 77);
+    cr_assert(o.max_connections_given);
+    cr_assert_eq(o.max_output_bytes, 2097152u);
     const char *const *bad[] = {
         ARGV("serve", "--long-poll-timeout-ms", "3600001"),
         ARGV("serve", "--long-poll-timeout-ms", ""),
@@ -208,6 +221,10 @@ Test(options, numeric_limits_are_checked_at_both_ends) {
         ARGV("serve", "--max-body-bytes", "0"),
         ARGV("serve", "--max-body-bytes", "1073741825"),
         ARGV("serve", "--max-body-bytes", "1e6"),
+        ARGV("serve", "--max-connections", "0"),
+        ARGV("serve", "--max-connections", "1000001"),
+        ARGV("serve", "--max-output-bytes", "1048575"),
+        ARGV("serve", "--max-output-bytes", "1099511627777"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char e[256] = "";

@@ -1,0 +1,90 @@
+/* The global output budget against the real server (issue 9.7): clients
+ * that ask for large responses and never read them cannot make the server
+ * hold more than --max-output-bytes; slow readers are cut first, and large
+ * new responses get 503 while the budget is spent. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http_client.h"
+
+TestSuite(output_budget, .timeout = 120);
+
+#define MIB (1024 * 1024)
+#define SLOW_CLIENTS 24
+
+/* A loopback connection with a tiny receive window, so the kernel takes
+ * almost nothing of a response off the server's hands. */
+static int connect_slow(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* A stream holding `mib` MiB of text. */
+static void fill_stream(test_server *srv, const char *path, size_t mib) {
+    test_response r;
+    cr_assert(test_http(srv->port, "PUT", path, "Content-Type: text/plain\r\n", NULL, 0, &r));
+    cr_assert_eq(r.status, 201);
+    test_response_free(&r);
+    char *chunk = malloc(MIB);
+    memset(chunk, 'x', MIB);
+    for (size_t i = 0; i < mib; i++) {
+        cr_assert(test_http(srv->port, "POST", path, "Content-Type: text/plain\r\n", chunk, MIB, &r));
+        cr_assert_eq(r.status, 204);
+        test_response_free(&r);
+    }
+    free(chunk);
+}
+
+static void send_request(int fd, const char *target) {
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", target);
+    cr_assert_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+static void check_budget_holds(const char *target, const char *fresh_target) {
+    test_server srv = {0};
+    cr_assert(test_server_start(&srv, "--max-output-bytes 8388608"));
+    fill_stream(&srv, "/v1/stream/big", 4);
+    usleep(200 * 1000);
+    long rss0 = test_server_rss_kb(&srv);
+
+    int fds[SLOW_CLIENTS];
+    for (int i = 0; i < SLOW_CLIENTS; i++) {
+        fds[i] = connect_slow(srv.port);
+        send_request(fds[i], target);
+    }
+    usleep(1500 * 1000); /* past SS_HTTP_SLOW_READER_MS */
+    long rss1 = test_server_rss_kb(&srv);
+    cr_assert_lt(rss1 - rss0, 40 * 1024, "%d clients that never read grew the server by %ld KiB", SLOW_CLIENTS,
+                 rss1 - rss0);
+
+    /* A reader that does read is served in full: slow ones were cut to make room. */
+    test_response r;
+    cr_assert(test_http(srv.port, "GET", fresh_target, NULL, NULL, 0, &r));
+    cr_assert_eq(r.status, 200, "%d %.100s", r.status, r.body);
+    cr_assert_geq(r.body_len, (size_t)MIB, "%zu bytes", r.body_len);
+    test_response_free(&r);
+    for (int i = 0; i < SLOW_CLIENTS; i++)
+        close(fds[i]);
+    cr_assert_geq(test_server_log_count(&srv, "slow reader(s) to stay within"), 1, "(log %s)", srv.log_path);
+    cr_assert(test_server_stop(&srv));
+}
+
+Test(output_budget, catch_up_reads_nobody_reads_stay_within_the_budget) {
+    check_budget_holds("/v1/stream/big?offset=-1", "/v1/stream/big?offset=-1");
+}
+
+Test(output_budget, sse_clients_that_never_read_stay_within_the_budget) {
+    check_budget_holds("/v1/stream/big?offset=-1&live=sse", "/v1/stream/big?offset=-1");
+}
