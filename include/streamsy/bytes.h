@@ -36,16 +36,28 @@ int ss_slice_cmp(ss_slice a, ss_slice b);
 /* 0-15 for an ASCII hex digit, -1 otherwise. */
 int ss_hex_value(char c);
 
-/* Owned, bounded buffer. Owned by: whoever called ss_buf_init. */
+/* Owned, bounded buffer. Owned by: whoever called ss_buf_init.
+ *
+ * Errors are sticky: the first failed reserve/append/printf (SS_TOOBIG past
+ * max, SS_NOMEM) is kept in `err`, and every later one does nothing and
+ * returns it. A builder can append freely and check `err` once at the end;
+ * the bytes before the failure are intact. */
 typedef struct ss_buf {
     char *p;
     size_t len;
     size_t cap;
     size_t max; /* growth past this fails with SS_TOOBIG */
+    ss_rc err;  /* the first failure; SS_OK until then */
 } ss_buf;
 
 void ss_buf_init(ss_buf *b, size_t max);
+/* Frees the bytes; the buffer is empty and usable again (err cleared). */
 void ss_buf_release(ss_buf *b);
+/* Empties the buffer, keeping its memory, and clears err. */
+void ss_buf_clear(ss_buf *b);
+/* Cuts the buffer back to `len` bytes (no more than it has) and clears err:
+ * undoes what a failed builder appended after `len`. */
+void ss_buf_truncate(ss_buf *b, size_t len);
 ss_rc ss_buf_reserve(ss_buf *b, size_t extra);
 ss_rc ss_buf_append(ss_buf *b, const void *p, size_t len);
 ss_rc ss_buf_append_cstr(ss_buf *b, const char *s);

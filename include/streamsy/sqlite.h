@@ -13,6 +13,10 @@
  * and ss_storage_flush() commits the whole batch with one sync. Destroying the
  * factory rolls back what was not flushed: flush before shutting down.
  *
+ * Corruption found at run time (SS_CORRUPT from a read or write) stops
+ * every later write of the factory with SS_CORRUPT: a damaged database is
+ * not written further. Reads go on where they can.
+ *
  * docs/sqlite.md describes the layout, durability and failure behaviour. */
 #ifndef STREAMSY_SQLITE_H
 #define STREAMSY_SQLITE_H
@@ -30,10 +34,13 @@ extern "C" {
 #define SS_SQLITE_SCHEMA_VERSION 1
 
 typedef struct ss_sqlite_options {
-    const char *path;  /* a file path, or ":memory:" */
-    bool group_commit; /* false (embedders): each call is its own durable
-                          transaction; true (the server): commits are durable
-                          after ss_storage_flush() */
+    const char *path;      /* a file path, or ":memory:" */
+    bool group_commit;     /* false (embedders): each call is its own durable
+                              transaction; true (the server): commits are durable
+                              after ss_storage_flush() */
+    ss_storage_log_fn log; /* optional: the first I/O, full-disk and corruption
+                              error of each kind, with SQLite's own message */
+    void *log_ctx;
 } ss_sqlite_options;
 
 /* Opens (creating if needed) and migrates the database at o->path. On failure

@@ -236,6 +236,10 @@ typedef enum ss_delete_outcome {
 
 /* ---- the vtables -------------------------------------------------------- */
 
+/* Where an adapter reports a storage error worth an operator's attention
+ * (one line, no newline); called on the thread that uses the factory. */
+typedef void (*ss_storage_log_fn)(void *ctx, const char *line);
+
 typedef struct ss_stream_factory ss_stream_factory;
 typedef struct ss_storage_stream ss_storage_stream;
 

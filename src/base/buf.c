@@ -6,17 +6,35 @@
 
 #include "streamsy/bytes.h"
 
-void ss_buf_init(ss_buf *b, size_t max) { *b = (ss_buf){NULL, 0, 0, max}; }
+void ss_buf_init(ss_buf *b, size_t max) { *b = (ss_buf){NULL, 0, 0, max, SS_OK}; }
 
 void ss_buf_release(ss_buf *b) {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+    b->err = SS_OK;
+}
+
+void ss_buf_clear(ss_buf *b) { ss_buf_truncate(b, 0); }
+
+void ss_buf_truncate(ss_buf *b, size_t len) {
+    if (len < b->len) {
+        b->len = len;
+        b->p[len] = '\0';
+    }
+    b->err = SS_OK;
+}
+
+static ss_rc fail(ss_buf *b, ss_rc rc) {
+    b->err = rc;
+    return rc;
 }
 
 ss_rc ss_buf_reserve(ss_buf *b, size_t extra) {
+    if (b->err)
+        return b->err;
     if (extra > b->max || b->len > b->max - extra)
-        return SS_TOOBIG;
+        return fail(b, SS_TOOBIG);
     size_t need = b->len + extra + 1; /* room for a NUL terminator */
     if (need <= b->cap)
         return SS_OK;
@@ -25,7 +43,7 @@ ss_rc ss_buf_reserve(ss_buf *b, size_t extra) {
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *p = realloc(b->p, cap);
     if (!p)
-        return SS_NOMEM;
+        return fail(b, SS_NOMEM);
     b->p = p;
     b->cap = cap;
     return SS_OK;
@@ -52,8 +70,10 @@ ss_rc ss_buf_printf(ss_buf *b, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    if (b->err)
+        return b->err;
     if (n < 0)
-        return SS_BADARG;
+        return fail(b, SS_BADARG);
     if ((size_t)n < sizeof small)
         return ss_buf_append(b, small, (size_t)n);
     ss_rc rc = ss_buf_reserve(b, (size_t)n);
@@ -72,5 +92,6 @@ char *ss_buf_detach(ss_buf *b, size_t *out_len) {
         *out_len = b->len;
     b->p = NULL;
     b->len = b->cap = 0;
+    b->err = SS_OK;
     return p;
 }

@@ -92,17 +92,29 @@ ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res) {
         ss__respond_rc(res, rc);
         return NULL;
     }
-    switch (g.status) {
+    return ss__respond_absent(res, g.status) ? NULL : g.stream;
+}
+
+bool ss__respond_absent(ss_http_response *res, ss_presence p) {
+    switch (p) {
     case SS_PRESENT:
-        return g.stream;
+        return false;
     case SS_NOT_FOUND:
         ss__respond_text(res, 404, "Stream not found");
-        return NULL;
+        return true;
     case SS_GONE:
         ss__respond_text(res, 410, "Stream is soft-deleted");
-        return NULL;
+        return true;
     }
-    return NULL;
+    return false;
+}
+
+bool ss__respond_meta_failure(ss_http_response *res, ss_rc rc, const ss_meta_result *m) {
+    if (rc) {
+        ss__respond_rc(res, rc);
+        return true;
+    }
+    return ss__respond_absent(res, m->status);
 }
 
 /* RFC 3986 authority as a Host header carries it: host [":" port], host an
@@ -251,5 +263,5 @@ void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_respon
     dispatch(&q, out);
     ss_arena_release(&q.arena);
     if (out->status == 204 || out->status == 304)
-        out->body.len = 0;
+        ss_buf_clear(&out->body);
 }

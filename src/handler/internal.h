@@ -65,6 +65,8 @@ void ss__header_offset(ss_http_response *res, const char *name, const ss_offset 
 /* Catch-up/long-poll body for `n` messages by the stream's content type. */
 ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, size_t n);
 /* "\"b64(path):start:end[:c]\"" */
+/* Bytes an ETag can take: base64 of the longest path, two offsets, quotes. */
+#define SS__ETAG_MAX (4 * ((SS_HTTP_MAX_PATH_BYTES + 2) / 3) + 2 * 64 + 8)
 void ss__etag(ss_slice path, ss_slice start, const ss_offset *end, bool closed, ss_buf *out);
 ss_rc ss__base64(ss_buf *out, const void *p, size_t len);
 
@@ -82,6 +84,12 @@ void ss__handle_delete(ss__req *q, ss_http_response *res);
 /* Opens the stream for POST/GET/HEAD/DELETE, answering 404/410 itself.
  * Returns NULL when a response was written. */
 ss_protocol_stream *ss__open_existing(ss__req *q, ss_http_response *res);
+/* Answers 404 (not found) or 410 (soft-deleted); false for SS_PRESENT,
+ * which it leaves to the caller. */
+bool ss__respond_absent(ss_http_response *res, ss_presence p);
+/* Answers a failed metadata call: the storage error, or 404/410 when the
+ * stream expired or was deleted after it was opened. False when m is usable. */
+bool ss__respond_meta_failure(ss_http_response *res, ss_rc rc, const ss_meta_result *m);
 
 /* ---- live continuations (live.c) ---- */
 /* Long-poll: respond now or return WAIT with res->live set. */

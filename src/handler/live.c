@@ -71,7 +71,7 @@ static void set_cursor(ss_http_live *l, const char *cursor) {
 /* Clears what a previous step left in a reused response. */
 static void reset_response(ss_http_response *res) {
     res->n_headers = 0;
-    res->body.len = 0;
+    ss_buf_clear(&res->body);
     res->live = NULL;
     res->has_content_length = true;
     ss__common_headers(res);
@@ -109,13 +109,15 @@ static void long_poll_respond(ss_http_live *l, ss_slice offset_param, const ss_l
         return;
     }
     ss_buf etag;
-    ss_buf_init(&etag, 1024);
+    ss_buf_init(&etag, SS__ETAG_MAX);
     ss__etag(l->path, offset_param, &lr->next_offset, lr->closed, &etag);
-    (void)ss_http_response_header(res, "ETag", ss_buf_slice(&etag));
+    if (!etag.err) /* out of memory: no ETag rather than a wrong one */
+        (void)ss_http_response_header(res, "ETag", ss_buf_slice(&etag));
     ss_buf_release(&etag);
     (void)ss_http_response_header(res, "Content-Type", l->content_type);
-    if (ss__encode_body(&res->body, l->content_type, lr->msgs, lr->n))
-        ss__respond_text(res, 500, "Response too large");
+    ss_rc rc = ss__encode_body(&res->body, l->content_type, lr->msgs, lr->n);
+    if (rc)
+        ss__respond_rc(res, rc);
 }
 
 void ss__long_poll(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_from, ss_slice offset_param,
@@ -164,22 +166,32 @@ static void sse_data_lines(ss_buf *out, ss_slice text) {
     }
 }
 
-static void sse_data_event(ss_http_live *l, const ss_live_result *lr, ss_buf *out) {
+/* Appends one data event; on failure (the payload too large or out of
+ * memory) returns the error, and out may hold a partial event. */
+static ss_rc sse_data_event(ss_http_live *l, const ss_live_result *lr, ss_buf *out) {
     ss_buf payload;
     ss_buf_init(&payload, SS_HTTP_BODY_MAX);
     if (ss_content_type_is_text_like(l->content_type)) {
-        ss__encode_body(&payload, l->content_type, lr->msgs, lr->n);
+        (void)ss__encode_body(&payload, l->content_type, lr->msgs, lr->n);
     } else {
         ss_buf raw;
         ss_buf_init(&raw, SS_HTTP_BODY_MAX);
-        ss__encode_body(&raw, l->content_type, lr->msgs, lr->n);
-        ss__base64(&payload, raw.p, raw.len);
+        ss_rc rc = ss__encode_body(&raw, l->content_type, lr->msgs, lr->n);
+        if (rc == SS_OK)
+            rc = ss__base64(&payload, raw.p, raw.len);
+        else
+            payload.err = rc;
         ss_buf_release(&raw);
     }
-    ss_buf_append_cstr(out, "event: data\n");
-    sse_data_lines(out, ss_buf_slice(&payload));
-    ss_buf_append(out, "\n", 1);
+    ss_rc rc = payload.err;
+    if (rc == SS_OK) {
+        ss_buf_append_cstr(out, "event: data\n");
+        sse_data_lines(out, ss_buf_slice(&payload));
+        ss_buf_append(out, "\n", 1);
+        rc = out->err;
+    }
     ss_buf_release(&payload);
+    return rc;
 }
 
 /* Writes s as the body of a JSON string (offsets and cursors are ASCII). */
@@ -230,16 +242,27 @@ static void sse_step(ss_http_live *l, bool finish, bool timed_out, ss_arena *a, 
             return;
         }
         set_cursor(l, lr.cursor);
+        size_t mark = res->body.len;
         if (lr.status == SS_LIVE_WAIT) {
             if (!finish) /* at the tail on connect or after catch-up: say where we are */
                 sse_control_event(&lr.next_offset, l->cursor, true, false, &res->body);
-            l->from = lr.next_offset;
-            break;
+        } else {
+            rc = lr.n ? sse_data_event(l, &lr, &res->body) : SS_OK;
+            if (rc == SS_OK)
+                sse_control_event(&lr.next_offset, l->cursor, lr.up_to_date, lr.closed, &res->body);
         }
-        if (lr.n)
-            sse_data_event(l, &lr, &res->body);
-        sse_control_event(&lr.next_offset, l->cursor, lr.up_to_date, lr.closed, &res->body);
+        if (rc || res->body.err) {
+            /* Out of memory (or an event past SS_HTTP_BODY_MAX): drop this
+             * read's half-built events and end the response. The reader's
+             * last control event still names l->from, so it reconnects there
+             * and loses nothing. */
+            ss_buf_truncate(&res->body, mark);
+            res->kind = SS_HTTP_DONE;
+            return;
+        }
         l->from = lr.next_offset;
+        if (lr.status == SS_LIVE_WAIT)
+            break;
         if (lr.closed) {
             res->kind = SS_HTTP_DONE;
             return;

@@ -17,8 +17,9 @@ typedef struct read_pos {
 static bool parse_offset(ss__req *q, ss_http_response *res, read_pos *pos) {
     memset(pos, 0, sizeof *pos);
     size_t count;
-    if (ss__query(q->http, "offset", &q->arena, &pos->param, &count)) {
-        ss__respond_text(res, 500, "Internal server error");
+    ss_rc rc = ss__query(q->http, "offset", &q->arena, &pos->param, &count);
+    if (rc) {
+        ss__respond_rc(res, rc);
         return false;
     }
     if (count > 1) {
@@ -43,16 +44,17 @@ static bool parse_offset(ss__req *q, ss_http_response *res, read_pos *pos) {
 static void respond_now(ss_protocol_stream *s, ss__req *q, ss_http_response *res) {
     ss_meta_result m;
     ss_read_result rr;
-    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
-        ss__respond_text(res, 500, "Internal server error");
+    if (ss__respond_meta_failure(res, ss_stream_metadata(s, &q->arena, &m), &m))
         return;
-    }
     /* A read from the tail returns nothing but slides the TTL like any read. */
     ss_read_options ro = {.has_offset = true, .offset = m.next_offset};
-    if (ss_stream_read(s, &ro, &q->arena, &rr) || rr.status != SS_PRESENT) {
-        ss__respond_text(res, 500, "Internal server error");
+    ss_rc rc = ss_stream_read(s, &ro, &q->arena, &rr);
+    if (rc) {
+        ss__respond_rc(res, rc);
         return;
     }
+    if (ss__respond_absent(res, rr.status))
+        return;
     ss__respond(res, 200);
     (void)ss_http_response_header(res, "Content-Type", m.content_type);
     ss__header_offset(res, "Stream-Next-Offset", &rr.next_offset);
@@ -73,17 +75,15 @@ static void respond_catch_up(ss_protocol_stream *s, ss__req *q, const read_pos *
         ss__respond_rc(res, rc);
         return;
     }
-    if (rr.status != SS_PRESENT) {
-        ss__respond_text(res, rr.status == SS_GONE ? 410 : 404,
-                         rr.status == SS_GONE ? "Stream is soft-deleted" : "Stream not found");
+    if (ss__respond_absent(res, rr.status))
         return;
-    }
     ss_buf etag;
-    ss_buf_init(&etag, 1024);
+    ss_buf_init(&etag, SS__ETAG_MAX);
     ss__etag(q->http->path, pos->has_param ? pos->param : ss_slice_cstr("-1"), &rr.next_offset, rr.closed, &etag);
     const char *cache = rr.n ? CACHE_DATA : "no-store";
     ss__header_offset(res, "Stream-Next-Offset", &rr.next_offset);
-    (void)ss_http_response_header(res, "ETag", ss_buf_slice(&etag));
+    if (!etag.err) /* out of memory: no ETag rather than a wrong one */
+        (void)ss_http_response_header(res, "ETag", ss_buf_slice(&etag));
     ss__header_cstr(res, "Cache-Control", cache);
     if (rr.closed)
         ss__header_cstr(res, "Stream-Closed", "true");
@@ -91,13 +91,13 @@ static void respond_catch_up(ss_protocol_stream *s, ss__req *q, const read_pos *
         ss__header_cstr(res, "Stream-Up-To-Date", "true");
     bool has_inm;
     ss_slice inm = ss__header(q->http, "If-None-Match", &has_inm);
-    if (has_inm && (ss_slice_eq(inm, ss_buf_slice(&etag)) || ss_slice_eq_cstr(inm, "*"))) {
+    if (has_inm && !etag.err && (ss_slice_eq(inm, ss_buf_slice(&etag)) || ss_slice_eq_cstr(inm, "*"))) {
         ss__respond(res, 304);
     } else {
         ss__respond(res, 200);
         (void)ss_http_response_header(res, "Content-Type", ct);
-        if (ss__encode_body(&res->body, ct, rr.msgs, rr.n))
-            ss__respond_text(res, 500, "Response too large");
+        if ((rc = ss__encode_body(&res->body, ct, rr.msgs, rr.n)))
+            ss__respond_rc(res, rc);
     }
     ss_buf_release(&etag);
 }
@@ -112,11 +112,14 @@ void ss__handle_get(ss__req *q, ss_http_response *res) {
     ss_meta_result m;
     if (!parse_offset(q, res, &pos))
         goto done;
-    if (ss__query(q->http, "live", &q->arena, &live, &n) || ss__query(q->http, "cursor", &q->arena, &cursor, &n) ||
-        ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
-        ss__respond_text(res, 500, "Internal server error");
+    ss_rc rc;
+    if ((rc = ss__query(q->http, "live", &q->arena, &live, &n)) ||
+        (rc = ss__query(q->http, "cursor", &q->arena, &cursor, &n))) {
+        ss__respond_rc(res, rc);
         goto done;
     }
+    if (ss__respond_meta_failure(res, ss_stream_metadata(s, &q->arena, &m), &m))
+        goto done;
     bool long_poll = ss_slice_eq_cstr(live, "long-poll"), sse = ss_slice_eq_cstr(live, "sse");
     if (!long_poll && !sse) {
         if (pos.now)
@@ -147,9 +150,7 @@ void ss__handle_head(ss__req *q, ss_http_response *res) {
     if (!s)
         return;
     ss_meta_result m;
-    if (ss_stream_metadata(s, &q->arena, &m) || m.status != SS_PRESENT) {
-        ss__respond_text(res, 500, "Internal server error");
-    } else {
+    if (!ss__respond_meta_failure(res, ss_stream_metadata(s, &q->arena, &m), &m)) {
         ss__respond(res, 200);
         (void)ss_http_response_header(res, "Content-Type", m.content_type);
         ss__header_offset(res, "Stream-Next-Offset", &m.next_offset);

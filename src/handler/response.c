@@ -73,10 +73,14 @@ void ss__respond_rc(ss_http_response *res, ss_rc rc) {
     case SS_NOTSUP:
         ss__respond_text(res, 400, "Feature not supported");
         return;
+    case SS_IOERR:
+        ss__respond_text(res, 500, "Storage I/O error");
+        return;
+    case SS_CORRUPT:
+        ss__respond_text(res, 500, "Storage corrupt");
+        return;
     case SS_BADARG:
     case SS_MISUSE:
-    case SS_IOERR:
-    case SS_CORRUPT:
         break;
     }
     ss__respond_text(res, 500, "Internal server error");
@@ -89,7 +93,7 @@ void ss__respond(ss_http_response *res, int status) {
 
 void ss__respond_text(ss_http_response *res, int status, const char *text) {
     ss__respond(res, status);
-    res->body.len = 0;
+    ss_buf_clear(&res->body);
     if (ss_buf_append_cstr(&res->body, text) == SS_OK)
         ss__header_cstr(res, "Content-Type", "text/plain; charset=utf-8");
 }

@@ -253,20 +253,9 @@ void ss__handle_delete(ss__req *q, ss_http_response *res) {
         return;
     ss_presence st;
     ss_rc rc = ss_stream_delete(s, &st);
-    if (rc) {
+    if (rc)
         ss__respond_rc(res, rc);
-    } else {
-        switch (st) {
-        case SS_PRESENT:
-            ss__respond(res, 204);
-            break;
-        case SS_NOT_FOUND:
-            ss__respond_text(res, 404, "Stream not found");
-            break;
-        case SS_GONE:
-            ss__respond_text(res, 410, "Stream is soft-deleted");
-            break;
-        }
-    }
+    else if (!ss__respond_absent(res, st))
+        ss__respond(res, 204);
     ss_stream_release(s);
 }

@@ -579,7 +579,7 @@ static void sse_account(ss__live_req *st) {
 
 static void sse_cut(ss__live_req *st, const char *why) {
     end_live(st);
-    st->pending.len = 0;
+    ss_buf_clear(&st->pending);
     st->stopped = true;
     if (!st->req)
         return;
@@ -636,7 +636,7 @@ static void sse_pump(ss__live_req *st) {
             ss_buf tmp = st->out;
             st->out = st->pending;
             st->pending = tmp;
-            st->pending.len = 0;
+            ss_buf_clear(&st->pending);
             h2o_iovec_t buf = h2o_iovec_init(st->out.p, st->out.len);
             st->started = true;
             if (st->final) {
@@ -677,7 +677,7 @@ static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req) {
     st->inflight = false;
     if (st->out.cap > (64u << 10)) /* don't keep a catch-up-sized buffer per idle client */
         ss_buf_release(&st->out);
-    st->out.len = 0;
+    ss_buf_clear(&st->out);
     sse_account(st);
     rearm(st);
     sse_pump(st);

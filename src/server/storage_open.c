@@ -34,6 +34,11 @@ static bool make_parent_dirs(const char *path, char *err, size_t cap) {
     return true;
 }
 
+static void log_to_stderr(void *ctx, const char *line) {
+    (void)ctx;
+    fprintf(stderr, "streamsy: %s\n", line);
+}
+
 ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, char *err, size_t err_cap) {
     switch (o->storage) {
     case SS_CLI_STORAGE_MEMORY: {
@@ -45,7 +50,7 @@ ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, c
     case SS_CLI_STORAGE_SQLITE: {
         if (!make_parent_dirs(o->storage_path, err, err_cap))
             return SS_IOERR;
-        ss_sqlite_options so = {.path = o->storage_path, .group_commit = true};
+        ss_sqlite_options so = {.path = o->storage_path, .group_commit = true, .log = log_to_stderr};
         return ss_sqlite_factory_open(&so, out, err, err_cap);
     }
     }

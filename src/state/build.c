@@ -180,7 +180,7 @@ ss_rc ss_state_encode(const ss_state_schema *s, const ss_state_input *in, size_t
     if (rc == SS_OK && out->len - mark > SS_STATE_MAX_BODY)
         rc = SS_TOOBIG;
     if (rc)
-        out->len = mark;
+        ss_buf_truncate(out, mark);
     return rc;
 }
 

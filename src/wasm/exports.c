@@ -242,7 +242,7 @@ SS_EXPORT(ss_wasm_fork_source) int32_t ss_wasm_fork_source(const char *req, uint
     ss_http_request view;
     ss_slice id;
     int32_t out = 0;
-    F.out.len = 0;
+    ss_buf_clear(&F.out);
     if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_fork_source(F.h, &view, &a, &id))
         out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
     ss_arena_release(&a);
@@ -257,7 +257,7 @@ SS_EXPORT(ss_wasm_stream_id) int32_t ss_wasm_stream_id(const char *req, uint32_t
     ss_http_request view;
     ss_slice id;
     int32_t out = 0;
-    F.out.len = 0;
+    ss_buf_clear(&F.out);
     if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_stream_id(F.h, &view, &a, &id))
         out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
     ss_arena_release(&a);
@@ -273,7 +273,7 @@ int32_t ss_wasm_fork_export(const char *src, uint32_t src_len, const char *child
     ss_rc rc = ss_protocol_get(F.p, source, &g);
     if (!rc && g.stream)
         ss_stream_release(g.stream);
-    F.out.len = 0;
+    ss_buf_clear(&F.out);
     ss_do_export_status st = SS_DO_EXPORT_NOT_FOUND;
     if (!rc)
         rc = ss_do_fork_export(F.storage, source, slice_at(child, child_len), &F.out, &st);
@@ -313,7 +313,7 @@ SS_EXPORT(ss_wasm_outbox_next) int32_t ss_wasm_outbox_next(void) {
     ss_arena_init(&a);
     ss_do_outbox_entry e;
     bool found = false;
-    F.out.len = 0;
+    ss_buf_clear(&F.out);
     ss_rc rc = ss_do_outbox_next(F.storage, &a, &e, &found);
     if (!rc && found) {
         unsigned char hdr[12];

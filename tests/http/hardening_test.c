@@ -13,7 +13,7 @@ static test_server srv;
 static void start(void) { cr_assert(test_server_start(&srv, NULL), "server started"); }
 static void stop(void) { cr_assert(test_server_stop(&srv), "server exited 0 on SIGTERM"); }
 
-TestSuite(hardening, .init = start, .fini = stop, .timeout = 60);
+TestSuite(hardening, .init = start, .fini = stop, .timeout = 120);
 
 static int status_of(const char *method, const char *target, const char *headers, const char *body) {
     test_response r;
@@ -214,7 +214,7 @@ Test(hardening, a_long_producer_id_gets_400) {
     cr_assert_eq(status_of("POST", "/v1/stream/pl", headers, "x"), 200);
 }
 
-Test(hardening, producers_per_stream_are_bounded_and_the_ones_that_exist_carry_on, .timeout = 120) {
+Test(hardening, producers_per_stream_are_bounded_and_the_ones_that_exist_carry_on) {
     cr_assert_eq(status_of("PUT", "/v1/stream/pn", "Content-Type: text/plain\r\n", NULL), 201);
     char headers[256];
     for (int i = 0; i < 4096; i++) {

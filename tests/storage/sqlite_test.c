@@ -737,6 +737,65 @@ Test(sqlite_schema, a_database_with_a_corrupt_first_page_is_refused) {
     assert_contains(err, path);
 }
 
+/* Collects the adapter's log lines. */
+typedef struct log_lines {
+    int n;
+    char last[512];
+} log_lines;
+
+static void collect_log(void *ctx, const char *line) {
+    log_lines *l = ctx;
+    l->n++;
+    snprintf(l->last, sizeof l->last, "%s", line);
+}
+
+Test(sqlite_schema, corruption_found_at_run_time_is_logged_once_and_stops_every_write) {
+    const char *path = tmp_path("rot.db");
+    ss_stream_factory *f = open_db(path, false);
+    create_n(f, "a", 10);
+    ss_storage_factory_free(f);
+    /* Break the messages table's root page (its b-tree page type byte); the
+     * schema on page 1 stays intact, so the database still opens. */
+    int64_t root = raw_int(path, "SELECT rootpage FROM sqlite_schema WHERE name = 'streamsy_messages'");
+    int64_t page = raw_int(path, "PRAGMA page_size");
+    cr_assert_gt(root, 1);
+    int fd = open(path, O_WRONLY);
+    cr_assert_geq(fd, 0);
+    unsigned char junk = 0x00;
+    cr_assert_eq(pwrite(fd, &junk, 1, (off_t)((root - 1) * page)), 1);
+    close(fd);
+
+    log_lines log = {0};
+    char err[256] = "";
+    cr_assert_eq(ss_sqlite_factory_open(&(ss_sqlite_options){.path = path, .log = collect_log, .log_ctx = &log},
+                                        &f, err, sizeof err),
+                 SS_OK, "%s", err);
+    cr_assert(exists(f, "a"), "the streams table is fine");
+    ss_storage_stream *s;
+    cr_assert_eq(ss_storage_open(f, S("a"), &s), SS_OK);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_message_batch b;
+    cr_assert_eq(ss_storage_list_messages(s, &(ss_list_opts){0}, &a, &b), SS_CORRUPT);
+    cr_assert_eq(ss_storage_list_messages(s, &(ss_list_opts){0}, &a, &b), SS_CORRUPT);
+    ss_arena_release(&a);
+    ss_storage_close(s);
+    cr_assert_eq(log.n, 1, "logged once, not per failure");
+    assert_contains(log.last, "corrupt");
+    assert_contains(log.last, "SQLite 11");
+    assert_contains(log.last, "writes are refused");
+
+    /* A write that would not even touch the damaged table is refused too. */
+    ss_record c = record_of("c", 0);
+    ss_arena_init(&a);
+    ss_create_outcome o;
+    cr_assert_eq(ss_storage_create(f, &(ss_create_plan){.record = c}, &a, &o), SS_CORRUPT);
+    ss_arena_release(&a);
+    ss_storage_factory_free(f);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_streams WHERE stream_id = 'c'"), 0,
+                 "nothing written");
+}
+
 Test(sqlite_schema, somebody_elses_sqlite_database_is_refused) {
     const char *path = tmp_path("other.db");
     raw_exec(path, "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER)");

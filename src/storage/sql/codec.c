@@ -34,7 +34,7 @@ enum {
 };
 
 ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n) {
-    return e->conn->m->run(e->conn, stmt, args, n, NULL, NULL);
+    return ss__sql_run(e, stmt, args, n, NULL, NULL);
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -117,7 +117,7 @@ ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record 
     ss_record r;
     record_row rr = {a, &r, false};
     ss_sql_value arg = ss_sql_text(id);
-    ss_rc rc = e->conn->m->run(e->conn, SS_SQL_GET_RECORD, &arg, 1, decode_record, &rr);
+    ss_rc rc = ss__sql_run(e, SS_SQL_GET_RECORD, &arg, 1, decode_record, &rr);
     if (rc)
         return rc;
     if (rr.found)
@@ -233,7 +233,7 @@ ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
     /* Every stored offset is non-empty, so "> ''" is "from the start". */
     ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(o->has_after ? ss_offset_slice(&o->after) : SS_SLICE_NULL)};
     message_rows mr = {.o = o, .a = a};
-    ss_rc rc = e->conn->m->run(e->conn, SS_SQL_LIST_MESSAGES, v, 2, decode_message, &mr);
+    ss_rc rc = ss__sql_run(e, SS_SQL_LIST_MESSAGES, v, 2, decode_message, &mr);
     ss_message_batch b = {NULL, 0, mr.more};
     if (!rc && mr.n) {
         b.msgs = ss_arena_alloc(a, mr.n * sizeof *b.msgs);
@@ -275,7 +275,7 @@ ss_rc ss__sql_read_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id,
                             bool *out_found) {
     ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(producer_id)};
     producer_row pr = {.found = false};
-    ss_rc rc = e->conn->m->run(e->conn, SS_SQL_GET_PRODUCER, v, 2, decode_producer, &pr);
+    ss_rc rc = ss__sql_run(e, SS_SQL_GET_PRODUCER, v, 2, decode_producer, &pr);
     if (rc)
         return rc;
     if (pr.found)

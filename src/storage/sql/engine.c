@@ -9,6 +9,7 @@
  * nothing to re-add, and a delete is ss_lineage_cascade_reclaim with the
  * reverse-index policy inside the delete's one intent: the whole cascade
  * commits or none of it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,36 @@
 
 static ss_rc count_of(ss_sql_engine *e, ss_sql_stmt stmt, ss_slice id, uint64_t *out);
 
+/* Logs the first error of each kind; latches corruption. Returns rc. */
+static ss_rc noted(ss_sql_engine *e, ss_rc rc) {
+    if (rc != SS_IOERR && rc != SS_FULL && rc != SS_CORRUPT)
+        return rc;
+    if (rc == SS_CORRUPT)
+        e->corrupt = true;
+    if (e->log && !(e->logged & (1u << rc))) {
+        e->logged |= 1u << rc;
+        const char *why = e->conn->m->last_error ? e->conn->m->last_error(e->conn) : NULL;
+        const char *what = rc == SS_CORRUPT ? "the database is corrupt"
+                           : rc == SS_FULL  ? "the disk is full"
+                                            : "I/O error";
+        char line[512];
+        snprintf(line, sizeof line, "storage error: %s%s%s%s%s", what, why ? " (" : "", why ? why : "",
+                 why ? ")" : "",
+                 rc == SS_CORRUPT ? "; writes are refused until it is repaired (see docs/sqlite.md)" : "");
+        e->log(e->log_ctx, line);
+    }
+    return rc;
+}
+
+ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
+                  void *row_ctx) {
+    return noted(e, e->conn->m->run(e->conn, stmt, args, n, row, row_ctx));
+}
+
 static ss_rc intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
-    return e->conn->m->intent(e->conn, body, ctx);
+    if (e->corrupt)
+        return SS_CORRUPT;
+    return noted(e, e->conn->m->intent(e->conn, body, ctx));
 }
 
 /* ---- stream handles ------------------------------------------------------------ */
@@ -257,7 +286,7 @@ static ss_rc decode_count(void *ctx, const ss_sql_value *c, size_t n, bool *stop
 static ss_rc count_of(ss_sql_engine *e, ss_sql_stmt stmt, ss_slice id, uint64_t *out) {
     ss_sql_value arg = ss_sql_text(id);
     *out = 0;
-    return e->conn->m->run(e->conn, stmt, &arg, 1, decode_count, out);
+    return ss__sql_run(e, stmt, &arg, 1, decode_count, out);
 }
 
 ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out) {
@@ -337,7 +366,7 @@ ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_sli
     ss_sql_engine *e = ss__sql_of(f);
     expiry_rows er = {0};
     ss_arena_init(&er.a);
-    ss_rc rc = e->conn->m->run(e->conn, SS_SQL_EXPIRIES, NULL, 0, decode_expiry, &er);
+    ss_rc rc = ss__sql_run(e, SS_SQL_EXPIRIES, NULL, 0, decode_expiry, &er);
     for (size_t i = 0; !rc && i < er.n; i++)
         fn(ctx, er.v[i].id, er.v[i].at_ms);
     free(er.v);

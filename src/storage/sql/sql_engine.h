@@ -63,6 +63,9 @@ typedef struct ss_sql_conn_methods {
      * SS_OK with *keep set, and are all rolled back otherwise (an error, or
      * nothing to keep). Returns body's result, or the error of keeping. */
     ss_rc (*intent)(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
+    /* The database's own words for the last failure, for the log; may be
+     * NULL (the method or its answer). */
+    const char *(*last_error)(ss_sql_conn *c);
 } ss_sql_conn_methods;
 
 struct ss_sql_conn {
@@ -87,6 +90,13 @@ typedef struct ss_sql_engine {
     ss_sql_lineage_hooks hooks;
     ss_lineage_store lineage;
     ss_lineage_policy policy;
+    /* Storage errors (I/O, full, corrupt) are logged once per kind through
+     * log (NULL: not logged). Corruption, once seen, stops every later write
+     * (SS_CORRUPT) so that a damaged database is not written further. */
+    ss_storage_log_fn log;
+    void *log_ctx;
+    unsigned logged; /* bit (1 << rc) per kind already logged */
+    bool corrupt;
 } ss_sql_engine;
 
 static inline ss_sql_engine *ss__sql_of(ss_stream_factory *f) { return (ss_sql_engine *)f; }
@@ -119,5 +129,8 @@ ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id);
 ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out);
 /* A statement that returns no rows. */
 ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n);
+/* Every statement goes through here: it notes storage errors (see log). */
+ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
+                  void *row_ctx);
 
 #endif

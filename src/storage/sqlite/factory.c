@@ -130,6 +130,8 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
     }
     ss__sql_engine_init(&f->engine, file ? &sq_file_methods : &sq_memory_methods, &f->conn, NULL);
     f->conn.m = &ss__sq_conn_methods;
+    f->engine.log = o->log;
+    f->engine.log_ctx = o->log_ctx;
     f->group_commit = o->group_commit;
     f->lock_fd = lock_fd;
     /* No URI parsing: the path is a plain file name. One thread per factory. */

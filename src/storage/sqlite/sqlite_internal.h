@@ -47,7 +47,8 @@ typedef struct sq_factory {
     bool in_txn;
     bool dirty;
     ss_rc lost;
-    int lock_fd; /* -1 for ":memory:" */
+    int lock_fd;          /* -1 for ":memory:" */
+    char last_error[256]; /* SQLite's message for the last failure (ss__sq_fail), for the log */
 } sq_factory;
 
 static inline sq_factory *sq_of(ss_stream_factory *f) { return (sq_factory *)f; }

@@ -56,6 +56,9 @@ ss_rc ss__sq_rc(int sqlite_rc) {
 
 ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc) {
     ss_rc rc = ss__sq_rc(sqlite_rc);
+    snprintf(f->last_error, sizeof f->last_error, "SQLite %d: %s", sqlite_rc, sqlite3_errstr(sqlite_rc));
+    if (sqlite3_errcode(f->db) == sqlite_rc) /* the connection's message says more (which file, where) */
+        snprintf(f->last_error, sizeof f->last_error, "SQLite %d: %s", sqlite_rc, sqlite3_errmsg(f->db));
     if (rc == SS_OK)
         rc = SS_IOERR; /* called on a failure path: never report success */
     if (f->group_commit && f->in_txn && sqlite3_get_autocommit(f->db)) {
@@ -177,4 +180,10 @@ done:
     return out;
 }
 
-const ss_sql_conn_methods ss__sq_conn_methods = {.run = ss__sq_run, .intent = ss__sq_intent};
+static const char *last_error(ss_sql_conn *c) {
+    sq_factory *f = sq_of_conn(c);
+    return f->last_error[0] ? f->last_error : NULL;
+}
+
+const ss_sql_conn_methods ss__sq_conn_methods = {
+    .run = ss__sq_run, .intent = ss__sq_intent, .last_error = last_error};

@@ -1,0 +1,57 @@
+/* ss_buf: bounded growth and sticky errors. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "streamsy/bytes.h"
+
+Test(buf, the_first_failure_sticks_and_the_bytes_before_it_stay) {
+    ss_buf b;
+    ss_buf_init(&b, 8);
+    cr_assert_eq(ss_buf_append_cstr(&b, "abcde"), SS_OK);
+    cr_assert_eq(ss_buf_append_cstr(&b, "fghij"), SS_TOOBIG);
+    cr_assert_eq(b.err, SS_TOOBIG);
+    cr_assert_eq(ss_buf_append_cstr(&b, "f"), SS_TOOBIG, "a later append that would fit does nothing");
+    cr_assert_eq(ss_buf_printf(&b, "%d", 1), SS_TOOBIG);
+    cr_assert_eq(ss_buf_reserve(&b, 1), SS_TOOBIG);
+    cr_assert_eq(b.len, 5);
+    cr_assert_str_eq(b.p, "abcde");
+    ss_buf_release(&b);
+    cr_assert_eq(b.err, SS_OK, "release makes the buffer usable again");
+    cr_assert_eq(ss_buf_append_cstr(&b, "x"), SS_OK);
+    ss_buf_release(&b);
+}
+
+Test(buf, truncate_undoes_a_failed_builder_and_clears_the_error) {
+    ss_buf b;
+    ss_buf_init(&b, 10);
+    cr_assert_eq(ss_buf_append_cstr(&b, "keep"), SS_OK);
+    size_t mark = b.len;
+    (void)ss_buf_append_cstr(&b, "half");
+    (void)ss_buf_append_cstr(&b, "too-long");
+    cr_assert_eq(b.err, SS_TOOBIG);
+    ss_buf_truncate(&b, mark);
+    cr_assert_eq(b.err, SS_OK);
+    cr_assert_str_eq(b.p, "keep");
+    cr_assert_eq(ss_buf_append_cstr(&b, "!"), SS_OK);
+    cr_assert_str_eq(b.p, "keep!");
+    ss_buf_clear(&b);
+    cr_assert_eq(b.len, 0);
+    cr_assert_str_eq(b.p, "");
+    ss_buf_release(&b);
+}
+
+Test(buf, detach_hands_over_the_bytes_and_resets) {
+    ss_buf b;
+    ss_buf_init(&b, 4);
+    (void)ss_buf_append_cstr(&b, "abcdef");
+    size_t len;
+    char *p = ss_buf_detach(&b, &len);
+    cr_assert_null(p, "nothing was stored");
+    cr_assert_eq(b.err, SS_OK);
+    cr_assert_eq(ss_buf_append_cstr(&b, "ab"), SS_OK);
+    p = ss_buf_detach(&b, &len);
+    cr_assert_eq(len, 2);
+    cr_assert_str_eq(p, "ab");
+    free(p);
+}
