@@ -80,7 +80,7 @@ void ss_arena_release(ss_arena *a);
 /* 16-byte aligned; NULL only when out of memory. */
 void *ss_arena_alloc(ss_arena *a, size_t n);
 /* Copies the bytes (NUL-terminated for convenience) and returns a view of the copy. */
-ss_rc ss_arena_copy(ss_arena *a, ss_slice s, ss_slice *out);
+SS_MUST_USE ss_rc ss_arena_copy(ss_arena *a, ss_slice s, ss_slice *out);
 
 #ifdef __cplusplus
 }

@@ -66,7 +66,7 @@ typedef struct ss_do_host {
 
 /* Creates the schema when missing (a version table, no PRAGMA). The host is
  * copied. Free with ss_storage_factory_free(). */
-ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out);
+SS_MUST_USE ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out);
 
 /* ---- forks across objects ------------------------------------------------------- */
 
@@ -85,26 +85,26 @@ typedef enum ss_do_export_status {
  * error (SS_TOOBIG past SS_DO_SNAPSHOT_MAX_BYTES). Lazy expiry is the
  * caller's: look the source up through the protocol first. Import what
  * `out` holds either way. */
-ss_rc ss_do_fork_export(ss_stream_factory *f, ss_slice source, ss_slice child, ss_buf *out,
-                        ss_do_export_status *status);
+SS_MUST_USE ss_rc ss_do_fork_export(ss_stream_factory *f, ss_slice source, ss_slice child, ss_buf *out,
+                                    ss_do_export_status *status);
 
 /* Child side: stores every stream of the snapshot as a mirror (read-only, no
  * expiry of its own). A mirror already here from the same incarnation of its
  * stream is kept. SS_CORRUPT for a malformed snapshot; SS_MISUSE when a
  * snapshot stream has the id of a stream of this object. */
-ss_rc ss_do_fork_import(ss_stream_factory *f, ss_slice snapshot);
+SS_MUST_USE ss_rc ss_do_fork_import(ss_stream_factory *f, ss_slice snapshot);
 
 /* Deletes every mirror no stream here forks from (directly or through other
  * mirrors). Run after a fork request, whatever its outcome. */
-ss_rc ss_do_gc_mirrors(ss_stream_factory *f);
+SS_MUST_USE ss_rc ss_do_gc_mirrors(ss_stream_factory *f);
 
 /* True when stream `id` exists here and forks from `source`. */
-ss_rc ss_do_is_fork_of(ss_stream_factory *f, ss_slice id, ss_slice source, bool *out);
+SS_MUST_USE ss_rc ss_do_is_fork_of(ss_stream_factory *f, ss_slice id, ss_slice source, bool *out);
 
 /* Source side of an edge drop: `child` no longer depends on `parent`. When
  * `parent` is soft-deleted and this was its last dependent it is purged (and
  * its own drop queued, if it forks from a mirror). Idempotent. */
-ss_rc ss_do_drop_child(ss_stream_factory *f, ss_slice parent, ss_slice child, bool *out_purged);
+SS_MUST_USE ss_rc ss_do_drop_child(ss_stream_factory *f, ss_slice parent, ss_slice child, bool *out_purged);
 
 /* ---- the outbox: edge drops to deliver to other objects --------------------------- */
 
@@ -116,14 +116,14 @@ typedef struct ss_do_outbox_entry {
 
 /* Queues an edge drop (the compensation of an export whose fork was not
  * created: ss_do_is_fork_of said no). */
-ss_rc ss_do_outbox_add(ss_stream_factory *f, ss_slice parent, ss_slice child);
+SS_MUST_USE ss_rc ss_do_outbox_add(ss_stream_factory *f, ss_slice parent, ss_slice child);
 /* The oldest undelivered entry (strings in `a`); *found false when empty.
  * Deliver entries in order, and drain this object's outbox before asking a
  * source's object for a new export: an old drop of the same edge must never
  * arrive after the new edge. */
-ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *out, bool *found);
+SS_MUST_USE ss_rc ss_do_outbox_next(ss_stream_factory *f, ss_arena *a, ss_do_outbox_entry *out, bool *found);
 /* The entry was delivered. */
-ss_rc ss_do_outbox_done(ss_stream_factory *f, int64_t seq);
+SS_MUST_USE ss_rc ss_do_outbox_done(ss_stream_factory *f, int64_t seq);
 
 #ifdef __cplusplus
 }

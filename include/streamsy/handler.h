@@ -75,11 +75,14 @@ typedef struct ss_http_response {
     bool has_content_length; /* false only for SSE (chunked) */
     ss_http_live *live;      /* WAIT / STREAM: the continuation */
     ss_arena arena;          /* header values */
+    ss_rc err;               /* the first failed header (sticky, like body.err); the handler never
+                                returns a response with err or body.err set: it answers 503/500 instead */
 } ss_http_response;
 
 void ss_http_response_init(ss_http_response *r);
 void ss_http_response_release(ss_http_response *r);
-/* Adds a header; values are copied into the response arena. */
+/* Adds a header; values are copied into the response arena. Failures are
+ * sticky (r->err, and later headers are not added). */
 ss_rc ss_http_response_header(ss_http_response *r, const char *name, ss_slice value);
 ss_slice ss_http_response_get_header(const ss_http_response *r, const char *name);
 
@@ -103,7 +106,7 @@ typedef struct ss_handler_options {
                                     a proxy you run; anyone can send them otherwise) */
 } ss_handler_options;
 
-ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out);
+SS_MUST_USE ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out);
 void ss_handler_free(ss_handler *h);
 size_t ss_handler_max_body_bytes(const ss_handler *h);
 

@@ -120,7 +120,7 @@ typedef struct ss_json_stream ss_json_stream;
 
 /* `p` is borrowed. `codec` is copied (its ctx borrowed); NULL = identity.
  * SS_MISUSE when p is NULL or the codec lacks a callback. */
-ss_rc ss_json_protocol_new(ss_protocol *p, const ss_json_codec *codec, ss_json_protocol **out);
+SS_MUST_USE ss_rc ss_json_protocol_new(ss_protocol *p, const ss_json_codec *codec, ss_json_protocol **out);
 /* Every stream from this protocol must have been released. NULL is a no-op. */
 void ss_json_protocol_free(ss_json_protocol *jp);
 /* The borrowed protocol: for ss_protocol_park / _run_pending and commit hooks. */
@@ -129,7 +129,7 @@ ss_protocol *ss_json_protocol_base(const ss_json_protocol *jp);
 /* Takes ownership of a bound stream (from ss_protocol_create/get) without
  * checking its content type; for callers that already know it is JSON. On
  * failure (SS_NOMEM) the stream is still the caller's. */
-ss_rc ss_json_protocol_wrap(ss_json_protocol *jp, ss_protocol_stream *s, ss_json_stream **out);
+SS_MUST_USE ss_rc ss_json_protocol_wrap(ss_json_protocol *jp, ss_protocol_stream *s, ss_json_stream **out);
 
 /* Releases the stream (and its bound protocol stream). NULL is a no-op. */
 void ss_json_stream_release(ss_json_stream *s);
@@ -179,8 +179,8 @@ typedef struct ss_json_create_result {
     ss_json_error error; /* invalid: index = the initial value's index */
 } ss_json_create_result;
 
-ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_create_options *o,
-                              ss_json_create_result *out);
+SS_MUST_USE ss_rc ss_json_protocol_create(ss_json_protocol *jp, ss_slice id, const ss_json_create_options *o,
+                                          ss_json_create_result *out);
 
 typedef enum ss_json_get_status {
     SS_JSON_GET_OK,
@@ -199,7 +199,7 @@ typedef struct ss_json_get_result {
 
 /* The media type (before any ';', case-insensitive) must be exactly
  * application/json; parameters such as charset are ignored. */
-ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result *out);
+SS_MUST_USE ss_rc ss_json_protocol_get(ss_json_protocol *jp, ss_slice id, ss_json_get_result *out);
 
 /* ---- append ------------------------------------------------------------------------ */
 
@@ -221,8 +221,8 @@ typedef struct ss_json_append_result {
 /* Encodes `value` and appends it as exactly one message (sent as "[v]"),
  * so an array value stays one message. `value` NULL: SS_BADARG. `o` may be
  * NULL (no options), here and in append_many / close. */
-ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_json_append_options *o,
-                            ss_json_append_result *out);
+SS_MUST_USE ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_json_append_options *o,
+                                        ss_json_append_result *out);
 
 /* Encodes every value first; if any is invalid, reports it (error.index =
  * its index) and writes nothing. Otherwise appends "[e1,...,en]" as ONE
@@ -235,11 +235,13 @@ ss_rc ss_json_stream_append(ss_json_stream *s, const json_t *value, const ss_jso
  * each written message when the status is appended, as the protocol
  * assigned them. More than SS_MAX_MESSAGES_PER_APPEND values: SS_TOOBIG,
  * nothing written. */
-ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
-                                 const ss_json_append_options *o, ss_json_append_result *out, ss_offset *offsets);
+SS_MUST_USE ss_rc ss_json_stream_append_many(ss_json_stream *s, json_t *const *values, size_t n,
+                                             const ss_json_append_options *o, ss_json_append_result *out,
+                                             ss_offset *offsets);
 
 /* Close-only append: append_many with n == 0 and close forced on. */
-ss_rc ss_json_stream_close(ss_json_stream *s, const ss_json_append_options *o, ss_json_append_result *out);
+SS_MUST_USE ss_rc ss_json_stream_close(ss_json_stream *s, const ss_json_append_options *o,
+                                       ss_json_append_result *out);
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
@@ -276,11 +278,11 @@ typedef struct ss_json_read_result {
 
 /* ss_stream_read (up to SS_DEFAULT_READ_MAX_BYTES of messages), then parse
  * and decode each message in order. */
-ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out);
+SS_MUST_USE ss_rc ss_json_stream_read(ss_json_stream *s, const ss_read_options *o, ss_json_read_result *out);
 /* The same over ss_stream_read_to_tail: every message to the tail (SS_TOOBIG
  * past max_bytes of stored messages; 0: SS_READ_TO_TAIL_DEFAULT_MAX_BYTES). */
-ss_rc ss_json_stream_read_to_tail(ss_json_stream *s, const ss_read_options *o, size_t max_bytes,
-                                  ss_json_read_result *out);
+SS_MUST_USE ss_rc ss_json_stream_read_to_tail(ss_json_stream *s, const ss_read_options *o, size_t max_bytes,
+                                              ss_json_read_result *out);
 /* Drops the values and the array; the struct is zeroed. */
 void ss_json_read_result_release(ss_json_read_result *r);
 
@@ -310,9 +312,10 @@ typedef struct ss_json_live_result {
  * On SS_JSON_LIVE_WAIT the caller parks a waiter on ss_json_stream_id(s)
  * with ss_protocol_park and, once it fires (or the long-poll deadline
  * passes), calls finish with the begin result's next_offset. */
-ss_rc ss_json_stream_read_live_begin(ss_json_stream *s, const ss_live_options *o, ss_json_live_result *out);
-ss_rc ss_json_stream_read_live_finish(ss_json_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
-                                      ss_json_live_result *out);
+SS_MUST_USE ss_rc ss_json_stream_read_live_begin(ss_json_stream *s, const ss_live_options *o,
+                                                 ss_json_live_result *out);
+SS_MUST_USE ss_rc ss_json_stream_read_live_finish(ss_json_stream *s, const ss_offset *from, ss_slice cursor,
+                                                  bool timed_out, ss_json_live_result *out);
 void ss_json_live_result_release(ss_json_live_result *r);
 
 #ifdef __cplusplus

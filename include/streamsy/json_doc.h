@@ -23,7 +23,7 @@ extern "C" {
 
 /* *out gets a new reference. SS_BADARG with rule "json" in *err (index -1)
  * for invalid JSON, SS_NOMEM; *out is untouched on failure. */
-ss_rc ss_json_doc_parse(ss_slice text, json_t **out, ss_json_error *err);
+SS_MUST_USE ss_rc ss_json_doc_parse(ss_slice text, json_t **out, ss_json_error *err);
 
 /* Appends `v` as JavaScript's JSON.stringify writes it: no whitespace;
  * object keys that are array indices first (ascending), then the others in
@@ -34,7 +34,7 @@ ss_rc ss_json_doc_parse(ss_slice text, json_t **out, ss_json_error *err);
  * *_nocheck constructors allow them), or a value nested deeper than
  * SS_JSON_MAX_DEPTH (or a cycle); SS_TOOBIG / SS_NOMEM from `out`. On
  * failure `out` may hold part of the text. */
-ss_rc ss_json_doc_write(const json_t *v, ss_buf *out);
+SS_MUST_USE ss_rc ss_json_doc_write(const json_t *v, ss_buf *out);
 
 #ifdef __cplusplus
 }

@@ -87,11 +87,11 @@ typedef struct ss_json_schema ss_json_schema;
  * not NULL) naming the schema location as a JSON Pointer in err->path, the
  * keyword in err->rule and the reason in err->message; SS_NOMEM when out of
  * memory. *out is untouched on failure. */
-ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json_error *err);
+SS_MUST_USE ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json_error *err);
 
 /* Parses `schema_json` (strict JSON; rule "json" in err when it does not
  * parse) and compiles it. */
-ss_rc ss_json_schema_compile_text(ss_slice schema_json, ss_json_schema **out, ss_json_error *err);
+SS_MUST_USE ss_rc ss_json_schema_compile_text(ss_slice schema_json, ss_json_schema **out, ss_json_error *err);
 
 /* True when `value` is valid. Otherwise false, and when `err` is not NULL it
  * gets the first failure: err->path = JSON Pointer of the failing value in

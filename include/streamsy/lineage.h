@@ -36,10 +36,11 @@ typedef struct ss_lineage_policy {
 /* not-found for a missing stream; gone for a user delete of a soft-deleted
  * one; retained-soft-deleted while dependents exist; else purged (and the
  * ancestors cascade). */
-ss_rc ss_lineage_cascade_reclaim(const ss_lineage_store *store, const ss_delete_plan *plan,
-                                 const ss_lineage_policy *policy, ss_delete_outcome *out);
+SS_MUST_USE ss_rc ss_lineage_cascade_reclaim(const ss_lineage_store *store, const ss_delete_plan *plan,
+                                             const ss_lineage_policy *policy, ss_delete_outcome *out);
 /* Ignores lineage: not-found, gone, or purged. */
-ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan, ss_delete_outcome *out);
+SS_MUST_USE ss_rc ss_lineage_plain_purge(const ss_lineage_store *store, const ss_delete_plan *plan,
+                                         ss_delete_outcome *out);
 
 /* Counts and edits edges through the store's optional edge slots (count 0 and
  * no edits without them). `store` must outlive the policy. */

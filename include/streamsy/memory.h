@@ -14,7 +14,7 @@ typedef struct ss_memory_options {
 } ss_memory_options;
 
 /* opts may be NULL. Free with ss_storage_factory_free(). */
-ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **out);
+SS_MUST_USE ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **out);
 
 #ifdef __cplusplus
 }

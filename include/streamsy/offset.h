@@ -26,7 +26,7 @@ typedef struct ss_offset {
 } ss_offset;
 
 /* Fills *out from a slice; SS_BADARG when longer than SS_OFFSET_MAX. */
-ss_rc ss_offset_set(ss_offset *out, ss_slice s);
+SS_MUST_USE ss_rc ss_offset_set(ss_offset *out, ss_slice s);
 static inline ss_slice ss_offset_slice(const ss_offset *o) { return (ss_slice){o->s, o->len}; }
 int ss_offset_cmp(const ss_offset *a, const ss_offset *b);
 bool ss_offset_eq(const ss_offset *a, const ss_offset *b);

@@ -53,7 +53,7 @@ typedef struct ss_protocol_options {
     size_t read_max_bytes; /* 0: SS_DEFAULT_READ_MAX_BYTES */
 } ss_protocol_options;
 
-ss_rc ss_protocol_new(const ss_protocol_options *opts, ss_protocol **out);
+SS_MUST_USE ss_rc ss_protocol_new(const ss_protocol_options *opts, ss_protocol **out);
 /* Frees the protocol (not the storage). Every bound stream must be released first. */
 void ss_protocol_free(ss_protocol *p);
 uint32_t ss_protocol_long_poll_timeout_ms(const ss_protocol *p);
@@ -61,6 +61,8 @@ int64_t ss_protocol_now_ms(const ss_protocol *p);
 /* Safe-token rules plus the generator's own validity check. */
 bool ss_protocol_is_valid_offset(const ss_protocol *p, ss_slice s);
 const char *ss_protocol_initial_offset(const ss_protocol *p);
+/* The same, parsed: where a read from -1 starts. */
+ss_offset ss_protocol_start_offset(const ss_protocol *p);
 
 /* ---- create / get -------------------------------------------------------- */
 
@@ -105,8 +107,8 @@ typedef struct ss_create_result {
     const char *feature; /* not-supported */
 } ss_create_result;
 
-ss_rc ss_protocol_create(ss_protocol *p, ss_slice id, const ss_create_options *o, ss_arena *a,
-                         ss_create_result *out);
+SS_MUST_USE ss_rc ss_protocol_create(ss_protocol *p, ss_slice id, const ss_create_options *o, ss_arena *a,
+                                     ss_create_result *out);
 
 /* Whether a stream is there: the status of get, read, metadata and delete
  * results (live reads have more: ss_live_status). */
@@ -121,7 +123,7 @@ typedef struct ss_get_result {
     ss_protocol_stream *stream; /* ok: release with ss_stream_release */
 } ss_get_result;
 
-ss_rc ss_protocol_get(ss_protocol *p, ss_slice id, ss_get_result *out);
+SS_MUST_USE ss_rc ss_protocol_get(ss_protocol *p, ss_slice id, ss_get_result *out);
 void ss_stream_release(ss_protocol_stream *s);
 ss_slice ss_stream_id(const ss_protocol_stream *s);
 
@@ -182,7 +184,8 @@ typedef struct ss_append_result {
     size_t n_msgs;
 } ss_append_result;
 
-ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_arena *a, ss_append_result *out);
+SS_MUST_USE ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_arena *a,
+                                   ss_append_result *out);
 
 /* ---- catch-up read ------------------------------------------------------- */
 
@@ -202,7 +205,8 @@ typedef struct ss_read_result {
 
 /* Reads the fork chain after the offset (at most read_max_bytes, at least one
  * message) and slides the stream's TTL. */
-ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a, ss_read_result *out);
+SS_MUST_USE ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *a,
+                                 ss_read_result *out);
 
 /* Reads everything from the offset to the tail, however many reads of
  * read_max_bytes that takes: `out` is one ss_stream_read result whose
@@ -211,8 +215,8 @@ ss_rc ss_stream_read(ss_protocol_stream *s, const ss_read_options *o, ss_arena *
  * (0: SS_READ_TO_TAIL_DEFAULT_MAX_BYTES), so a stream is never cut short
  * without saying so. For materializing a stream; tail live reads instead. */
 #define SS_READ_TO_TAIL_DEFAULT_MAX_BYTES (256u << 20)
-ss_rc ss_stream_read_to_tail(ss_protocol_stream *s, const ss_read_options *o, size_t max_bytes, ss_arena *a,
-                             ss_read_result *out);
+SS_MUST_USE ss_rc ss_stream_read_to_tail(ss_protocol_stream *s, const ss_read_options *o, size_t max_bytes,
+                                         ss_arena *a, ss_read_result *out);
 
 /* ---- live read ----------------------------------------------------------- */
 
@@ -246,12 +250,13 @@ typedef struct ss_live_result {
  * stream) or returns SS_LIVE_WAIT: the caller parks a waiter on the stream
  * (ss_protocol_park) with the long-poll deadline and then calls finish with
  * `timed_out` telling why it woke. */
-ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o, ss_arena *a, ss_live_result *out);
+SS_MUST_USE ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o, ss_arena *a,
+                                            ss_live_result *out);
 /* `from` is the position begin reported in next_offset. May again return
  * SS_LIVE_WAIT when the wake carried no change for this reader (a TTL
  * touch); the caller re-parks with its remaining budget. */
-ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
-                                 ss_arena *a, ss_live_result *out);
+SS_MUST_USE ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor,
+                                             bool timed_out, ss_arena *a, ss_live_result *out);
 
 /* Waiters: embedded by the caller, woken by the after-commit notify effect.
  * Wakes are batched: ss_protocol_run_pending() fires every waiter whose
@@ -267,7 +272,7 @@ struct ss_waiter {
 };
 
 /* Parks w on stream `id`. A waiter is parked at most once at a time. */
-ss_rc ss_protocol_park(ss_protocol *p, ss_waiter *w, ss_slice id);
+SS_MUST_USE ss_rc ss_protocol_park(ss_protocol *p, ss_waiter *w, ss_slice id);
 /* Safe to call on a waiter that is not parked. */
 void ss_protocol_unpark(ss_protocol *p, ss_waiter *w);
 /* Fires the waiters of every notified stream. Returns how many fired. */
@@ -287,10 +292,10 @@ typedef struct ss_meta_result {
 } ss_meta_result;
 
 /* Does not slide the TTL. */
-ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out);
+SS_MUST_USE ss_rc ss_stream_metadata(ss_protocol_stream *s, ss_arena *a, ss_meta_result *out);
 
 /* SS_PRESENT: deleted (purged, or soft-deleted while forks read it). */
-ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out);
+SS_MUST_USE ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out);
 
 /* ---- durability (group commit) --------------------------------------------- */
 
@@ -301,13 +306,13 @@ bool ss_protocol_has_unflushed(const ss_protocol *p);
 /* Makes every commit so far durable (one storage transaction and sync). On
  * failure the unflushed commits are rolled back and the error is returned
  * (SS_FULL, SS_IOERR, ...): answer their requests with 507 / 503. */
-ss_rc ss_protocol_flush(ss_protocol *p);
+SS_MUST_USE ss_rc ss_protocol_flush(ss_protocol *p);
 
 /* ---- expiry --------------------------------------------------------------- */
 
 /* The return path for expiry timers: deletes the stream if its deadline has
  * passed, else re-arms the timer. Lazy expiry runs the same path. */
-ss_rc ss_protocol_handle_scheduled_expiry(ss_protocol *p, ss_slice id);
+SS_MUST_USE ss_rc ss_protocol_handle_scheduled_expiry(ss_protocol *p, ss_slice id);
 /* In-process timers (used when the storage has no expiry slots): runs every
  * due timer. Returns the next deadline in ms, or INT64_MAX when none. */
 int64_t ss_protocol_run_expiry(ss_protocol *p);
@@ -326,7 +331,7 @@ typedef void (*ss_commit_hook)(void *ctx, const ss_commit_event *ev);
 /* Hooks run synchronously, in registration order, after each successful
  * create, fork or append commit (not for rejected appends, duplicates,
  * idempotent closes, exists, TTL touches, deletes). Returns a token > 0. */
-ss_rc ss_protocol_on_after_commit(ss_protocol *p, ss_commit_hook fn, void *ctx, uint64_t *out_token);
+SS_MUST_USE ss_rc ss_protocol_on_after_commit(ss_protocol *p, ss_commit_hook fn, void *ctx, uint64_t *out_token);
 void ss_protocol_off_after_commit(ss_protocol *p, uint64_t token);
 
 /* ---- helpers shared with the HTTP layer ------------------------------------ */

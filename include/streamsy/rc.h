@@ -23,6 +23,14 @@ extern "C" {
     X(FULL, "storage full")                                                                                       \
     X(CORRUPT, "stored data failed validation")
 
+/* On a function returning ss_rc: ignoring the result is a compile error
+ * (-Werror). Buffer appends are exempt: their errors are sticky (bytes.h). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SS_MUST_USE __attribute__((warn_unused_result))
+#else
+#define SS_MUST_USE
+#endif
+
 typedef enum ss_rc {
 #define SS_RC_ENUM(name, msg) SS_##name,
     SS_RC_MAP(SS_RC_ENUM)

@@ -53,7 +53,8 @@ typedef struct ss_sqlite_options {
  *   SS_BUSY     in use by another streamsy factory ("... (pid N)"), or
  *               locked by another program
  * Free the factory with ss_storage_factory_free(). */
-ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out, char *err,
+                                         size_t err_cap);
 
 #ifdef __cplusplus
 }

@@ -79,7 +79,7 @@ typedef struct ss_state_schema ss_state_schema;
 
 /* Copies names, types and primary-key names. SS_BADARG for an empty name or a
  * duplicate name or wire type; SS_TOOBIG past SS_STATE_MAX_COLLECTIONS. */
-ss_rc ss_state_schema_new(const ss_state_collection_def *defs, size_t n, ss_state_schema **out);
+SS_MUST_USE ss_rc ss_state_schema_new(const ss_state_collection_def *defs, size_t n, ss_state_schema **out);
 void ss_state_schema_free(ss_state_schema *s);
 size_t ss_state_schema_count(const ss_state_schema *s);
 /* The i-th collection as given (strings owned by the schema); NULL past the end. */
@@ -152,8 +152,8 @@ static inline ss_state_input ss_state_control_msg(ss_state_control c, const char
  * when n == 1 and !wrap) when an input is invalid, and then `out` is
  * unchanged; SS_MISUSE when n == 0; SS_TOOBIG past SS_STATE_MAX_BODY or out's
  * own maximum. */
-ss_rc ss_state_encode(const ss_state_schema *s, const ss_state_input *in, size_t n, bool wrap, ss_buf *out,
-                      ss_json_error *err);
+SS_MUST_USE ss_rc ss_state_encode(const ss_state_schema *s, const ss_state_input *in, size_t n, bool wrap,
+                                  ss_buf *out, ss_json_error *err);
 
 typedef struct ss_state_append_result {
     bool invalid; /* true: nothing was written; `error` says why */
@@ -167,14 +167,15 @@ typedef struct ss_state_append_result {
  * expectedOffset CAS; its data is ignored and its content type defaults to
  * application/json. An invalid input is an outcome (out->invalid), not an
  * error: SS_OK is returned and nothing reaches the stream. */
-ss_rc ss_state_append(const ss_state_schema *s, ss_protocol_stream *stream, const ss_state_input *in, size_t n,
-                      const ss_append_options *base, ss_arena *a, ss_state_append_result *out);
+SS_MUST_USE ss_rc ss_state_append(const ss_state_schema *s, ss_protocol_stream *stream, const ss_state_input *in,
+                                  size_t n, const ss_append_options *base, ss_arena *a,
+                                  ss_state_append_result *out);
 
 /* ---- validation alone ------------------------------------------------------ */
 
 /* Checks one message against the State Protocol schema and the collection
  * table: SS_OK when valid, SS_BADARG with *err filled (index -1) when not. */
-ss_rc ss_state_validate_message(const ss_state_schema *s, const json_t *msg, ss_json_error *err);
+SS_MUST_USE ss_rc ss_state_validate_message(const ss_state_schema *s, const json_t *msg, ss_json_error *err);
 
 /* Checks a whole POST/PUT body as the protocol will frame it: one message,
  * or a JSON array whose elements are messages (an empty array is left to the
@@ -182,7 +183,7 @@ ss_rc ss_state_validate_message(const ss_state_schema *s, const json_t *msg, ss_
  * message (0 for a lone object body), or rule "json" (index -1) for bytes
  * that are not JSON by the protocol's own strict scanner; SS_NOMEM. Needs no
  * protocol or stream; about 7 us for a 1 KiB message (no jansson reader). */
-ss_rc ss_state_validate_body(const ss_state_schema *s, ss_slice body, ss_json_error *err);
+SS_MUST_USE ss_rc ss_state_validate_body(const ss_state_schema *s, ss_slice body, ss_json_error *err);
 
 /* ---- reading --------------------------------------------------------------- */
 
@@ -229,11 +230,11 @@ typedef struct ss_state_read_result {
  * tolerated; structure, collection, key, operation and value schemas are
  * checked as on write. The first failure stops decoding with status INVALID.
  * Release with ss_state_read_result_release even on failure. */
-ss_rc ss_state_decode(const ss_state_schema *s, const ss_message *msgs, size_t n, ss_arena *a,
-                      ss_state_read_result *out);
+SS_MUST_USE ss_rc ss_state_decode(const ss_state_schema *s, const ss_message *msgs, size_t n, ss_arena *a,
+                                  ss_state_read_result *out);
 /* ss_stream_read + ss_state_decode; not-found and gone pass through. */
-ss_rc ss_state_read(const ss_state_schema *s, ss_protocol_stream *stream, const ss_read_options *o, ss_arena *a,
-                    ss_state_read_result *out);
+SS_MUST_USE ss_rc ss_state_read(const ss_state_schema *s, ss_protocol_stream *stream, const ss_read_options *o,
+                                ss_arena *a, ss_state_read_result *out);
 /* Drops the parsed messages (the arena memory stays with the arena). */
 void ss_state_read_result_release(ss_state_read_result *r);
 
@@ -254,7 +255,7 @@ typedef struct ss_state_map_options {
 typedef struct ss_state_map ss_state_map;
 
 /* opts may be NULL (hint mode). */
-ss_rc ss_state_map_new(const ss_state_schema *s, const ss_state_map_options *opts, ss_state_map **out);
+SS_MUST_USE ss_rc ss_state_map_new(const ss_state_schema *s, const ss_state_map_options *opts, ss_state_map **out);
 void ss_state_map_free(ss_state_map *m);
 /* Borrowed; valid until the entry changes. NULL for an unknown collection or key. */
 const json_t *ss_state_map_get(const ss_state_map *m, const char *collection, const char *key);
@@ -277,7 +278,7 @@ bool ss_state_map_next(const ss_state_map *m, const char *collection, ss_state_m
  * and any staged snapshot, snapshot-start/end are markers (ATOMIC: changes in
  * between are staged and applied at snapshot-end). Records msg->offset (when
  * set) as the position materialized up to. */
-ss_rc ss_state_map_apply(ss_state_map *m, const ss_state_message *msg);
+SS_MUST_USE ss_rc ss_state_map_apply(ss_state_map *m, const ss_state_message *msg);
 /* Empties every collection and forgets the offset. */
 void ss_state_map_clear(ss_state_map *m);
 /* The offset materialized up to; NULL before anything was read. */
@@ -314,8 +315,8 @@ typedef struct ss_state_materialize_result {
  * same map to catch up incrementally. On INVALID the map holds everything
  * before the failing message and its offset points just before it.
  * opts may be NULL. */
-ss_rc ss_state_materialize(ss_state_map *m, ss_protocol_stream *stream, const ss_state_materialize_options *opts,
-                           ss_state_materialize_result *out);
+SS_MUST_USE ss_rc ss_state_materialize(ss_state_map *m, ss_protocol_stream *stream,
+                                       const ss_state_materialize_options *opts, ss_state_materialize_result *out);
 
 #ifdef __cplusplus
 }

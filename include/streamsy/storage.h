@@ -96,7 +96,7 @@ typedef struct ss_record_patch {
 void ss_record_apply_patch(ss_record *r, const ss_record_patch *patch);
 
 /* Copies every string of `in` into `a`. */
-ss_rc ss_record_copy(ss_arena *a, const ss_record *in, ss_record *out);
+SS_MUST_USE ss_rc ss_record_copy(ss_arena *a, const ss_record *in, ss_record *out);
 
 typedef struct ss_message {
     ss_slice data;
@@ -361,25 +361,30 @@ bool ss_storage_can_fork(const ss_stream_factory *f);
 const char *ss_storage_name(const ss_stream_factory *f);
 /* True when an acknowledged commit survives a crash (SS_STORAGE_CAP_DURABLE). */
 bool ss_storage_is_durable(const ss_stream_factory *f);
-ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
-ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
+SS_MUST_USE ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
+SS_MUST_USE ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                                    ss_create_outcome *out);
 /* SS_NOTSUP when the factory has no fork method. */
-ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
-ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
-ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms);
-ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id);
+SS_MUST_USE ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a,
+                                  ss_create_outcome *out);
+SS_MUST_USE ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
+SS_MUST_USE ss_rc ss_storage_schedule_expiry(ss_stream_factory *f, ss_slice id, int64_t at_ms);
+SS_MUST_USE ss_rc ss_storage_cancel_expiry(ss_stream_factory *f, ss_slice id);
 void ss_storage_factory_free(ss_stream_factory *f);
 /* True when some state change is not yet durable: the front end holds the
  * responses of this loop turn until ss_storage_flush() succeeded. */
 bool ss_storage_has_unflushed(const ss_stream_factory *f);
-ss_rc ss_storage_flush(ss_stream_factory *f);
-ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
-                                 void *ctx);
+SS_MUST_USE ss_rc ss_storage_flush(ss_stream_factory *f);
+SS_MUST_USE ss_rc ss_storage_for_each_expiry(ss_stream_factory *f,
+                                             void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
 
-ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
-ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out);
-ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found);
-ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out);
+SS_MUST_USE ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
+SS_MUST_USE ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,
+                                           ss_message_batch *out);
+SS_MUST_USE ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out,
+                                          bool *out_found);
+SS_MUST_USE ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a,
+                                    ss_commit_outcome *out);
 void ss_storage_close(ss_storage_stream *s);
 
 #ifdef __cplusplus

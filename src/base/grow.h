@@ -10,6 +10,6 @@
  * allocated, elements of elem_size bytes): doubles the capacity, starting at
  * `first`. On SS_NOMEM (allocation failure or size overflow) *items and *cap
  * are unchanged. `items` is a pointer to the array pointer (any type). */
-ss_rc ss__grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first);
+SS_MUST_USE ss_rc ss__grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t first);
 
 #endif

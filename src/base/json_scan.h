@@ -24,8 +24,8 @@
  * more than max_items elements (0: no limit; the scan stops there, so the
  * cost stays bounded), SS_NOMEM when the arena fails. Outputs are untouched
  * on failure. */
-ss_rc ss_json_split(ss_slice body, size_t max_items, ss_arena *a, ss_slice **out_items, size_t *out_n,
-                    bool *out_is_array, const char **out_error);
+SS_MUST_USE ss_rc ss_json_split(ss_slice body, size_t max_items, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                                bool *out_is_array, const char **out_error);
 
 /* Validates only. */
 bool ss_json_is_valid(ss_slice body);

@@ -26,7 +26,7 @@ void ss__map_init(ss__map *m);
 void ss__map_release(ss__map *m);
 void *ss__map_get(const ss__map *m, ss_slice key);
 /* Inserts or replaces. */
-ss_rc ss__map_put(ss__map *m, ss_slice key, void *value);
+SS_MUST_USE ss_rc ss__map_put(ss__map *m, ss_slice key, void *value);
 /* Returns the removed value, or NULL. */
 void *ss__map_remove(ss__map *m, ss_slice key);
 static inline size_t ss__map_size(const ss__map *m) { return m->n; }

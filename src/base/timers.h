@@ -35,7 +35,7 @@ void ss__timers_release(ss__timers *h);
 static inline void ss__timer_init(ss__timer *t) { t->slot = SS__TIMER_UNARMED, t->at = 0; }
 static inline bool ss__timer_armed(const ss__timer *t) { return t->slot != SS__TIMER_UNARMED; }
 /* Arms t (re-arms if already armed). Fails only with SS_NOMEM. */
-ss_rc ss__timers_arm(ss__timers *h, ss__timer *t, int64_t at);
+SS_MUST_USE ss_rc ss__timers_arm(ss__timers *h, ss__timer *t, int64_t at);
 /* Safe on an unarmed timer. */
 void ss__timers_disarm(ss__timers *h, ss__timer *t);
 /* The earliest deadline, or INT64_MAX when empty. */

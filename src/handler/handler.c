@@ -262,6 +262,9 @@ void ss_handler_handle(ss_handler *h, const ss_http_request *req, ss_http_respon
     ss_arena_init(&q.arena);
     dispatch(&q, out);
     ss_arena_release(&q.arena);
+    ss_http_live *live = out->live;
+    if (ss__settle_response(out) && live)
+        ss_http_live_free(live); /* not handed to the front end yet: still ours */
     if (out->status == 204 || out->status == 304)
         ss_buf_clear(&out->body);
 }

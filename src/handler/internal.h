@@ -29,7 +29,7 @@ typedef struct ss__req {
 /* Header value by case-insensitive name; *present tells absent from empty. */
 ss_slice ss__header(const ss_http_request *r, const char *name, bool *present);
 /* Query parameter, percent-decoded into `a`; *count = number of occurrences. */
-ss_rc ss__query(const ss_http_request *r, const char *name, ss_arena *a, ss_slice *out, size_t *count);
+SS_MUST_USE ss_rc ss__query(const ss_http_request *r, const char *name, ss_arena *a, ss_slice *out, size_t *count);
 /* ^(0|[1-9][0-9]*)$ without overflow. */
 bool ss__parse_int_strict(ss_slice s, uint64_t *out);
 /* ^[0-9]+$ and <= 2^53-1. */
@@ -55,6 +55,14 @@ bool ss__valid_authority(ss_slice a);
 /* ---- response helpers (response.c) ---- */
 /* Security and CORS headers every response carries (handler.c). */
 void ss__common_headers(ss_http_response *res);
+/* Empties a response (headers, body, errors, continuation pointer) and puts
+ * the common headers back; the caller owns whatever res->live was. */
+void ss__reset_response(ss_http_response *res);
+/* A response whose header or body building failed (res->err, body.err) is
+ * replaced by 503 (out of memory) or 500, never sent half-built. Returns
+ * true when it did so; res->live is dropped (not freed): the caller frees
+ * a continuation it still owns. */
+bool ss__settle_response(ss_http_response *res);
 void ss__respond(ss_http_response *res, int status);
 void ss__respond_text(ss_http_response *res, int status, const char *text);
 /* Maps a result code that stopped an operation to a 5xx (or 413/507). */
@@ -63,6 +71,7 @@ void ss__header_cstr(ss_http_response *res, const char *name, const char *value)
 void ss__header_u64(ss_http_response *res, const char *name, uint64_t v);
 void ss__header_offset(ss_http_response *res, const char *name, const ss_offset *o);
 /* Catch-up/long-poll body for `n` messages by the stream's content type. */
+/* Errors (SS_NOMEM, SS_TOOBIG) also stick in the buffer. */
 ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, size_t n);
 /* "\"b64(path):start:end[:c]\"" */
 /* Bytes an ETag can take: base64 of the longest path, two offsets, quotes. */

@@ -68,15 +68,6 @@ static void set_cursor(ss_http_live *l, const char *cursor) {
         memcpy(l->cursor, cursor, SS_CURSOR_MAX);
 }
 
-/* Clears what a previous step left in a reused response. */
-static void reset_response(ss_http_response *res) {
-    res->n_headers = 0;
-    ss_buf_clear(&res->body);
-    res->live = NULL;
-    res->has_content_length = true;
-    ss__common_headers(res);
-}
-
 /* ---- long-poll -------------------------------------------------------------------- */
 
 static void long_poll_respond(ss_http_live *l, ss_slice offset_param, const ss_live_result *lr,
@@ -295,7 +286,7 @@ void ss__sse(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_
     if (has_from)
         l->from = *from;
     else
-        ss_offset_set(&l->from, ss_slice_cstr(ss_protocol_initial_offset(q->h->p)));
+        l->from = ss_protocol_start_offset(q->h->p);
     if (cursor.len && cursor.len < SS_CURSOR_MAX) {
         memcpy(l->cursor, cursor.p, cursor.len);
         l->cursor[cursor.len] = '\0';
@@ -315,7 +306,7 @@ void ss__sse(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_
 }
 
 void ss_http_live_resume(ss_http_live *l, bool timed_out, ss_http_response *out) {
-    reset_response(out);
+    ss__reset_response(out);
     ss_arena a;
     ss_arena_init(&a);
     if (l->sse) {
@@ -333,4 +324,5 @@ void ss_http_live_resume(ss_http_live *l, bool timed_out, ss_http_response *out)
         }
     }
     ss_arena_release(&a);
+    (void)ss__settle_response(out); /* the front end owns l and ends it on DONE */
 }

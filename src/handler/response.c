@@ -20,12 +20,14 @@ void ss_http_response_release(ss_http_response *r) {
 }
 
 ss_rc ss_http_response_header(ss_http_response *r, const char *name, ss_slice value) {
+    if (r->err)
+        return r->err;
     if (r->n_headers == SS_HTTP_MAX_RESPONSE_HEADERS)
-        return SS_TOOBIG;
+        return r->err = SS_TOOBIG;
     ss_slice v;
     ss_rc rc = ss_arena_copy(&r->arena, value, &v);
     if (rc)
-        return rc;
+        return r->err = rc;
     r->headers[r->n_headers++] = (ss_http_header){ss_slice_cstr(name), v};
     return SS_OK;
 }
@@ -37,8 +39,8 @@ ss_slice ss_http_response_get_header(const ss_http_response *r, const char *name
     return SS_SLICE_NULL;
 }
 
-/* Header names passed here are string literals (static storage). A full
- * header table is a programming error, caught by the tests. */
+/* Header names passed here are string literals (static storage). Failures
+ * stick in res->err (see ss__settle_response). */
 void ss__header_cstr(ss_http_response *res, const char *name, const char *value) {
     (void)ss_http_response_header(res, name, ss_slice_cstr(value));
 }
@@ -84,6 +86,28 @@ void ss__respond_rc(ss_http_response *res, ss_rc rc) {
         break;
     }
     ss__respond_text(res, 500, "Internal server error");
+}
+
+void ss__reset_response(ss_http_response *res) {
+    res->n_headers = 0;
+    res->err = SS_OK;
+    ss_buf_clear(&res->body);
+    res->live = NULL;
+    res->kind = SS_HTTP_DONE;
+    res->has_content_length = true;
+    ss__common_headers(res);
+}
+
+bool ss__settle_response(ss_http_response *res) {
+    ss_rc rc = res->err ? res->err : res->body.err;
+    if (rc == SS_OK)
+        return false;
+    ss__reset_response(res);
+    if (rc == SS_NOMEM)
+        ss__respond_text(res, 503, "Out of memory");
+    else
+        ss__respond_text(res, 500, "Response could not be built");
+    return true;
 }
 
 void ss__respond(ss_http_response *res, int status) {

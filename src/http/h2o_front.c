@@ -482,7 +482,7 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     h2o_evloop_run(f->loop, (int32_t)wait);
     /* Group commit: one flush for every write of this turn, then the held
      * acknowledgements; readers are woken only after that. */
-    (void)ss__h2o_flush_and_release(f); /* failures answered the held requests */
+    ss__ignore_rc(ss__h2o_flush_and_release(f)); /* failures answered the held requests (and were logged) */
     ss_protocol_run_pending(p);
     int64_t now = ss_protocol_now_ms(p);
     ss__timer *t;
@@ -491,7 +491,7 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     *next_expiry = ss_protocol_run_expiry(p);
     resume_accepting_if_able(f, now);
     ss__h2o_check_output_budget(f);
-    (void)ss__h2o_flush_and_release(f); /* TTL touches and expiry deletes of this turn */
+    ss__ignore_rc(ss__h2o_flush_and_release(f)); /* TTL touches and expiry deletes of this turn */
     if (f->log_len)
         log_flush(f);
 }

@@ -74,7 +74,7 @@ typedef struct ss_h2o_front_options {
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in
  * err (for example "cannot listen on 127.0.0.1:4437: Address already in use"). */
-ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap);
 /* The bound address with its actual port: "127.0.0.1:4437", "[::1]:4437". */
 const char *ss_h2o_front_address(const ss_h2o_front *f);
 uint16_t ss_h2o_front_port(const ss_h2o_front *f);
@@ -84,7 +84,7 @@ bool ss_h2o_front_is_tls(const ss_h2o_front *f);
  * interrupts the poll). Then stops accepting, answers parked long-polls
  * (their timeout response), ends SSE responses, lets responses in flight
  * finish for up to SS_HTTP_SHUTDOWN_GRACE_MS and closes every connection. */
-ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop);
+SS_MUST_USE ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop);
 void ss_h2o_front_free(ss_h2o_front *f);
 
 #endif

@@ -81,7 +81,7 @@ void ss__h2o_end_all_live(ss_h2o_front *f);
 /* Group commit: makes the turn's commits durable, then sends the responses
  * held for it (or an error in their place when the flush failed). Returns
  * the flush's result. */
-ss_rc ss__h2o_flush_and_release(ss_h2o_front *f);
+SS_MUST_USE ss_rc ss__h2o_flush_and_release(ss_h2o_front *f);
 
 /* ---- h2o_front.c ---- */
 /* The tracking entry of an HTTP/1 request's connection; NULL for HTTP/2. */

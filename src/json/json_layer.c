@@ -437,11 +437,7 @@ static ss_offset resume_offset(const decoded *d, const ss_offset *start) {
 }
 
 static ss_offset start_offset(const ss_json_stream *s, bool has_offset, const ss_offset *offset) {
-    ss_offset o;
-    if (has_offset)
-        return *offset;
-    ss_offset_set(&o, ss_slice_cstr(ss_protocol_initial_offset(s->jp->p)));
-    return o;
+    return has_offset ? *offset : ss_protocol_start_offset(s->jp->p);
 }
 
 /* A catch-up read (one, or to the tail when `to_tail`), parsed and decoded. */

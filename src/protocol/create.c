@@ -128,8 +128,7 @@ static ss_rc create_plain(ss_protocol *p, ss_storage_stream *st, ss_slice id, co
     int64_t now = ss_protocol_now_ms(p);
     ss_record r = {.id = id, .created_ms = now};
     r.content_type = o->content_type.len ? o->content_type : ss_slice_cstr(OCTET_STREAM);
-    ss_offset initial;
-    ss_offset_set(&initial, ss_slice_cstr(p->gen.initial));
+    ss_offset initial = p->initial;
     ss_message *msgs;
     size_t n;
     const char *err = NULL;
@@ -242,10 +241,11 @@ static ss_rc create_fork(ss_protocol *p, ss_storage_stream *st, ss_slice id, con
         *out = bad_request("Fork chain too deep");
         goto done;
     }
-    ss_offset fork_offset = sr.tail, initial;
-    ss_offset_set(&initial, ss_slice_cstr(p->gen.initial));
-    if (o->has_fork_offset) /* valid: checked by ss_protocol_create */
-        ss_offset_set(&fork_offset, o->fork_offset);
+    ss_offset fork_offset = sr.tail, initial = p->initial;
+    if (o->has_fork_offset && ss_offset_set(&fork_offset, o->fork_offset)) { /* checked by ss_protocol_create */
+        *out = bad_request("Invalid Stream-Fork-Offset");
+        goto done;
+    }
     if (ss_offset_cmp(&fork_offset, &initial) < 0 || ss_offset_cmp(&fork_offset, &sr.tail) > 0) {
         *out = bad_request("Stream-Fork-Offset exceeds source tail");
         goto done;

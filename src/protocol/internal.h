@@ -22,7 +22,7 @@ typedef struct ss__waiters {
 
 void ss__waiters_init(ss__waiters *w);
 void ss__waiters_release(ss__waiters *w);
-ss_rc ss__waiters_park(ss__waiters *w, ss_waiter *waiter, ss_slice id);
+SS_MUST_USE ss_rc ss__waiters_park(ss__waiters *w, ss_waiter *waiter, ss_slice id);
 void ss__waiters_unpark(ss__waiters *w, ss_waiter *waiter);
 void ss__waiters_notify(ss__waiters *w, ss_slice id);
 size_t ss__waiters_run(ss__waiters *w);
@@ -36,7 +36,7 @@ typedef struct ss__expiry_queue {
 
 void ss__expiry_init(ss__expiry_queue *q);
 void ss__expiry_release(ss__expiry_queue *q);
-ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms);
+SS_MUST_USE ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms);
 void ss__expiry_cancel(ss__expiry_queue *q, ss_slice id);
 /* Pops one due timer, its stream id into `id`; false when none is due. */
 bool ss__expiry_pop_due(ss__expiry_queue *q, int64_t now_ms, ss_buf *id);
@@ -54,6 +54,7 @@ struct ss_protocol {
     ss_clock clock;
     uint32_t long_poll_timeout_ms;
     ss_offset_gen gen;
+    ss_offset initial; /* gen.initial, parsed */
     uint32_t (*random)(void *ctx);
     void *random_ctx;
     uint64_t prng;
@@ -72,21 +73,21 @@ struct ss_protocol_stream {
 };
 
 /* Lazy expiry, then the record and its presence. */
-ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss_presence *presence);
+SS_MUST_USE ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record *out, ss_presence *presence);
 /* Lazy expiry, then the current record. */
-ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found);
-ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out);
+SS_MUST_USE ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found);
+SS_MUST_USE ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out);
 void ss__emit_commit(ss_protocol *p, const ss_record *r);
 /* Slides a TTL stream's deadline; failures are ignored (best effort). */
 void ss__touch(ss_protocol *p, ss_storage_stream *st, const ss_record *r);
 
 /* Splits a body into messages by the stream's content type. Returns
  * SS_BADARG with *out_error for invalid JSON. */
-ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items, size_t *out_n,
-                const char **out_error);
+SS_MUST_USE ss_rc ss__frame(ss_slice body, ss_slice content_type, ss_arena *a, ss_slice **out_items, size_t *out_n,
+                            const char **out_error);
 /* Allocates n offsets after `prev`, filling msgs[i].offset; SS_MISUSE when the
  * generator returns an invalid or non-increasing offset. */
-ss_rc ss__allocate(const ss_protocol *p, const ss_offset *prev, ss_message *msgs, size_t n);
+SS_MUST_USE ss_rc ss__allocate(const ss_protocol *p, const ss_offset *prev, ss_message *msgs, size_t n);
 
 /* Reads `id`'s fork chain after `after` (none = from the start) up to the
  * protocol's byte budget. Appends into a growable array in `a`. */
@@ -96,8 +97,8 @@ typedef struct ss__chain_read {
     size_t bytes;
     bool more;
 } ss__chain_read;
-ss_rc ss__read_chain(ss_protocol *p, ss_storage_stream *st, const ss_record *rec, const ss_offset *after,
-                     bool touch, ss_arena *a, ss__chain_read *out);
+SS_MUST_USE ss_rc ss__read_chain(ss_protocol *p, ss_storage_stream *st, const ss_record *rec,
+                                 const ss_offset *after, bool touch, ss_arena *a, ss__chain_read *out);
 
 void ss__cursor(ss_protocol *p, ss_slice client, char out[SS_CURSOR_MAX]);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/errf.h"
 #include "base/grow.h"
 #include "internal.h"
 
@@ -20,13 +21,14 @@ static int64_t system_now_ms(void *ctx) {
 static void host_notify(void *ctx, ss_slice id) { ss__waiters_notify(&((ss_protocol *)ctx)->waiters, id); }
 
 static void host_schedule(void *ctx, ss_slice id, int64_t at_ms) {
-    (void)ss__expiry_schedule(&((ss_protocol *)ctx)->expiry, id, at_ms); /* lazy expiry backs it up */
+    ss__ignore_rc(ss__expiry_schedule(&((ss_protocol *)ctx)->expiry, id, at_ms)); /* lazy expiry backs it up */
 }
 
 static void host_cancel(void *ctx, ss_slice id) { ss__expiry_cancel(&((ss_protocol *)ctx)->expiry, id); }
 
 static void rearm_expiry(void *ctx, ss_slice id, int64_t at_ms) {
-    (void)ss_storage_schedule_expiry(((ss_protocol *)ctx)->storage, id, at_ms);
+    ss__ignore_rc(
+        ss_storage_schedule_expiry(((ss_protocol *)ctx)->storage, id, at_ms)); /* lazy expiry backs it up */
 }
 
 ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
@@ -34,7 +36,9 @@ ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
         return SS_MISUSE;
     const ss_offset_gen *gen = o->offset_gen ? o->offset_gen : &ss_default_offset_gen;
     ss_slice initial = ss_slice_cstr(gen->initial);
-    if (!gen->next || !gen->is_valid || !ss_offset_is_safe_token(initial) || !gen->is_valid(gen->ctx, initial))
+    ss_offset parsed;
+    if (!gen->next || !gen->is_valid || !ss_offset_is_safe_token(initial) || !gen->is_valid(gen->ctx, initial) ||
+        ss_offset_set(&parsed, initial))
         return SS_MISUSE;
     ss_protocol *p = calloc(1, sizeof *p);
     if (!p)
@@ -43,6 +47,7 @@ ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
     p->clock = o->clock ? *o->clock : (ss_clock){system_now_ms, NULL};
     p->long_poll_timeout_ms = o->long_poll_timeout_ms ? o->long_poll_timeout_ms : SS_DEFAULT_LONG_POLL_TIMEOUT_MS;
     p->gen = *gen;
+    p->initial = parsed;
     p->random = o->random;
     p->random_ctx = o->random_ctx;
     p->prng = (uint64_t)p->clock.now_ms(p->clock.ctx) * 6364136223846793005ull + 1442695040888963407ull;
@@ -85,6 +90,8 @@ bool ss_protocol_is_valid_offset(const ss_protocol *p, ss_slice s) {
 }
 
 const char *ss_protocol_initial_offset(const ss_protocol *p) { return p->gen.initial; }
+
+ss_offset ss_protocol_start_offset(const ss_protocol *p) { return p->initial; }
 
 /* ---- binding and lookup ---------------------------------------------------- */
 
@@ -174,7 +181,8 @@ void ss__touch(ss_protocol *p, ss_storage_stream *st, const ss_record *r) {
     ss_arena a;
     ss_arena_init(&a);
     ss_commit_outcome o;
-    (void)ss_storage_commit(st, &plan, &a, &o); /* best effort: a lost race means a fresher write slid it */
+    ss__ignore_rc(
+        ss_storage_commit(st, &plan, &a, &o)); /* best effort: a lost race means a fresher write slid it */
     ss_arena_release(&a);
 }
 
@@ -206,7 +214,7 @@ int64_t ss_protocol_run_expiry(ss_protocol *p) {
     ss_buf id;
     ss_buf_init(&id, SIZE_MAX);
     while (ss__expiry_pop_due(&p->expiry, now, &id)) /* errors: lazy expiry retries */
-        (void)ss_protocol_handle_scheduled_expiry(p, ss_buf_slice(&id));
+        ss__ignore_rc(ss_protocol_handle_scheduled_expiry(p, ss_buf_slice(&id)));
     ss_buf_release(&id);
     return ss__expiry_next(&p->expiry);
 }

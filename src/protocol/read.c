@@ -267,7 +267,7 @@ ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o,
     if (after && ss_protocol_is_valid_offset(p, ss_offset_slice(after)))
         from = *after;
     else
-        ss_offset_set(&from, ss_slice_cstr(p->gen.initial));
+        from = p->initial;
     if (ss_offset_cmp(&from, &r.tail) > 0) {
         /* Beyond the tail: answer at once with the real tail, never wait. */
         ss__chain_read none = {0};

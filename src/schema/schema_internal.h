@@ -68,12 +68,12 @@ typedef enum ss__sch_match {
 
 /* Compiles an ECMA-262 pattern. SS_BADARG with the reason in why (a
  * NUL-terminated line) for an invalid or unsupported pattern, SS_NOMEM. */
-ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, char *why, size_t why_cap);
+SS_MUST_USE ss_rc ss__sch_regex_compile(ss__sch_regex *re, const char *src, size_t len, char *why, size_t why_cap);
 void ss__sch_regex_release(ss__sch_regex *re);
 /* Unanchored search, as JSON Schema's "pattern" means. */
 ss__sch_match ss__sch_regex_search(const ss__sch_regex *re, const char *s, size_t len);
 /* The PCRE2 text an ECMA-262 pattern becomes (exposed for tests). */
-ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out, const char **why);
+SS_MUST_USE ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out, const char **why);
 
 /* ---- URIs (schema_uri.c) ---------------------------------------------------- */
 
@@ -82,7 +82,7 @@ ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out, const char
 char *ss__sch_uri_resolve(const char *base, const char *ref);
 /* Percent-decodes a URI fragment into a malloc()ed string (*out_len bytes,
  * NUL-terminated). SS_BADARG for a malformed %XX, SS_NOMEM. */
-ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len);
+SS_MUST_USE ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len);
 /* Resolves a decoded JSON Pointer ("" or "/a/b~1c") from `root`; NULL when
  * it names nothing. */
 const json_t *ss__sch_pointer_get(const json_t *root, const char *ptr, size_t len);
@@ -198,7 +198,7 @@ struct ss_json_schema {
 };
 
 /* schema_compile.c: fills s->root (s->doc and s->arena set up by the caller). */
-ss_rc ss__sch_compile(ss_json_schema *s, ss_json_error *err);
+SS_MUST_USE ss_rc ss__sch_compile(ss_json_schema *s, ss_json_error *err);
 
 /* schema_validate.c */
 bool ss__sch_validate(const ss_json_schema *s, const json_t *value, ss_json_error *err);

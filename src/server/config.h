@@ -30,9 +30,10 @@ typedef struct ss_config ss_config;
 
 /* Reads and compiles a config file. On failure err holds one line naming
  * the problem (file, rule index, reason). */
-ss_rc ss_config_load(const char *path, ss_config **out, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss_config_load(const char *path, ss_config **out, char *err, size_t err_cap);
 /* The same from text; schema_file paths resolve against base_dir. */
-ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, char *err,
+                                      size_t err_cap);
 void ss_config_free(ss_config *c);
 size_t ss_config_rule_count(const ss_config *c);
 

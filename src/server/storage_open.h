@@ -7,6 +7,7 @@
 
 /* memory, or sqlite:PATH (creating PATH's directory, with group commit on).
  * On failure err holds one line for the operator. */
-ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, char *err,
+                                         size_t err_cap);
 
 #endif

@@ -63,8 +63,8 @@ void ss__state_error(ss_json_error *err, const char *path, const char *rule, con
 
 /* Parses and checks (READ mode) one stored message. SS_OK with *verdict;
  * only a VALID verdict fills *out (whose json the caller then owns). */
-ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_state_message *out,
-                           ss__state_verdict *verdict, ss_json_error *err);
+SS_MUST_USE ss_rc ss__state_decode_one(const ss_state_schema *s, const ss_message *m, ss_state_message *out,
+                                       ss__state_verdict *verdict, ss_json_error *err);
 
 /* ---- the map (map.c) ---- */
 

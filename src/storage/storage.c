@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "base/errf.h"
 #include "streamsy/storage.h"
 
 /* ---- records ------------------------------------------------------------- */
@@ -67,10 +68,11 @@ bool ss_plan_producer_limit_reached(const ss_mutation_plan *p, uint64_t n_produc
 static void run_effects(ss_stream_factory *f, ss_slice id, const ss_after_commit_effects *e, bool allow_cancel) {
     if (e->notify && f->host.notify)
         f->host.notify(f->host.ctx, id);
+    /* Timers are best effort: a missed one is caught by lazy expiry on access. */
     if (e->cancel_expiry && allow_cancel)
-        ss_storage_cancel_expiry(f, id);
+        ss__ignore_rc(ss_storage_cancel_expiry(f, id));
     else if (e->schedule_expiry)
-        ss_storage_schedule_expiry(f, id, e->expiry_at_ms);
+        ss__ignore_rc(ss_storage_schedule_expiry(f, id, e->expiry_at_ms));
 }
 
 void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host) {

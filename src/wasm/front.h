@@ -27,6 +27,6 @@ extern const ss_do_host ss__wasm_do_host;
  *   body                                      u32 length + bytes
  * All little-endian. The view points into `bytes`; headers are allocated
  * in `a`. SS_BADARG when the encoding is malformed. */
-ss_rc ss__wasm_decode_request(ss_slice bytes, ss_arena *a, ss_http_request *out);
+SS_MUST_USE ss_rc ss__wasm_decode_request(ss_slice bytes, ss_arena *a, ss_http_request *out);
 
 #endif

@@ -23,20 +23,21 @@ static inline do_factory *do_of(ss_stream_factory *f) { return (do_factory *)f; 
 /* ---- factory.c ------------------------------------------------------------------ */
 
 /* Runs SQL text of this adapter's own (not an engine statement). */
-ss_rc ss__do_exec(do_factory *f, const char *sql, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
-                  void *row_ctx);
+SS_MUST_USE ss_rc ss__do_exec(do_factory *f, const char *sql, const ss_sql_value *args, size_t n,
+                              ss_sql_row_fn row, void *row_ctx);
 /* One host transaction around body (the engine connection's intent). */
-ss_rc ss__do_intent(do_factory *f, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
+SS_MUST_USE ss_rc ss__do_intent(do_factory *f, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
 /* The first column of the first row as an integer (0 when there is none). */
-ss_rc ss__do_query_int(do_factory *f, const char *sql, const ss_sql_value *args, size_t n, int64_t *out);
+SS_MUST_USE ss_rc ss__do_query_int(do_factory *f, const char *sql, const ss_sql_value *args, size_t n,
+                                   int64_t *out);
 
 /* ---- lineage.c ------------------------------------------------------------------ */
 
 /* The engine hooks: children in other objects count as dependents; a purged
  * stream that forked from a mirror queues the edge drop for the mirror's
  * object and lets unreferenced mirrors go. */
-ss_rc ss__do_extra_dependents(void *ctx, ss_slice parent, uint64_t *out);
-ss_rc ss__do_drop_edge(void *ctx, ss_slice parent, ss_slice child);
+SS_MUST_USE ss_rc ss__do_extra_dependents(void *ctx, ss_slice parent, uint64_t *out);
+SS_MUST_USE ss_rc ss__do_drop_edge(void *ctx, ss_slice parent, ss_slice child);
 
 /* ---- snapshot.c ------------------------------------------------------------------ */
 
@@ -48,10 +49,10 @@ typedef struct ss__do_snap_stream {
 } ss__do_snap_stream;
 
 /* Writing: begin, one put per stream, then finish with the stream count. */
-ss_rc ss__do_snap_begin(ss_buf *out);
-ss_rc ss__do_snap_put_stream(ss_buf *out, const ss_record *r, const ss_message *msgs, size_t n);
+SS_MUST_USE ss_rc ss__do_snap_begin(ss_buf *out);
+SS_MUST_USE ss_rc ss__do_snap_put_stream(ss_buf *out, const ss_record *r, const ss_message *msgs, size_t n);
 void ss__do_snap_finish(ss_buf *out, uint32_t n_streams);
 /* Parses a whole snapshot; SS_CORRUPT when malformed. */
-ss_rc ss__do_snap_read(ss_slice bytes, ss_arena *a, ss__do_snap_stream **out, size_t *out_n);
+SS_MUST_USE ss_rc ss__do_snap_read(ss_slice bytes, ss_arena *a, ss__do_snap_stream **out, size_t *out_n);
 
 #endif

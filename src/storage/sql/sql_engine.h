@@ -106,31 +106,33 @@ void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, s
                          const ss_sql_lineage_hooks *hooks);
 
 /* Factory slots. */
-ss_rc ss__sql_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
-ss_rc ss__sql_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out);
-ss_rc ss__sql_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
-ss_rc ss__sql_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
-ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
+SS_MUST_USE ss_rc ss__sql_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
+SS_MUST_USE ss_rc ss__sql_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
+                                 ss_create_outcome *out);
+SS_MUST_USE ss_rc ss__sql_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_create_outcome *out);
+SS_MUST_USE ss_rc ss__sql_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
+SS_MUST_USE ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                                          void *ctx);
 
 /* Building blocks (codec.c), for adapters that add steps of their own. */
-ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
-ss_rc ss__sql_insert_record(ss_sql_engine *e, const ss_record *r);
+SS_MUST_USE ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
+SS_MUST_USE ss_rc ss__sql_insert_record(ss_sql_engine *e, const ss_record *r);
 /* Stores the fields a patch or a soft delete can change. */
-ss_rc ss__sql_update_record(ss_sql_engine *e, const ss_record *r);
-ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *msgs, size_t n);
-ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
-                            ss_message_batch *out);
-ss_rc ss__sql_read_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer *out,
-                            bool *out_found);
-ss_rc ss__sql_upsert_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer p);
+SS_MUST_USE ss_rc ss__sql_update_record(ss_sql_engine *e, const ss_record *r);
+SS_MUST_USE ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *msgs, size_t n);
+SS_MUST_USE ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
+                                        ss_message_batch *out);
+SS_MUST_USE ss_rc ss__sql_read_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer *out,
+                                        bool *out_found);
+SS_MUST_USE ss_rc ss__sql_upsert_producer(ss_sql_engine *e, ss_slice id, ss_slice producer_id, ss_producer p);
 /* Deletes a stream's messages, producers and record. */
-ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id);
+SS_MUST_USE ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id);
 /* Streams whose forked_from is `parent`, plus the hooks' extra dependents. */
-ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out);
+SS_MUST_USE ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out);
 /* A statement that returns no rows. */
-ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n);
+SS_MUST_USE ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n);
 /* Every statement goes through here: it notes storage errors (see log). */
-ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
-                  void *row_ctx);
+SS_MUST_USE ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n,
+                              ss_sql_row_fn row, void *row_ctx);
 
 #endif

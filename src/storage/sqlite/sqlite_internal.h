@@ -63,11 +63,11 @@ void ss__sq_errf(char *err, size_t err_cap, const char *fmt, ...) __attribute__(
 /* SQLITE_FULL -> SS_FULL, BUSY/LOCKED -> SS_BUSY, NOMEM -> SS_NOMEM,
  * CORRUPT/NOTADB -> SS_CORRUPT, TOOBIG -> SS_TOOBIG, CONSTRAINT -> SS_MISUSE,
  * anything else -> SS_IOERR. */
-ss_rc ss__sq_rc(int sqlite_rc);
+SS_MUST_USE ss_rc ss__sq_rc(int sqlite_rc);
 /* Maps an error of a statement run inside an intent or read, and notices
  * when SQLite rolled the open group transaction back by itself. */
-ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc);
-ss_rc ss__sq_prepare_all(sq_factory *f, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc);
+SS_MUST_USE ss_rc ss__sq_prepare_all(sq_factory *f, char *err, size_t err_cap);
 void ss__sq_finalize_all(sq_factory *f);
 /* The cached statement, reset and with cleared bindings. */
 sqlite3_stmt *ss__sq_stmt(sq_factory *f, int id);
@@ -75,29 +75,29 @@ sqlite3_stmt *ss__sq_stmt(sq_factory *f, int id);
 int ss__sq_exec(sqlite3 *db, const char *sql);
 /* The engine's connection methods (run: stmt.c, intent: txn.c). */
 extern const ss_sql_conn_methods ss__sq_conn_methods;
-ss_rc ss__sq_run(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, size_t n_args, ss_sql_row_fn row,
-                 void *row_ctx);
+SS_MUST_USE ss_rc ss__sq_run(ss_sql_conn *c, ss_sql_stmt stmt, const ss_sql_value *args, size_t n_args,
+                             ss_sql_row_fn row, void *row_ctx);
 
 /* ---- lock.c ---------------------------------------------------------------- */
 
 /* Takes the exclusive flock on the database file (created if missing). */
-ss_rc ss__sq_lock(const char *path, int *out_fd, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss__sq_lock(const char *path, int *out_fd, char *err, size_t err_cap);
 void ss__sq_unlock(int fd);
 
 /* ---- schema.c -------------------------------------------------------------- */
 
 /* Checks that the file is a SQLite database we can own, sets the pragmas and
  * brings the schema to SS_SQLITE_SCHEMA_VERSION. */
-ss_rc ss__sq_schema_open(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap);
+SS_MUST_USE ss_rc ss__sq_schema_open(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap);
 /* The version recorded in the database (0 for none); for tests. */
-ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out);
+SS_MUST_USE ss_rc ss__sq_schema_version(sqlite3 *db, int64_t *out);
 
 /* ---- txn.c ----------------------------------------------------------------- */
 
 /* Runs body as one intent: a transaction of its own, or with group commit a
  * savepoint in the open batch (ss_sql_conn_methods.intent). */
-ss_rc ss__sq_intent(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
-ss_rc ss__sq_flush(sq_factory *f);
+SS_MUST_USE ss_rc ss__sq_intent(ss_sql_conn *c, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
+SS_MUST_USE ss_rc ss__sq_flush(sq_factory *f);
 /* Rolls back whatever is open (destroy). */
 void ss__sq_abandon(sq_factory *f);
 
