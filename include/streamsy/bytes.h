@@ -64,7 +64,7 @@ ss_rc ss_buf_append_cstr(ss_buf *b, const char *s);
 ss_rc ss_buf_append_slice(ss_buf *b, ss_slice s);
 ss_rc ss_buf_printf(ss_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static inline ss_slice ss_buf_slice(const ss_buf *b) { return (ss_slice){b->p, b->len}; }
-/* Hands the bytes to the caller (free() them); the buffer becomes empty. */
+/* Hands the bytes to the caller (ss_free() them); the buffer becomes empty. */
 char *ss_buf_detach(ss_buf *b, size_t *out_len);
 
 /* Region allocator. Owned by: whoever called ss_arena_init. */

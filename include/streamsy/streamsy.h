@@ -7,6 +7,7 @@
 #ifndef STREAMSY_H
 #define STREAMSY_H
 
+#include "alloc.h"
 #include "bytes.h"
 #include "durable_object.h"
 #include "handler.h"

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streamsy/alloc.h"
 #include "streamsy/bytes.h"
 
 #define ARENA_CHUNK_BYTES 4096
@@ -21,7 +22,7 @@ void ss_arena_release(ss_arena *a) {
     ss_arena_chunk *c = a->head;
     while (c) {
         ss_arena_chunk *next = c->next;
-        free(c);
+        ss_free(c);
         c = next;
     }
     a->head = NULL;
@@ -44,7 +45,7 @@ void *ss_arena_alloc(ss_arena *a, size_t n) {
         size_t cap = size > chunk / 4 ? size : chunk;
         if (cap > SIZE_MAX - sizeof(ss_arena_chunk))
             return NULL;
-        ss_arena_chunk *fresh = malloc(sizeof(ss_arena_chunk) + cap);
+        ss_arena_chunk *fresh = ss_malloc(sizeof(ss_arena_chunk) + cap);
         if (!fresh)
             return NULL;
         fresh->used = 0;

@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streamsy/alloc.h"
 #include "streamsy/bytes.h"
 
 void ss_buf_init(ss_buf *b, size_t max) { *b = (ss_buf){NULL, 0, 0, max, SS_OK}; }
 
 void ss_buf_release(ss_buf *b) {
-    free(b->p);
+    ss_free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
     b->err = SS_OK;
@@ -41,7 +42,7 @@ ss_rc ss_buf_reserve(ss_buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *p = realloc(b->p, cap);
+    char *p = ss_realloc(b->p, cap);
     if (!p)
         return fail(b, SS_NOMEM);
     b->p = p;

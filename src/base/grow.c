@@ -1,5 +1,6 @@
 /* See grow.h. */
 #include "grow.h"
+#include "streamsy/alloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ ss_rc ss__grow(void *items, size_t *cap, size_t n, size_t elem_size, size_t firs
         want *= 2;
     void *old;
     memcpy(&old, items, sizeof old);
-    void *p = realloc(old, want * elem_size);
+    void *p = ss_realloc(old, want * elem_size);
     if (!p)
         return SS_NOMEM;
     memcpy(items, &p, sizeof p);

@@ -1,5 +1,6 @@
 /* String-keyed hash map; see map.h. */
 #include "map.h"
+#include "streamsy/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,11 @@ void ss__map_release(ss__map *m) {
         ss__map_entry *e = m->buckets[i];
         while (e) {
             ss__map_entry *next = e->next;
-            free(e);
+            ss_free(e);
             e = next;
         }
     }
-    free(m->buckets);
+    ss_free(m->buckets);
     ss__map_init(m);
 }
 
@@ -56,7 +57,7 @@ void *ss__map_get(const ss__map *m, ss_slice key) {
 
 static ss_rc grow(ss__map *m) {
     size_t nb = m->n_buckets ? m->n_buckets * 2 : 16;
-    ss__map_entry **b = calloc(nb, sizeof *b);
+    ss__map_entry **b = ss_calloc(nb, sizeof *b);
     if (!b)
         return SS_NOMEM;
     for (size_t i = 0; i < m->n_buckets; i++) {
@@ -69,7 +70,7 @@ static ss_rc grow(ss__map *m) {
             e = next;
         }
     }
-    free(m->buckets);
+    ss_free(m->buckets);
     m->buckets = b;
     m->n_buckets = nb;
     return SS_OK;
@@ -87,7 +88,7 @@ ss_rc ss__map_put(ss__map *m, ss_slice key, void *value) {
         if (rc)
             return rc;
     }
-    ss__map_entry *e = malloc(sizeof *e + key.len + 1);
+    ss__map_entry *e = ss_malloc(sizeof *e + key.len + 1);
     if (!e)
         return SS_NOMEM;
     e->hash = h;
@@ -110,7 +111,7 @@ void *ss__map_remove(ss__map *m, ss_slice key) {
     ss__map_entry *e = *slot;
     void *v = e->value;
     *slot = e->next;
-    free(e);
+    ss_free(e);
     m->n--;
     return v;
 }

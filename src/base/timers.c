@@ -1,5 +1,6 @@
 /* Binary min-heap of deadline timers (see timers.h). */
 #include "timers.h"
+#include "streamsy/alloc.h"
 
 #include <stdlib.h>
 
@@ -13,7 +14,7 @@ void ss__timers_init(ss__timers *h) {
 void ss__timers_release(ss__timers *h) {
     for (size_t i = 0; i < h->n; i++)
         h->v[i]->slot = SS__TIMER_UNARMED;
-    free(h->v);
+    ss_free(h->v);
     ss__timers_init(h);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 #define CORS_ALLOW_METHODS "GET, POST, PUT, DELETE, HEAD, OPTIONS"
 #define CORS_ALLOW_HEADERS                                                                                        \
@@ -23,7 +24,7 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
         len--;
     if (len >= SS_HTTP_MAX_PREFIX_BYTES || (len && prefix[0] != '/'))
         return SS_BADARG;
-    ss_handler *h = calloc(1, sizeof *h);
+    ss_handler *h = ss_calloc(1, sizeof *h);
     if (!h)
         return SS_NOMEM;
     h->p = o->protocol;
@@ -36,7 +37,7 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
     return SS_OK;
 }
 
-void ss_handler_free(ss_handler *h) { free(h); }
+void ss_handler_free(ss_handler *h) { ss_free(h); }
 
 size_t ss_handler_max_body_bytes(const ss_handler *h) { return h->max_body; }
 

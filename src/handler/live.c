@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 /* Owned by: the front end once returned in a response (ss_http_live_free).
  * Lifetime: until the response ends or the client goes away. */
@@ -25,7 +26,7 @@ struct ss_http_live {
 
 static ss_http_live *live_new(ss__req *q, ss_protocol_stream *s, bool sse, ss_slice ct, ss_slice offset_param) {
     ss_slice path = q->http->path;
-    ss_http_live *l = calloc(1, sizeof *l + ct.len + path.len + offset_param.len + 3);
+    ss_http_live *l = ss_calloc(1, sizeof *l + ct.len + path.len + offset_param.len + 3);
     if (!l)
         return NULL;
     l->h = q->h;
@@ -56,7 +57,7 @@ void ss_http_live_free(ss_http_live *l) {
     if (!l)
         return;
     ss_stream_release(l->s);
-    free(l);
+    ss_free(l);
 }
 
 static void arm_deadline(ss_http_live *l) {

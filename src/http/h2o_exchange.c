@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 
 #include "h2o_internal.h"
+#include "streamsy/alloc.h"
 
 typedef struct ss__live_req {
     h2o_generator_t gen; /* SSE only */
@@ -194,7 +195,7 @@ static void on_body_gone(void *data) {
     if (h2o_linklist_is_linked(&b->link))
         h2o_linklist_unlink(&b->link);
     b->f->output_bytes -= b->len;
-    free(b->p);
+    ss_free(b->p);
 }
 
 static void cut_connection(h2o_req_t *req) {
@@ -363,7 +364,7 @@ static bool leave(ss__live_req *st) {
         st->f->output_bytes -= st->accounted;
         ss_buf_release(&st->pending);
         ss_buf_release(&st->out);
-        free(st);
+        ss_free(st);
         return false;
     }
     return true;
@@ -438,7 +439,7 @@ static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req);
 static void sse_stop(h2o_generator_t *gen, h2o_req_t *req);
 
 static ss__live_req *live_req_new(ss_h2o_front *f, h2o_req_t *req, ss_http_live *live, bool sse) {
-    ss__live_req *st = calloc(1, sizeof *st);
+    ss__live_req *st = ss_calloc(1, sizeof *st);
     if (!st)
         return NULL;
     st->f = f;
@@ -806,7 +807,7 @@ static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
         send_done(f, req, res);
         return;
     }
-    ss__held *h = malloc(sizeof *h);
+    ss__held *h = ss_malloc(sizeof *h);
     if (!h) { /* out of memory: make the writes durable now instead of holding */
         ss_rc rc = ss_protocol_flush(f->protocol);
         if (rc)
@@ -841,7 +842,7 @@ ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
                            rc == SS_FULL ? "Storage full" : "Storage unavailable, retry later");
         }
         ss_http_response_release(&h->res);
-        free(h);
+        ss_free(h);
     }
     return rc;
 }

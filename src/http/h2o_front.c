@@ -38,6 +38,7 @@
 
 #include "base/errf.h"
 #include "h2o_internal.h"
+#include "streamsy/alloc.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -72,7 +73,7 @@ static void log_reserve(ss_h2o_front *f, size_t n) {
     if (f->log_len)
         log_flush(f);
     if (n > f->log_cap) {
-        char *p = realloc(f->log, n);
+        char *p = ss_realloc(f->log, n);
         if (!p)
             return;
         f->log = p;
@@ -171,7 +172,7 @@ static void on_conn_close(void *data) {
     ss__h2o_conn_closing(c);
     h2o_linklist_unlink(&c->link);
     c->f->n_conns--;
-    free(c);
+    ss_free(c);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err);
@@ -222,7 +223,7 @@ static void refuse_one(ss_h2o_front *f) {
 }
 
 static void track_conn(ss_h2o_front *f, h2o_socket_t *sock) {
-    ss__conn *c = calloc(1, sizeof *c);
+    ss__conn *c = ss_calloc(1, sizeof *c);
     if (!c) {
         h2o_socket_close(sock);
         return;
@@ -385,7 +386,7 @@ static ss_rc setup_tls(ss_h2o_front *f, const char *cert, const char *key, char 
 ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *err, size_t err_cap) {
     if (!o || !o->handler || !o->protocol)
         return ss__errf(err, err_cap, SS_MISUSE, "front end needs a handler and a protocol");
-    ss_h2o_front *f = calloc(1, sizeof *f);
+    ss_h2o_front *f = ss_calloc(1, sizeof *f);
     if (!f)
         return ss__errf(err, err_cap, SS_NOMEM, "out of memory");
     f->handler = o->handler;
@@ -409,7 +410,7 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
             close(f->listen_fd);
         if (f->reserve_fd >= 0)
             close(f->reserve_fd);
-        free(f);
+        ss_free(f);
         return rc;
     }
 
@@ -556,8 +557,8 @@ void ss_h2o_front_free(ss_h2o_front *f) {
             close(f->listen_fd);
         if (f->reserve_fd >= 0)
             close(f->reserve_fd);
-        free(f->log);
-        free(f);
+        ss_free(f->log);
+        ss_free(f);
         return;
     }
     /* Connections still open (h2o cannot close them): tearing h2o down under

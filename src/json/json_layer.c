@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/json_scan.h"
+#include "streamsy/alloc.h"
 #include "streamsy/json.h"
 #include "streamsy/json_doc.h"
 
@@ -36,7 +37,7 @@ struct ss_json_stream {
 ss_rc ss_json_protocol_new(ss_protocol *p, const ss_json_codec *codec, ss_json_protocol **out) {
     if (!p || (codec && (!codec->encode || !codec->decode)))
         return SS_MISUSE;
-    ss_json_protocol *jp = calloc(1, sizeof *jp);
+    ss_json_protocol *jp = ss_calloc(1, sizeof *jp);
     if (!jp)
         return SS_NOMEM;
     jp->p = p;
@@ -45,14 +46,14 @@ ss_rc ss_json_protocol_new(ss_protocol *p, const ss_json_codec *codec, ss_json_p
     return SS_OK;
 }
 
-void ss_json_protocol_free(ss_json_protocol *jp) { free(jp); }
+void ss_json_protocol_free(ss_json_protocol *jp) { ss_free(jp); }
 
 ss_protocol *ss_json_protocol_base(const ss_json_protocol *jp) { return jp->p; }
 
 ss_rc ss_json_protocol_wrap(ss_json_protocol *jp, ss_protocol_stream *s, ss_json_stream **out) {
     if (!s)
         return SS_MISUSE;
-    ss_json_stream *js = malloc(sizeof *js);
+    ss_json_stream *js = ss_malloc(sizeof *js);
     if (!js)
         return SS_NOMEM;
     js->jp = jp;
@@ -65,7 +66,7 @@ void ss_json_stream_release(ss_json_stream *s) {
     if (!s)
         return;
     ss_stream_release(s->s);
-    free(s);
+    ss_free(s);
 }
 
 ss_slice ss_json_stream_id(const ss_json_stream *s) { return ss_stream_id(s->s); }
@@ -377,7 +378,7 @@ typedef struct decoded {
 static void messages_free(ss_json_message *msgs, size_t n) {
     for (size_t i = 0; i < n; i++)
         json_decref(msgs[i].value);
-    free(msgs);
+    ss_free(msgs);
 }
 
 /* Parses and decodes msgs[0..n) in order, stopping at the first failure.
@@ -388,7 +389,7 @@ static ss_rc decode_messages(const ss_json_codec *c, const ss_message *msgs, siz
     d->error.index = -1;
     if (n == 0)
         return SS_OK;
-    d->msgs = calloc(n, sizeof *d->msgs);
+    d->msgs = ss_calloc(n, sizeof *d->msgs);
     if (!d->msgs)
         return SS_NOMEM;
     for (size_t i = 0; i < n; i++) {

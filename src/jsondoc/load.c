@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/json_scan.h"
+#include "streamsy/alloc.h"
 #include <stdio.h>
 
 #include "streamsy/json_doc.h"
@@ -40,7 +41,7 @@ static bool reserve(loader *l, size_t n) {
     size_t cap = l->cap ? l->cap : 256;
     while (cap < n)
         cap *= 2;
-    char *s = realloc(l->scratch, cap);
+    char *s = ss_realloc(l->scratch, cap);
     if (!s)
         return false;
     l->scratch = s;
@@ -211,7 +212,7 @@ static json_t *read_object(loader *l) {
         if (!read_string(l, &k, &kn))
             goto fail;
         /* The key may live in scratch, which the value can reuse: copy it. */
-        if (kn > sizeof small && !(key = malloc(kn)))
+        if (kn > sizeof small && !(key = ss_malloc(kn)))
             goto fail;
         memcpy(key, k, kn);
         skip_ws(l);
@@ -220,7 +221,7 @@ static json_t *read_object(loader *l) {
         json_t *v = read_value(l);
         int bad = !v || json_object_setn_new_nocheck(o, key, kn, v);
         if (key != small)
-            free(key);
+            ss_free(key);
         if (bad)
             goto fail;
         skip_ws(l);
@@ -271,7 +272,7 @@ ss_rc ss_json_doc_parse(ss_slice bytes, json_t **out, ss_json_error *err) {
     }
     loader l = {bytes.p, bytes.p + bytes.len, NULL, 0};
     json_t *j = read_value(&l);
-    free(l.scratch);
+    ss_free(l.scratch);
     if (!j)
         return SS_NOMEM;
     *out = j;

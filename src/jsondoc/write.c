@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/json_scan.h"
+#include "streamsy/alloc.h"
 #include "streamsy/json_doc.h"
 
 #define EMIT_MAX_DEPTH SS_JSON_MAX_DEPTH /* deeper is refused by the framer anyway; also stops cycles */
@@ -174,7 +175,7 @@ static ss_rc emit_object(ss_buf *b, const json_t *v, int depth) {
     ss_rc rc = ss_buf_append(b, "{", 1);
     bool first = true;
     if (rc == SS_OK && n_index) {
-        member *ms = malloc(n_index * sizeof *ms);
+        member *ms = ss_malloc(n_index * sizeof *ms);
         if (!ms)
             return SS_NOMEM;
         size_t i = 0;
@@ -185,7 +186,7 @@ static ss_rc emit_object(ss_buf *b, const json_t *v, int depth) {
         qsort(ms, n_index, sizeof *ms, by_index);
         for (i = 0; i < n_index && rc == SS_OK; i++)
             rc = emit_member(b, &first, ms[i].key, ms[i].key_len, ms[i].value, depth);
-        free(ms);
+        ss_free(ms);
     }
     json_object_keylen_foreach((json_t *)v, key, key_len, m) {
         if (rc)

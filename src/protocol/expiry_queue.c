@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 /* Owned by: the queue (freed when popped, cancelled or released). */
 typedef struct entry {
@@ -26,14 +27,14 @@ void ss__expiry_release(ss__expiry_queue *q) {
     ss__map_iter it = {0};
     void *v;
     while (ss__map_next(&q->by_id, &it, NULL, &v))
-        free(v);
+        ss_free(v);
     ss__map_release(&q->by_id);
 }
 
 ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms) {
     entry *e = ss__map_get(&q->by_id, id);
     if (!e) {
-        e = malloc(sizeof *e + id.len + 1);
+        e = ss_malloc(sizeof *e + id.len + 1);
         if (!e)
             return SS_NOMEM;
         ss__timer_init(&e->timer);
@@ -43,14 +44,14 @@ ss_rc ss__expiry_schedule(ss__expiry_queue *q, ss_slice id, int64_t at_ms) {
         e->id[id.len] = '\0';
         ss_rc rc = ss__map_put(&q->by_id, ss_slice_of(e->id, e->len), e);
         if (rc) {
-            free(e);
+            ss_free(e);
             return rc;
         }
     }
     ss_rc rc = ss__timers_arm(&q->heap, &e->timer, at_ms);
     if (rc) { /* out of memory: the timer is lost; lazy expiry still holds */
         ss__map_remove(&q->by_id, id);
-        free(e);
+        ss_free(e);
     }
     return rc;
 }
@@ -59,7 +60,7 @@ void ss__expiry_cancel(ss__expiry_queue *q, ss_slice id) {
     entry *e = ss__map_remove(&q->by_id, id);
     if (e) {
         ss__timers_disarm(&q->heap, &e->timer);
-        free(e);
+        ss_free(e);
     }
 }
 
@@ -71,7 +72,7 @@ bool ss__expiry_pop_due(ss__expiry_queue *q, int64_t now_ms, ss_buf *id) {
     ss__map_remove(&q->by_id, ss_slice_of(e->id, e->len));
     id->len = 0;
     ss_rc rc = ss_buf_append(id, e->id, e->len);
-    free(e);
+    ss_free(e);
     return rc == SS_OK; /* out of memory: the timer is lost; lazy expiry still holds */
 }
 

@@ -8,6 +8,7 @@
 #include "base/errf.h"
 #include "base/grow.h"
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 static int64_t system_now_ms(void *ctx) {
     (void)ctx;
@@ -40,7 +41,7 @@ ss_rc ss_protocol_new(const ss_protocol_options *o, ss_protocol **out) {
     if (!gen->next || !gen->is_valid || !ss_offset_is_safe_token(initial) || !gen->is_valid(gen->ctx, initial) ||
         ss_offset_set(&parsed, initial))
         return SS_MISUSE;
-    ss_protocol *p = calloc(1, sizeof *p);
+    ss_protocol *p = ss_calloc(1, sizeof *p);
     if (!p)
         return SS_NOMEM;
     p->storage = o->storage;
@@ -73,8 +74,8 @@ void ss_protocol_free(ss_protocol *p) {
     ss_storage_set_effect_host(p->storage, NULL);
     ss__waiters_release(&p->waiters);
     ss__expiry_release(&p->expiry);
-    free(p->hooks);
-    free(p);
+    ss_free(p->hooks);
+    ss_free(p);
 }
 
 uint32_t ss_protocol_long_poll_timeout_ms(const ss_protocol *p) { return p->long_poll_timeout_ms; }
@@ -96,7 +97,7 @@ ss_offset ss_protocol_start_offset(const ss_protocol *p) { return p->initial; }
 /* ---- binding and lookup ---------------------------------------------------- */
 
 ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out) {
-    ss_protocol_stream *s = malloc(sizeof *s);
+    ss_protocol_stream *s = ss_malloc(sizeof *s);
     if (!s)
         return SS_NOMEM;
     s->p = p;
@@ -109,7 +110,7 @@ void ss_stream_release(ss_protocol_stream *s) {
     if (!s)
         return;
     ss_storage_close(s->st);
-    free(s);
+    ss_free(s);
 }
 
 ss_slice ss_stream_id(const ss_protocol_stream *s) { return s->st->id; }

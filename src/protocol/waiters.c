@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 struct ss__wait_bucket {
     ss_waiter *head;
@@ -31,7 +32,7 @@ void ss__waiters_release(ss__waiters *w) {
         ss__wait_bucket *b = v;
         for (ss_waiter *x = b->head; x; x = x->_next)
             x->_bucket = NULL;
-        free(b);
+        ss_free(b);
     }
     ss__map_release(&w->buckets);
     w->pending = NULL;
@@ -62,7 +63,7 @@ static void unlink_waiter(ss__wait_bucket *b, ss_waiter *x) {
 static void drop_if_idle(ss__waiters *w, ss__wait_bucket *b) {
     if (b->in_map && !b->head && !b->pending) {
         ss__map_remove(&w->buckets, b->id);
-        free(b);
+        ss_free(b);
     }
 }
 
@@ -71,7 +72,7 @@ ss_rc ss__waiters_park(ss__waiters *w, ss_waiter *x, ss_slice id) {
         return SS_MISUSE;
     ss__wait_bucket *b = ss__map_get(&w->buckets, id);
     if (!b) {
-        b = calloc(1, sizeof *b + id.len + 1);
+        b = ss_calloc(1, sizeof *b + id.len + 1);
         if (!b)
             return SS_NOMEM;
         memcpy(b->key, id.p, id.len);
@@ -79,7 +80,7 @@ ss_rc ss__waiters_park(ss__waiters *w, ss_waiter *x, ss_slice id) {
         b->in_map = true;
         ss_rc rc = ss__map_put(&w->buckets, b->id, b);
         if (rc) {
-            free(b);
+            ss_free(b);
             return rc;
         }
     } else if (b->count >= SS_MAX_WAITERS_PER_STREAM) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "schema_internal.h"
+#include "streamsy/alloc.h"
 #include "streamsy/json_doc.h"
 
 static void set_error(ss_json_error *err, const char *rule, const char *message) {
@@ -23,7 +24,7 @@ ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json
         set_error(err, "schema", "a schema must be an object or a boolean");
         return SS_BADARG;
     }
-    ss_json_schema *s = calloc(1, sizeof *s);
+    ss_json_schema *s = ss_calloc(1, sizeof *s);
     if (!s) {
         set_error(err, "memory", "out of memory");
         return SS_NOMEM;
@@ -31,7 +32,7 @@ ss_rc ss_json_schema_compile(const json_t *schema, ss_json_schema **out, ss_json
     ss_arena_init(&s->arena);
     s->doc = json_deep_copy(schema);
     if (!s->doc) {
-        free(s);
+        ss_free(s);
         set_error(err, "memory", "out of memory");
         return SS_NOMEM;
     }
@@ -79,5 +80,5 @@ void ss_json_schema_free(ss_json_schema *s) {
         ss__sch_regex_release(re);
     json_decref(s->doc);
     ss_arena_release(&s->arena);
-    free(s);
+    ss_free(s);
 }

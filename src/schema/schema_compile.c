@@ -20,6 +20,7 @@
 #include "base/grow.h"
 #include "base/map.h"
 #include "schema_internal.h"
+#include "streamsy/alloc.h"
 
 #define PATH_CAP 1024
 
@@ -237,7 +238,7 @@ static bool ids(cc *c, const json_t *j, const char *base, int depth) {
             const char *anchor = arena_strdup(c, abs);
             ok = anchor && register_resource(c, anchor, j);
         }
-        free(abs);
+        ss_free(abs);
         path_pop(c, mark);
         if (!ok)
             return false;
@@ -429,11 +430,11 @@ static bool compile_keywords(cc *c, ss__sch_node *n, const json_t *j, const char
         if (ss__grow(&c->refs, &c->cap_refs, c->n_refs, sizeof *c->refs, 16))
             return cnomem(c), false;
         char *uri = ss__sch_uri_resolve(base, json_string_value(v));
-        char *where = strdup(c->path);
+        char *where = ss_strdup(c->path);
         n->where = where ? arena_strdup(c, where) : NULL;
         if (!uri || !where || !n->where) {
-            free(uri);
-            free(where);
+            ss_free(uri);
+            ss_free(where);
             return cnomem(c), false;
         }
         c->refs[c->n_refs++] = (pending){n, uri, where};
@@ -640,7 +641,7 @@ static ss__sch_node *compile(cc *c, const json_t *j, const char *outer_base, int
             if (!abs)
                 return cnomem(c);
             base = nofrag_dup(c, abs);
-            free(abs);
+            ss_free(abs);
             if (!base)
                 return NULL;
         }
@@ -654,11 +655,11 @@ static bool resolve(cc *c, pending *p) {
     path_set(c, p->where);
     const char *hash = strchr(p->uri, '#');
     size_t res_len = hash ? (size_t)(hash - p->uri) : strlen(p->uri);
-    char *res = strndup(p->uri, res_len);
+    char *res = ss_strndup(p->uri, res_len);
     if (!res)
         return cnomem(c), false;
     const json_t *doc = ss__map_get(&c->resources, ss_slice_of(res, res_len));
-    free(res);
+    ss_free(res);
     if (!doc)
         return cfail(c, "$ref",
                      "cannot resolve \"%.120s\": only references inside the schema document are supported",
@@ -678,17 +679,17 @@ static bool resolve(cc *c, pending *p) {
         target = ss__sch_pointer_get(doc, ptr, len);
         if (target)
             path_set(c, ptr);
-        free(ptr);
+        ss_free(ptr);
     }
     if (!target)
         return cfail(c, "$ref", "\"%.120s\" points to nothing in the schema", p->uri), false;
     if (!json_is_object(target) && !json_is_boolean(target))
         return cfail(c, "$ref", "\"%.120s\" does not point to a schema", p->uri), false;
-    char *base = strndup(p->uri, res_len);
+    char *base = ss_strndup(p->uri, res_len);
     if (!base)
         return cnomem(c), false;
     ss__sch_node *t = compile(c, target, base, 0);
-    free(base);
+    ss_free(base);
     if (!t)
         return false;
     p->node->ref = t;
@@ -738,7 +739,7 @@ typedef struct frame {
 
 static bool check_cycles(cc *c) {
     size_t cap = 64, top = 0;
-    frame *st = malloc(cap * sizeof *st);
+    frame *st = ss_malloc(cap * sizeof *st);
     if (!st)
         return cnomem(c), false;
     bool ok = true;
@@ -772,7 +773,7 @@ static bool check_cycles(cc *c) {
                 break;
             }
             if (top == cap) {
-                frame *g = realloc(st, cap * 2 * sizeof *st);
+                frame *g = ss_realloc(st, cap * 2 * sizeof *st);
                 if (!g) {
                     cnomem(c);
                     ok = false;
@@ -785,7 +786,7 @@ static bool check_cycles(cc *c) {
             st[top++] = (frame){e, 0};
         }
     }
-    free(st);
+    ss_free(st);
     return ok;
 }
 
@@ -814,8 +815,8 @@ ss_rc ss__sch_compile(ss_json_schema *s, ss_json_error *err) {
         while (s->root && c.n_refs > 0) {
             pending p = c.refs[--c.n_refs];
             bool ok = resolve(&c, &p);
-            free(p.uri);
-            free(p.where);
+            ss_free(p.uri);
+            ss_free(p.where);
             if (!ok)
                 s->root = NULL;
         }
@@ -823,10 +824,10 @@ ss_rc ss__sch_compile(ss_json_schema *s, ss_json_error *err) {
             s->root = NULL;
     }
     for (size_t i = 0; i < c.n_refs; i++) {
-        free(c.refs[i].uri);
-        free(c.refs[i].where);
+        ss_free(c.refs[i].uri);
+        ss_free(c.refs[i].where);
     }
-    free(c.refs);
+    ss_free(c.refs);
     ss__map_release(&c.nodes);
     ss__map_release(&c.bases);
     ss__map_release(&c.resources);

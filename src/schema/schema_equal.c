@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "schema_internal.h"
+#include "streamsy/alloc.h"
 
 #define TWO63 9223372036854775808.0
 
@@ -172,7 +173,7 @@ static int by_hash(const void *a, const void *b) {
 
 bool ss__sch_unique(const json_t *array, size_t *dup_i, size_t *dup_j) {
     size_t n = json_array_size(array);
-    hashed *hs = n > SMALL_ARRAY ? malloc(n * sizeof *hs) : NULL;
+    hashed *hs = n > SMALL_ARRAY ? ss_malloc(n * sizeof *hs) : NULL;
     if (!hs) { /* small, or no memory: pairwise */
         for (size_t i = 0; i < n; i++)
             for (size_t j = i + 1; j < n; j++)
@@ -195,6 +196,6 @@ bool ss__sch_unique(const json_t *array, size_t *dup_i, size_t *dup_j) {
                 unique = false;
                 break;
             }
-    free(hs);
+    ss_free(hs);
     return unique;
 }

@@ -78,9 +78,9 @@ SS_MUST_USE ss_rc ss__sch_regex_rewrite(const char *src, size_t len, ss_buf *out
 /* ---- URIs (schema_uri.c) ---------------------------------------------------- */
 
 /* RFC 3986 §5.2 resolution of `ref` against `base` (which may be "" for a
- * document without an id). Returns a malloc()ed string or NULL (no memory). */
+ * document without an id). Returns an ss_malloc()ed string or NULL (no memory). */
 char *ss__sch_uri_resolve(const char *base, const char *ref);
-/* Percent-decodes a URI fragment into a malloc()ed string (*out_len bytes,
+/* Percent-decodes a URI fragment into an ss_malloc()ed string (*out_len bytes,
  * NUL-terminated). SS_BADARG for a malformed %XX, SS_NOMEM. */
 SS_MUST_USE ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len);
 /* Resolves a decoded JSON Pointer ("" or "/a/b~1c") from `root`; NULL when

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "schema_internal.h"
+#include "streamsy/alloc.h"
 
 typedef struct part {
     const char *p;
@@ -56,7 +57,7 @@ static uri parse(const char *s) {
 
 /* RFC 3986 §5.2.4, in place on a NUL-terminated copy; returns its length. */
 static size_t remove_dot_segments(char *in, size_t len) {
-    char *out = malloc(len + 1);
+    char *out = ss_malloc(len + 1);
     if (!out)
         return (size_t)-1;
     size_t o = 0, i = 0;
@@ -96,7 +97,7 @@ static size_t remove_dot_segments(char *in, size_t len) {
     }
     memcpy(in, out, o);
     in[o] = '\0';
-    free(out);
+    ss_free(out);
     return o;
 }
 
@@ -138,11 +139,11 @@ char *ss__sch_uri_resolve(const char *base, const char *ref) {
     t.fragment = r.fragment;
 
     size_t cap = strlen(base) + strlen(ref) + 8;
-    char *path = malloc(cap);
-    char *res = malloc(cap);
+    char *path = ss_malloc(cap);
+    char *res = ss_malloc(cap);
     if (!path || !res) {
-        free(path);
-        free(res);
+        ss_free(path);
+        ss_free(res);
         return NULL;
     }
     size_t plen;
@@ -168,8 +169,8 @@ char *ss__sch_uri_resolve(const char *base, const char *ref) {
     if (dots) {
         plen = remove_dot_segments(path, plen);
         if (plen == (size_t)-1) {
-            free(path);
-            free(res);
+            ss_free(path);
+            ss_free(res);
             return NULL;
         }
     }
@@ -193,12 +194,12 @@ char *ss__sch_uri_resolve(const char *base, const char *ref) {
         put(&w, t.fragment.p, t.fragment.len);
     }
     *w = '\0';
-    free(path);
+    ss_free(path);
     return res;
 }
 
 ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len) {
-    char *d = malloc(len + 1);
+    char *d = ss_malloc(len + 1);
     if (!d)
         return SS_NOMEM;
     size_t o = 0;
@@ -209,7 +210,7 @@ ss_rc ss__sch_uri_decode(const char *s, size_t len, char **out, size_t *out_len)
         }
         int hi = i + 2 < len ? ss_hex_value(s[i + 1]) : -1, lo = i + 2 < len ? ss_hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
-            free(d);
+            ss_free(d);
             return SS_BADARG;
         }
         d[o++] = (char)(hi * 16 + lo);
@@ -226,7 +227,7 @@ const json_t *ss__sch_pointer_get(const json_t *root, const char *ptr, size_t le
         return root;
     if (ptr[0] != '/')
         return NULL;
-    char *tok = malloc(len);
+    char *tok = ss_malloc(len);
     if (!tok)
         return NULL;
     const json_t *cur = root;
@@ -266,6 +267,6 @@ const json_t *ss__sch_pointer_get(const json_t *root, const char *ptr, size_t le
         i++; /* the '/' */
     }
 done:
-    free(tok);
+    ss_free(tok);
     return cur;
 }

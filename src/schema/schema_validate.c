@@ -16,6 +16,7 @@
 
 #include "base/errf.h"
 #include "schema_internal.h"
+#include "streamsy/alloc.h"
 #include "streamsy/json_doc.h"
 
 typedef struct seg {
@@ -171,7 +172,7 @@ static bool fail_branches(vctx *c, const char *rule, ss__sch_node *const *b, siz
     if (!c->err)
         return false;
     ss_json_error *saved = c->err;
-    ss_json_error *e = malloc(2 * sizeof *e);
+    ss_json_error *e = ss_malloc(2 * sizeof *e);
     if (!e)
         return fail(c, rule, "value matches none of the %zu %s schemas", n, rule);
     ss_json_error *best = &e[1];
@@ -203,7 +204,7 @@ static bool fail_branches(vctx *c, const char *rule, ss__sch_node *const *b, siz
     else
         r = fail(c, rule, "value matches none of the %zu %s schemas; schema %zu fails at \"%s\": %s: %s", n, rule,
                  best_i, best->path, best->rule, best->message);
-    free(e);
+    ss_free(e);
     return r;
 }
 

@@ -1,6 +1,7 @@
 /* The enforcement config: loading, path matching, and the body validator. */
 #include "config.h"
 #include "base/errf.h"
+#include "streamsy/alloc.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -77,12 +78,12 @@ static bool rule_matches(const rule *r, ss_slice id) {
 /* ---- loading ------------------------------------------------------------------ */
 
 static void rule_release(rule *r) {
-    free(r->pattern);
+    ss_free(r->pattern);
     ss_json_schema_free(r->schema);
     ss_state_schema_free(r->state);
     for (size_t i = 0; i < r->n_value_schemas; i++)
         ss_json_schema_free(r->value_schemas[i]);
-    free(r->value_schemas);
+    ss_free(r->value_schemas);
 }
 
 void ss_config_free(ss_config *c) {
@@ -90,8 +91,8 @@ void ss_config_free(ss_config *c) {
         return;
     for (size_t i = 0; i < c->n; i++)
         rule_release(&c->rules[i]);
-    free(c->rules);
-    free(c);
+    ss_free(c->rules);
+    ss_free(c);
 }
 
 size_t ss_config_rule_count(const ss_config *c) { return c->n; }
@@ -135,10 +136,10 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
     if (!json_is_array(cols) || json_array_size(cols) == 0)
         return ss__fail(err, cap, "%s: \"state\" needs a non-empty \"collections\" array", where);
     size_t n = json_array_size(cols);
-    ss_state_collection_def *defs = calloc(n, sizeof *defs);
-    r->value_schemas = calloc(n, sizeof *r->value_schemas);
+    ss_state_collection_def *defs = ss_calloc(n, sizeof *defs);
+    r->value_schemas = ss_calloc(n, sizeof *r->value_schemas);
     if (!defs || !r->value_schemas) {
-        free(defs);
+        ss_free(defs);
         return ss__fail(err, cap, "%s: out of memory", where);
     }
     r->n_value_schemas = n;
@@ -162,7 +163,7 @@ static bool load_state(rule *r, const json_t *state, const char *base_dir, const
     }
     if (ok && ss_state_schema_new(defs, n, &r->state))
         ok = ss__fail(err, cap, "%s: invalid collections (empty or duplicate names or types)", where);
-    free(defs);
+    ss_free(defs);
     return ok;
 }
 
@@ -181,7 +182,7 @@ static bool load_rule(rule *r, const json_t *o, const char *base_dir, size_t ind
     const json_t *match = json_object_get(o, "match"), *prefix = json_object_get(o, "prefix");
     if ((match != NULL) == (prefix != NULL) || !json_is_string(match ? match : prefix))
         return ss__fail(err, cap, "%s: give exactly one of \"match\" (glob) or \"prefix\" (string)", where);
-    r->pattern = strdup(json_string_value(match ? match : prefix));
+    r->pattern = ss_strdup(json_string_value(match ? match : prefix));
     r->is_prefix = prefix != NULL;
     if (!r->pattern)
         return ss__fail(err, cap, "%s: out of memory", where);
@@ -211,7 +212,7 @@ ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, 
         return prc;
     }
     ss_rc rc = SS_BADARG;
-    ss_config *c = calloc(1, sizeof *c);
+    ss_config *c = ss_calloc(1, sizeof *c);
     const json_t *streams = json_object_get(root, "streams");
     if (!c) {
         rc = SS_NOMEM;
@@ -228,7 +229,7 @@ ss_rc ss_config_load_text(ss_slice text, const char *base_dir, ss_config **out, 
         c->n = 0;
         goto done;
     }
-    c->rules = calloc(c->n ? c->n : 1, sizeof *c->rules);
+    c->rules = ss_calloc(c->n ? c->n : 1, sizeof *c->rules);
     if (!c->rules) {
         c->n = 0;
         rc = SS_NOMEM;

@@ -4,6 +4,7 @@
 
 #include "base/grow.h"
 #include "internal.h"
+#include "streamsy/alloc.h"
 
 /* A change held back between snapshot-start and snapshot-end (ATOMIC mode). */
 typedef struct staged {
@@ -25,14 +26,14 @@ struct ss_state_map {
 };
 
 ss_rc ss_state_map_new(const ss_state_schema *s, const ss_state_map_options *opts, ss_state_map **out) {
-    ss_state_map *m = calloc(1, sizeof *m);
+    ss_state_map *m = ss_calloc(1, sizeof *m);
     if (!m)
         return SS_NOMEM;
     m->schema = s;
     m->mode = opts ? opts->snapshot_mode : SS_STATE_SNAPSHOT_HINT;
-    m->colls = calloc(s->n ? s->n : 1, sizeof *m->colls);
+    m->colls = ss_calloc(s->n ? s->n : 1, sizeof *m->colls);
     if (!m->colls) {
-        free(m);
+        ss_free(m);
         return SS_NOMEM;
     }
     for (size_t i = 0; i < s->n; i++)
@@ -43,7 +44,7 @@ ss_rc ss_state_map_new(const ss_state_schema *s, const ss_state_map_options *opt
 
 static void drop_staged(ss_state_map *m) {
     for (size_t i = 0; i < m->n_staged; i++) {
-        free(m->staged[i].key);
+        ss_free(m->staged[i].key);
         json_decref(m->staged[i].value);
     }
     m->n_staged = 0;
@@ -63,7 +64,7 @@ static void clear_collections(ss_state_map *m) {
 void ss_state_map_clear(ss_state_map *m) {
     clear_collections(m);
     m->has_offset = false;
-    free(m->reset_offset);
+    ss_free(m->reset_offset);
     m->reset_offset = NULL;
 }
 
@@ -71,9 +72,9 @@ void ss_state_map_free(ss_state_map *m) {
     if (!m)
         return;
     ss_state_map_clear(m);
-    free(m->staged);
-    free(m->colls);
-    free(m);
+    ss_free(m->staged);
+    ss_free(m->colls);
+    ss_free(m);
 }
 
 /* Takes a new reference to `value` (NULL = delete). */
@@ -95,7 +96,7 @@ static ss_rc set_entity(ss_state_map *m, size_t coll, const char *key, json_t *v
 static ss_rc stage(ss_state_map *m, size_t coll, const char *key, json_t *value) {
     if (ss__grow(&m->staged, &m->cap_staged, m->n_staged, sizeof *m->staged, 16))
         return SS_NOMEM;
-    char *k = strdup(key);
+    char *k = ss_strdup(key);
     if (!k)
         return SS_NOMEM;
     m->staged[m->n_staged++] = (staged){coll, k, value ? json_incref(value) : NULL};
@@ -119,11 +120,11 @@ static ss_rc apply_control(ss_state_map *m, const ss_state_message *msg) {
         m->in_snapshot = false;
         return apply_staged(m); /* nothing staged in HINT mode; an end without a start is a no-op */
     case SS_STATE_RESET: {
-        char *at = msg->header_offset ? strdup(msg->header_offset) : NULL;
+        char *at = msg->header_offset ? ss_strdup(msg->header_offset) : NULL;
         if (msg->header_offset && !at)
             return SS_NOMEM;
         clear_collections(m); /* also ends a snapshot and drops what it staged */
-        free(m->reset_offset);
+        ss_free(m->reset_offset);
         m->reset_offset = at;
         return SS_OK;
     }

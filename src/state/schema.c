@@ -3,20 +3,21 @@
 #include <string.h>
 
 #include "internal.h"
+#include "streamsy/alloc.h"
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s ? ss_strdup(s) : NULL; }
 
 void ss_state_schema_free(ss_state_schema *s) {
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++) {
         /* `type` is a separate copy even when it equals the name */
-        free((char *)s->colls[i].def.name);
-        free((char *)s->colls[i].def.type);
-        free((char *)s->colls[i].def.primary_key);
+        ss_free((char *)s->colls[i].def.name);
+        ss_free((char *)s->colls[i].def.type);
+        ss_free((char *)s->colls[i].def.primary_key);
     }
-    free(s->colls);
-    free(s);
+    ss_free(s->colls);
+    ss_free(s);
 }
 
 ss_rc ss_state_schema_new(const ss_state_collection_def *defs, size_t n, ss_state_schema **out) {
@@ -34,20 +35,20 @@ ss_rc ss_state_schema_new(const ss_state_collection_def *defs, size_t n, ss_stat
                 return SS_BADARG;
         }
     }
-    ss_state_schema *s = calloc(1, sizeof *s);
+    ss_state_schema *s = ss_calloc(1, sizeof *s);
     if (!s)
         return SS_NOMEM;
-    s->colls = n ? calloc(n, sizeof *s->colls) : NULL;
+    s->colls = n ? ss_calloc(n, sizeof *s->colls) : NULL;
     if (n && !s->colls) {
-        free(s);
+        ss_free(s);
         return SS_NOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         const ss_state_collection_def *d = &defs[i];
         ss__state_coll *c = &s->colls[i];
         s->n = i + 1; /* so a partial copy is freed below */
-        c->def.name = strdup(d->name);
-        c->def.type = strdup(d->type && *d->type ? d->type : d->name);
+        c->def.name = ss_strdup(d->name);
+        c->def.type = ss_strdup(d->type && *d->type ? d->type : d->name);
         c->def.primary_key = dup_or_null(d->primary_key);
         c->def.value_schema = d->value_schema;
         if (!c->def.name || !c->def.type || (d->primary_key && !c->def.primary_key)) {

@@ -18,6 +18,7 @@
 #include "base/map.h"
 #include "front.h"
 #include "host.h"
+#include "streamsy/alloc.h"
 
 #define ALARM_UNKNOWN (-2) /* what the object's alarm is set to is not known yet */
 #define ALARM_NONE (-1)
@@ -48,8 +49,8 @@ static void log_line(const char *what, ss_rc rc) { fprintf(stderr, "streamsy: %s
 
 /* ---- memory shared with the shim -------------------------------------------------------------- */
 
-SS_EXPORT(ss_wasm_alloc) void *ss_wasm_alloc(uint32_t n) { return malloc(n ? n : 1); }
-SS_EXPORT(ss_wasm_free) void ss_wasm_free(void *p) { free(p); }
+SS_EXPORT(ss_wasm_alloc) void *ss_wasm_alloc(uint32_t n) { return ss_malloc(n ? n : 1); }
+SS_EXPORT(ss_wasm_free) void ss_wasm_free(void *p) { ss_free(p); }
 SS_EXPORT(ss_wasm_out_ptr) const char *ss_wasm_out_ptr(void) { return F.out.p; }
 SS_EXPORT(ss_wasm_out_len) uint32_t ss_wasm_out_len(void) { return (uint32_t)F.out.len; }
 
@@ -119,7 +120,7 @@ static void live_drop(live_slot *s) {
     ss_protocol_unpark(F.p, ss_http_live_waiter(s->l));
     ss__map_remove(&F.live, key_of(&s->id));
     ss_http_live_free(s->l);
-    free(s);
+    ss_free(s);
 }
 
 /* Parks the continuation of a WAIT / STREAM response and tells the shim. */
@@ -136,7 +137,7 @@ static ss_rc park(live_slot *s) {
 /* Takes the continuation: parks it under a new id (announced with
  * resp_live), or frees it and fails. */
 static ss_rc register_live(ss_http_live *l) {
-    live_slot *s = malloc(sizeof *s);
+    live_slot *s = ss_malloc(sizeof *s);
     if (!s) {
         ss_http_live_free(l);
         return SS_NOMEM;
@@ -146,7 +147,7 @@ static ss_rc register_live(ss_http_live *l) {
     ss_rc rc = ss__map_put(&F.live, key_of(&s->id), s);
     if (rc) {
         ss_http_live_free(l);
-        free(s);
+        ss_free(s);
         return rc;
     }
     rc = park(s);

@@ -9,6 +9,7 @@
 
 #include "front.h"
 #include "host.h"
+#include "streamsy/alloc.h"
 
 #define MAX_COLUMNS 32
 #define MAX_ARGS 32
@@ -73,7 +74,7 @@ static ss_rc exec(void *ctx, const char *sql, const ss_sql_value *args, size_t n
                     size_t ncap = cap ? cap : 4096;
                     while (ncap < used + (size_t)len + 1)
                         ncap *= 2;
-                    char *p = realloc(scratch, ncap);
+                    char *p = ss_realloc(scratch, ncap);
                     if (!p) {
                         out = SS_NOMEM;
                         break;
@@ -100,7 +101,7 @@ static ss_rc exec(void *ctx, const char *sql, const ss_sql_value *args, size_t n
             out = row(row_ctx, v, (size_t)n, &stop);
     }
     ss_host_sql_close(cur);
-    free(scratch);
+    ss_free(scratch);
     return out;
 }
 

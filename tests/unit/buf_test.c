@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streamsy/alloc.h"
 #include "streamsy/bytes.h"
 
 Test(buf, the_first_failure_sticks_and_the_bytes_before_it_stay) {
@@ -53,5 +54,5 @@ Test(buf, detach_hands_over_the_bytes_and_resets) {
     p = ss_buf_detach(&b, &len);
     cr_assert_eq(len, 2);
     cr_assert_str_eq(p, "ab");
-    free(p);
+    ss_free(p);
 }

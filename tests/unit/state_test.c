@@ -156,7 +156,7 @@ Test(state, insert_is_written_in_streamsy_key_order_as_a_one_element_array) {
     char want[512];
     snprintf(want, sizeof want, "[%s]", msg);
     cr_assert_str_eq(body, want);
-    free(body);
+    ss_free(body);
     append_ok(&t, &in, 1);
     assert_stored(&t, (const char *[]){msg}, 1);
     json_decref(v);
@@ -202,7 +202,7 @@ Test(state, control_messages_carry_only_headers_with_offset_before_control) {
     ss_json_error err;
     char *bare = encode(&t, &in[1], 1, false, &err, SS_OK);
     cr_assert_str_eq(bare, "{\"headers\":{\"control\":\"snapshot-end\"}}");
-    free(bare);
+    ss_free(bare);
     append_ok(&t, in, 3);
     assert_stored(&t,
                   (const char *[]){
@@ -258,7 +258,7 @@ Test(state, values_are_written_the_way_json_stringify_writes_them) {
                            "1.7976931348623157e+308,-2.5e-10,9007199254740993],"
                            "\"s\":\"q\\\"b\\\\/\\u0001\\n\\t\xe2\x80\xa8\xc3\xa9\",\"z\":\"nul:\\u0000!\","
                            "\"t\":[true,false,null]},\"headers\":{\"operation\":\"insert\"}}");
-    free(body);
+    ss_free(body);
     json_decref(v);
     state_env_release(&t);
 }
@@ -345,7 +345,7 @@ Test(state, builder_rejects_each_invalid_input_and_writes_nothing) {
         cr_assert(r.invalid, "case %zu was accepted", i);
         assert_error(&r.error, 0, cases[i].path, cases[i].rule);
         ss_json_error err;
-        free(encode(&t, &cases[i].in, 1, false, &err, SS_BADARG));
+        ss_free(encode(&t, &cases[i].in, 1, false, &err, SS_BADARG));
         cr_assert_eq(err.index, -1);
     }
     assert_nothing_stored(&t);

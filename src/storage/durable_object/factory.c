@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "do_internal.h"
+#include "streamsy/alloc.h"
 
 /* The schema this build writes: the engine's tables plus this adapter's. */
 #define DO_SCHEMA_VERSION 1
@@ -130,7 +131,7 @@ static ss_rc migrate_body(void *ctx, bool *keep) {
 
 /* ---- the factory ---------------------------------------------------------------------- */
 
-static void f_destroy(ss_stream_factory *base) { free(do_of(base)); }
+static void f_destroy(ss_stream_factory *base) { ss_free(do_of(base)); }
 
 static const ss_stream_factory_methods do_methods = {
     .version = 2,
@@ -150,7 +151,7 @@ static const ss_stream_factory_methods do_methods = {
 ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out) {
     if (!host || !host->exec || !host->transaction || !out)
         return SS_MISUSE;
-    do_factory *f = calloc(1, sizeof *f);
+    do_factory *f = ss_calloc(1, sizeof *f);
     if (!f)
         return SS_NOMEM;
     f->host = *host;
@@ -161,7 +162,7 @@ ss_rc ss_do_factory_open(const ss_do_host *host, ss_stream_factory **out) {
     migrate_job j = {f};
     ss_rc rc = ss__do_intent(f, migrate_body, &j);
     if (rc) {
-        free(f);
+        ss_free(f);
         return rc;
     }
     *out = &f->engine.base;

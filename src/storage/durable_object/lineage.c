@@ -7,6 +7,7 @@
 
 #include "base/grow.h"
 #include "do_internal.h"
+#include "streamsy/alloc.h"
 
 /* Mirrors collected away per pass; a chain deeper than this many passes is
  * taken as a cycle in stored lineage. */
@@ -74,7 +75,7 @@ static ss_rc gc_mirrors(do_factory *f) {
         size_t n = l.n;
         for (size_t i = 0; !rc && i < n; i++)
             rc = drop_mirror(f, l.v[i]);
-        free(l.v);
+        ss_free(l.v);
         ss_arena_release(&l.a);
         if (rc || n == 0)
             return rc;
@@ -148,7 +149,7 @@ done:
             rc = SS_NOMEM;
     }
     *out_n = rc ? 0 : n;
-    free(v);
+    ss_free(v);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/map.h"
+#include "streamsy/alloc.h"
 #include "streamsy/lineage.h"
 #include "streamsy/memory.h"
 
@@ -54,14 +55,14 @@ static void stream_free(mem_stream *st) {
     ss__map_iter it = {0};
     void *v;
     while (ss__map_next(&st->producers, &it, NULL, &v))
-        free(v);
+        ss_free(v);
     ss__map_release(&st->producers);
     ss__map_release(&st->children);
     ss_arena_release(&st->strings);
     ss_arena_release(&st->data);
     ss_buf_release(&st->last_seq);
-    free(st->msgs);
-    free(st);
+    ss_free(st->msgs);
+    ss_free(st);
 }
 
 static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
@@ -70,7 +71,7 @@ static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
     size_t cap = st->cap_msgs ? st->cap_msgs : 16;
     while (cap - st->n_msgs < extra)
         cap *= 2;
-    mem_msg *m = realloc(st->msgs, cap * sizeof *m);
+    mem_msg *m = ss_realloc(st->msgs, cap * sizeof *m);
     if (!m)
         return SS_NOMEM;
     st->msgs = m;
@@ -112,7 +113,7 @@ static ss_rc set_last_seq(mem_stream *st, ss_slice seq) {
 
 /* Builds a stream from a complete record plus initial messages. */
 static ss_rc stream_new(const ss_record *rec, const ss_message *msgs, size_t n, mem_stream **out) {
-    mem_stream *st = calloc(1, sizeof *st);
+    mem_stream *st = ss_calloc(1, sizeof *st);
     if (!st)
         return SS_NOMEM;
     ss_arena_init(&st->strings);
@@ -242,10 +243,10 @@ static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena 
     ss_rc rc = stage_messages(st, p->msgs, p->n_msgs);
     ss_producer *fresh = NULL;
     if (!rc && p->has_producer && !ss__map_get(&st->producers, p->producer.id)) {
-        fresh = malloc(sizeof *fresh);
+        fresh = ss_malloc(sizeof *fresh);
         rc = fresh ? ss__map_put(&st->producers, p->producer.id, fresh) : SS_NOMEM;
         if (rc) {
-            free(fresh);
+            ss_free(fresh);
             fresh = NULL;
         }
     }
@@ -253,7 +254,7 @@ static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena 
         rc = set_last_seq(st, p->patch.last_seq);
     if (rc) {
         if (fresh)
-            free(ss__map_remove(&st->producers, p->producer.id));
+            ss_free(ss__map_remove(&st->producers, p->producer.id));
         return rc;
     }
     st->n_msgs += p->n_msgs;
@@ -270,7 +271,7 @@ static ss_rc m_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena 
     return rc;
 }
 
-static void m_close(ss_storage_stream *s) { free(s); }
+static void m_close(ss_storage_stream *s) { ss_free(s); }
 
 static const ss_storage_stream_methods mem_stream_methods = {
     .version = 1,
@@ -324,7 +325,7 @@ static ss_rc l_count_dependents(void *ctx, ss_slice parent, uint64_t *out) {
 /* ---- factory methods ------------------------------------------------------ */
 
 static ss_rc f_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out) {
-    mem_handle *h = malloc(sizeof *h + id.len + 1);
+    mem_handle *h = ss_malloc(sizeof *h + id.len + 1);
     if (!h)
         return SS_NOMEM;
     memcpy(h->id, id.p, id.len);
@@ -401,7 +402,7 @@ static void f_destroy(ss_stream_factory *f) {
     while (ss__map_next(&mf->streams, &it, NULL, &v))
         stream_free(v);
     ss__map_release(&mf->streams);
-    free(mf);
+    ss_free(mf);
 }
 
 static const ss_stream_factory_methods mem_factory_methods = {
@@ -431,7 +432,7 @@ static const ss_stream_factory_methods mem_forkless_methods = {
 };
 
 ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **out) {
-    mem_factory *mf = calloc(1, sizeof *mf);
+    mem_factory *mf = ss_calloc(1, sizeof *mf);
     if (!mf)
         return SS_NOMEM;
     mf->base.m = (opts && opts->forkless) ? &mem_forkless_methods : &mem_factory_methods;

@@ -13,6 +13,7 @@
 
 #include "base/grow.h"
 #include "sql_engine.h"
+#include "streamsy/alloc.h"
 
 enum {
     C_ID,
@@ -244,7 +245,7 @@ ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
             rc = SS_NOMEM;
         }
     }
-    free(mr.v);
+    ss_free(mr.v);
     if (!rc)
         *out = b;
     return rc;

@@ -15,6 +15,7 @@
 
 #include "base/grow.h"
 #include "sql_engine.h"
+#include "streamsy/alloc.h"
 
 static ss_rc count_of(ss_sql_engine *e, ss_sql_stmt stmt, ss_slice id, uint64_t *out);
 
@@ -143,7 +144,7 @@ static ss_rc h_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena 
     return rc;
 }
 
-static void h_close(ss_storage_stream *s) { free(s); }
+static void h_close(ss_storage_stream *s) { ss_free(s); }
 
 static const ss_storage_stream_methods sql_stream_methods = {
     .version = 1,
@@ -155,7 +156,7 @@ static const ss_storage_stream_methods sql_stream_methods = {
 };
 
 ss_rc ss__sql_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out) {
-    sql_handle *h = malloc(sizeof *h + id.len + 1);
+    sql_handle *h = ss_malloc(sizeof *h + id.len + 1);
     if (!h)
         return SS_NOMEM;
     if (id.len)
@@ -369,7 +370,7 @@ ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_sli
     ss_rc rc = ss__sql_run(e, SS_SQL_EXPIRIES, NULL, 0, decode_expiry, &er);
     for (size_t i = 0; !rc && i < er.n; i++)
         fn(ctx, er.v[i].id, er.v[i].at_ms);
-    free(er.v);
+    ss_free(er.v);
     ss_arena_release(&er.a);
     return rc;
 }

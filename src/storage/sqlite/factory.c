@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sqlite_internal.h"
+#include "streamsy/alloc.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -21,7 +22,7 @@ static void f_destroy(ss_stream_factory *base) {
     ss__sq_finalize_all(f);
     sqlite3_close_v2(f->db); /* checkpoints the WAL when it is the last connection */
     ss__sq_unlock(f->lock_fd);
-    free(f);
+    ss_free(f);
 }
 
 static ss_rc f_flush(ss_stream_factory *base) { return ss__sq_flush(sq_of(base)); }
@@ -88,7 +89,7 @@ static ss_rc check_path(const char *path, char *err, size_t err_cap) {
         ss__sq_errf(err, err_cap, "cannot access %s: %s", path, strerror(errno));
         return SS_IOERR;
     }
-    char *copy = strdup(path);
+    char *copy = ss_strdup(path);
     if (!copy) {
         ss__sq_errf(err, err_cap, "out of memory");
         return SS_NOMEM;
@@ -105,7 +106,7 @@ static ss_rc check_path(const char *path, char *err, size_t err_cap) {
         ss__sq_errf(err, err_cap, "cannot create database %s: %s is not a directory", path, dir);
         rc = SS_BADARG;
     }
-    free(copy);
+    ss_free(copy);
     return rc;
 }
 
@@ -122,7 +123,7 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
     ss_rc rc;
     if (file && ((rc = check_path(path, err, err_cap)) || (rc = ss__sq_lock(path, &lock_fd, err, err_cap))))
         return rc;
-    sq_factory *f = calloc(1, sizeof *f);
+    sq_factory *f = ss_calloc(1, sizeof *f);
     if (!f) {
         ss__sq_unlock(lock_fd);
         ss__sq_errf(err, err_cap, "out of memory");
@@ -153,6 +154,6 @@ fail:
     ss__sq_finalize_all(f);
     sqlite3_close_v2(f->db);
     ss__sq_unlock(lock_fd);
-    free(f);
+    ss_free(f);
     return rc;
 }
