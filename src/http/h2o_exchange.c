@@ -770,6 +770,11 @@ void ss__h2o_end_all_live(ss_h2o_front *f) {
         }
         ss__timers_disarm(&f->timers, &st->timer);
         if (st->sse) {
+            if (!st->inflight && st->live && !st->woken) { /* a last control event: the reader's resume point */
+                st->woken = true;
+                st->woken_timed_out = true;
+                sse_pump(st); /* the step sees f->stopping and ends the response after it */
+            }
             end_live(st);
             st->final = true;
             sse_pump(st);

@@ -18,9 +18,9 @@
  * Shutdown
  *   h2o 2.2.5 has no "close every connection" call, so the front end tracks
  *   accepted sockets itself (h2o_socket_t.on_close tells when h2o closed one).
- *   On stop it closes the listener, answers the parked live reads, then
- *   shuts down the read side of every connection: h2o sees EOF, finishes the
- *   response in flight and closes. Stragglers are cut (SHUT_RDWR) after
+ *   On stop it closes the listener, answers the parked live reads (SSE gets
+ *   a last control event), then shuts down the read side of every
+ *   connection: h2o sees EOF, finishes the response in flight and closes. Stragglers are cut (SHUT_RDWR) after
  *   SS_HTTP_SHUTDOWN_GRACE_MS. With no socket left, the context, loop and
  *   configuration are freed, so the process exits leak-free. */
 #include <arpa/inet.h>

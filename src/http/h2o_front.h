@@ -82,7 +82,8 @@ bool ss_h2o_front_is_tls(const ss_h2o_front *f);
 /* Serves until *stop becomes non-zero (set it from a signal handler; the
  * loop notices within SS_HTTP_LOOP_MAX_WAIT_MS, at once when the signal
  * interrupts the poll). Then stops accepting, answers parked long-polls
- * (their timeout response), ends SSE responses, lets responses in flight
+ * (their timeout response), ends SSE responses after a last control event
+ * (when no send is in flight), lets responses in flight
  * finish for up to SS_HTTP_SHUTDOWN_GRACE_MS and closes every connection. */
 SS_MUST_USE ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop);
 void ss_h2o_front_free(ss_h2o_front *f);

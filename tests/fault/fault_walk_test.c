@@ -144,8 +144,8 @@ static void assert_content(walk_env *e, const char *id, const char *want) {
 /* Exactly one of the two states (an unacknowledged write: whole or absent). */
 static void assert_content_either(walk_env *e, const char *id, const char *before, const char *after) {
     char *got = content(e, id);
-    bool ok = (!got && (!before || !after)) || (got && ((before && !strcmp(got, before)) ||
-                                                        (after && !strcmp(got, after))));
+    bool ok = (!got && (!before || !after)) ||
+              (got && ((before && !strcmp(got, before)) || (after && !strcmp(got, after))));
     cr_assert(ok, "%s: expected '%s' or '%s', found '%s'", id, before ? before : "(none)",
               after ? after : "(none)", got ? got : "(none)");
     free(got);
@@ -208,7 +208,8 @@ static void unchanged_check(walk_env *e, const int *st) {
 }
 
 static void fork_act(walk_env *e, int *st) {
-    st[0] = request(e, "PUT", "/v1/stream/f", NULL, H("Content-Type: text/plain", "Stream-Forked-From: /v1/stream/s"));
+    st[0] =
+        request(e, "PUT", "/v1/stream/f", NULL, H("Content-Type: text/plain", "Stream-Forked-From: /v1/stream/s"));
 }
 
 static void fork_check(walk_env *e, const int *st) {
@@ -317,12 +318,9 @@ static void sse_check(walk_env *e, const int *st) {
 }
 
 static const scenario scenarios[] = {
-    {"create", no_setup, create_act, create_check},
-    {"append", setup_json, append_act, append_check},
-    {"read", setup_text, read_act, unchanged_check},
-    {"fork", setup_text, fork_act, fork_check},
-    {"delete", setup_text, delete_act, delete_check},
-    {"long-poll", setup_text, long_poll_act, long_poll_check},
+    {"create", no_setup, create_act, create_check},   {"append", setup_json, append_act, append_check},
+    {"read", setup_text, read_act, unchanged_check},  {"fork", setup_text, fork_act, fork_check},
+    {"delete", setup_text, delete_act, delete_check}, {"long-poll", setup_text, long_poll_act, long_poll_check},
     {"sse", setup_text, sse_act, sse_check},
 };
 

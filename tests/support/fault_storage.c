@@ -131,7 +131,8 @@ static ss_rc f_flush(ss_stream_factory *f) {
     return ss_storage_flush(ff(f)->inner);
 }
 
-static ss_rc f_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx) {
+static ss_rc f_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
+                               void *ctx) {
     if (fail_here(ff(f), "for_each_expiry"))
         return ff(f)->rc;
     return ss_storage_for_each_expiry(ff(f)->inner, fn, ctx);
@@ -169,4 +170,6 @@ void fault_storage_arm(ss_stream_factory *f, long nth, ss_rc rc) {
 
 bool fault_storage_failed(const ss_stream_factory *f) { return ((const fault_factory *)f)->failed_slot != NULL; }
 
-const char *fault_storage_failed_slot(const ss_stream_factory *f) { return ((const fault_factory *)f)->failed_slot; }
+const char *fault_storage_failed_slot(const ss_stream_factory *f) {
+    return ((const fault_factory *)f)->failed_slot;
+}
