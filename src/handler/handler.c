@@ -52,6 +52,8 @@ void ss__common_headers(ss_http_response *res) {
 static const char *bad_path(ss_slice path) {
     if (path.len > SS_HTTP_MAX_PATH_BYTES)
         return "Path too long";
+    if (path.len == 0)
+        return NULL; /* (an embedder's empty slice may have p == NULL) */
     size_t seg = 0;
     for (size_t i = 0; i <= path.len; i++) {
         if (i == path.len || path.p[i] == '/') {
