@@ -4,6 +4,7 @@
 #include "fault_storage.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct fault_factory {
     ss_stream_factory base;
@@ -11,6 +12,7 @@ typedef struct fault_factory {
     ss_stream_factory *inner;
     long countdown; /* 0: disarmed */
     ss_rc rc;
+    bool missing; /* the armed call reports "not found" rather than failing */
     const char *failed_slot;
 } fault_factory;
 
@@ -22,9 +24,13 @@ typedef struct fault_stream {
 static fault_factory *ff(ss_stream_factory *f) { return (fault_factory *)f; }
 static fault_stream *fs(ss_storage_stream *s) { return (fault_stream *)s; }
 
-/* True when this call is the one to fail. */
+/* True when this call is the one to fail. In "missing" mode only a
+ * get_record can be that call; any other slot at that count disarms without
+ * failing (and fault_storage_failed says so). */
 static bool fail_here(fault_factory *f, const char *slot) {
     if (f->countdown == 0 || --f->countdown != 0)
+        return false;
+    if (f->missing && strcmp(slot, "get_record") != 0)
         return false;
     f->failed_slot = slot;
     return true;
@@ -38,7 +44,13 @@ static bool fail_here(fault_factory *f, const char *slot) {
     } while (0)
 
 static ss_rc s_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found) {
-    FAIL_STREAM(s, "get_record");
+    fault_factory *f = ff(s->factory);
+    if (fail_here(f, "get_record")) {
+        if (!f->missing)
+            return f->rc;
+        *out_found = false;
+        return SS_OK;
+    }
     return ss_storage_get_record(fs(s)->inner, a, out, out_found);
 }
 
@@ -165,7 +177,13 @@ ss_stream_factory *fault_storage_new(ss_stream_factory *inner) {
 void fault_storage_arm(ss_stream_factory *f, long nth, ss_rc rc) {
     ff(f)->countdown = nth;
     ff(f)->rc = rc;
+    ff(f)->missing = false;
     ff(f)->failed_slot = NULL;
+}
+
+void fault_storage_arm_missing(ss_stream_factory *f, long nth) {
+    fault_storage_arm(f, nth, SS_OK);
+    ff(f)->missing = true;
 }
 
 bool fault_storage_failed(const ss_stream_factory *f) { return ((const fault_factory *)f)->failed_slot != NULL; }

@@ -14,6 +14,9 @@ ss_stream_factory *fault_storage_new(ss_stream_factory *inner);
 /* Fails the nth slot call from now with rc (open fails with SS_NOMEM, the
  * only failure its contract allows); 0 disarms. */
 void fault_storage_arm(ss_stream_factory *f, long nth, ss_rc rc);
+/* Instead of failing: the nth slot call, if it is get_record, reports the
+ * stream missing (as if it expired or was deleted by then). */
+void fault_storage_arm_missing(ss_stream_factory *f, long nth);
 /* Whether the armed failure happened, and in which slot ("commit", ...). */
 bool fault_storage_failed(const ss_stream_factory *f);
 const char *fault_storage_failed_slot(const ss_stream_factory *f);
