@@ -237,32 +237,31 @@ SS_EXPORT(ss_wasm_alarm) void ss_wasm_alarm(void) {
 
 /* ---- forks across objects ------------------------------------------------------------------------------- */
 
-SS_EXPORT(ss_wasm_fork_source) int32_t ss_wasm_fork_source(const char *req, uint32_t len) {
+/* 1 with the stream id `find` takes from the request in the out buffer, 0
+ * when it names none, -ss_rc on failure. */
+static int32_t export_id(const char *req, uint32_t len,
+                         bool (*find)(const ss_handler *h, const ss_http_request *r, ss_arena *a, ss_slice *out)) {
     ss_arena a;
     ss_arena_init(&a);
     ss_http_request view;
     ss_slice id;
     int32_t out = 0;
     ss_buf_clear(&F.out);
-    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_fork_source(F.h, &view, &a, &id))
+    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && find(F.h, &view, &a, &id))
         out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
     ss_arena_release(&a);
     return out;
 }
 
+/* The fork source a PUT names (Stream-Forked-From), as a canonical id. */
+SS_EXPORT(ss_wasm_fork_source) int32_t ss_wasm_fork_source(const char *req, uint32_t len) {
+    return export_id(req, len, ss_handler_fork_source);
+}
+
 /* 1 with the request's canonical stream id in the out buffer (the id this
  * object holds), 0 when the path names no valid stream. */
 SS_EXPORT(ss_wasm_stream_id) int32_t ss_wasm_stream_id(const char *req, uint32_t len) {
-    ss_arena a;
-    ss_arena_init(&a);
-    ss_http_request view;
-    ss_slice id;
-    int32_t out = 0;
-    ss_buf_clear(&F.out);
-    if (!ss__wasm_decode_request(slice_at(req, len), &a, &view) && ss_handler_stream_id(F.h, &view, &a, &id))
-        out = ss_buf_append_slice(&F.out, id) ? -(int32_t)SS_NOMEM : 1;
-    ss_arena_release(&a);
-    return out;
+    return export_id(req, len, ss_handler_stream_id);
 }
 
 /* Status (ss_do_export_status) or -ss_rc; the snapshot in the out buffer

@@ -13,6 +13,7 @@
 
 #include "fault_alloc.h"
 #include "fault_storage.h"
+#include "handler_request.h"
 #include "streamsy/streamsy.h"
 
 #define MAX_POINTS 20000 /* a walk longer than this is a runaway, not a long operation */
@@ -77,27 +78,7 @@ static bool disarm(walk_env *e) {
  * headers: "Name: value" strings, NULL-terminated. Returns the status. */
 static int request(walk_env *e, const char *method, const char *target, const char *body,
                    const char *const *headers) {
-    ss_http_header hs[8];
-    char names[8][64];
-    size_t n = 0;
-    for (; headers && headers[n]; n++) {
-        const char *colon = strchr(headers[n], ':');
-        snprintf(names[n], sizeof names[n], "%.*s", (int)(colon - headers[n]), headers[n]);
-        hs[n] = (ss_http_header){ss_slice_cstr(names[n]), ss_slice_cstr(colon + 2)};
-    }
-    const char *q = strchr(target, '?');
-    ss_http_request r = {
-        .method = ss_slice_cstr(method),
-        .path = q ? ss_slice_of(target, (size_t)(q - target)) : ss_slice_cstr(target),
-        .query = q ? ss_slice_cstr(q + 1) : SS_SLICE_NULL,
-        .scheme = ss_slice_cstr("http"),
-        .authority = ss_slice_cstr("127.0.0.1:4437"),
-        .headers = hs,
-        .n_headers = n,
-        .body = body ? ss_slice_cstr(body) : SS_SLICE_NULL,
-    };
-    ss_http_response_release(&e->res);
-    ss_handler_handle(e->h, &r, &e->res);
+    test_handle(e->h, method, target, body, headers, &e->res);
     return e->res.status;
 }
 

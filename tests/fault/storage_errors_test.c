@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fault_storage.h"
+#include "handler_request.h"
 #include "streamsy/streamsy.h"
 
 typedef struct env {
@@ -30,16 +31,9 @@ static void env_release(env *e) {
     ss_storage_factory_free(e->storage);
 }
 
-static int send_req(env *e, const char *method, const char *path, const char *query) {
-    ss_http_header ct = {ss_slice_cstr("Content-Type"), ss_slice_cstr("text/plain")};
-    ss_http_request r = {.method = ss_slice_cstr(method),
-                         .path = ss_slice_cstr(path),
-                         .query = query ? ss_slice_cstr(query) : SS_SLICE_NULL,
-                         .headers = &ct,
-                         .n_headers = 1,
-                         .body = strcmp(method, "PUT") == 0 ? ss_slice_cstr("x") : SS_SLICE_NULL};
-    ss_http_response_release(&e->res);
-    ss_handler_handle(e->h, &r, &e->res);
+static int send_req(env *e, const char *method, const char *target) {
+    const char *body = strcmp(method, "PUT") == 0 ? "x" : NULL;
+    test_handle(e->h, method, target, body, (const char *const[]){"Content-Type: text/plain", NULL}, &e->res);
     return e->res.status;
 }
 
@@ -50,13 +44,13 @@ static bool has_retry_after(const env *e) { return ss_http_response_get_header(&
 Test(read_errors, a_busy_database_is_503_with_retry_after_on_get_and_head) {
     env e;
     env_init(&e);
-    cr_assert_eq(send_req(&e, "PUT", "/v1/stream/s", NULL), 201);
+    cr_assert_eq(send_req(&e, "PUT", "/v1/stream/s"), 201);
     const char *methods[] = {"GET", "HEAD"};
     for (int i = 0; i < 2; i++) {
         long busy = 0;
         for (long nth = 1; nth < 20; nth++) {
             fault_storage_arm(e.storage, nth, SS_BUSY);
-            int st = send_req(&e, methods[i], "/v1/stream/s", "offset=-1");
+            int st = send_req(&e, methods[i], "/v1/stream/s?offset=-1");
             if (!fault_storage_failed(e.storage))
                 break;
             const char *slot = fault_storage_failed_slot(e.storage);
@@ -75,12 +69,12 @@ Test(read_errors, a_busy_database_is_503_with_retry_after_on_get_and_head) {
 Test(read_errors, a_stream_gone_between_lookup_and_metadata_is_404) {
     env e;
     env_init(&e);
-    cr_assert_eq(send_req(&e, "PUT", "/v1/stream/s", NULL), 201);
+    cr_assert_eq(send_req(&e, "PUT", "/v1/stream/s"), 201);
     const char *methods[] = {"GET", "HEAD"};
     for (int i = 0; i < 2; i++) {
         /* calls: 1 open, 2 the lookup's record read, 3 the metadata's */
         fault_storage_arm_missing(e.storage, 3);
-        int st = send_req(&e, methods[i], "/v1/stream/s", "offset=-1");
+        int st = send_req(&e, methods[i], "/v1/stream/s?offset=-1");
         cr_assert(fault_storage_failed(e.storage));
         cr_assert_eq(st, 404, "%s: %d", methods[i], st);
     }

@@ -2,6 +2,7 @@
  * the protocol, the Stream-Expected-Offset extension and bad input. */
 #include <stdio.h>
 
+#include "handler_request.h"
 #include "test_support.h"
 
 typedef struct http_env {
@@ -26,28 +27,7 @@ static void http_release(http_env *e) {
 /* Sends one request; headers as "Name: value" strings, NULL-terminated. */
 static ss_http_response *send_req(http_env *e, const char *method, const char *target, const char *body,
                                   const char *const *headers) {
-    ss_http_header hs[16];
-    size_t n = 0;
-    char names[16][64];
-    for (; headers && headers[n]; n++) {
-        const char *colon = strchr(headers[n], ':');
-        cr_assert_not_null(colon);
-        snprintf(names[n], sizeof names[n], "%.*s", (int)(colon - headers[n]), headers[n]);
-        hs[n] = (ss_http_header){ss_slice_cstr(names[n]), ss_slice_cstr(colon + 2)};
-    }
-    const char *q = strchr(target, '?');
-    ss_http_request r = {
-        .method = S(method),
-        .path = q ? ss_slice_of(target, (size_t)(q - target)) : S(target),
-        .query = q ? S(q + 1) : SS_SLICE_NULL,
-        .scheme = S("http"),
-        .authority = S("127.0.0.1:4437"),
-        .headers = hs,
-        .n_headers = n,
-        .body = body ? S(body) : SS_SLICE_NULL,
-    };
-    ss_http_response_release(&e->res);
-    ss_handler_handle(e->h, &r, &e->res);
+    test_handle(e->h, method, target, body, headers, &e->res);
     if (e->res.live) { /* these tests never park: answer the wait at its deadline */
         ss_http_live *l = e->res.live;
         if (e->res.kind == SS_HTTP_WAIT) {
