@@ -22,6 +22,7 @@ const SQL_NULL = 0, SQL_INT = 1, SQL_TEXT = 2, SQL_BLOB = 3;
 const RC = { OK: 0, NOMEM: 1, TOOBIG: 2, BADARG: 3, MISUSE: 4, NOTSUP: 5, BUSY: 6, IOERR: 7, FULL: 8, CORRUPT: 9 };
 const EXPORTED = 0;
 const MAX_BODY_BYTES = 1900000; // SS_WASM_MAX_BODY_BYTES (src/wasm/front.h)
+const DRAIN_LIMIT_BYTES = 64 << 20; // a refused body is read this far before the connection is given up
 const MAX_WASM_MEMORY = 64 << 20; // a grown instance is replaced once it is idle
 const RETRY_MIN_MS = 1000, RETRY_MAX_MS = 60000; // outbox redelivery backoff
 
@@ -319,18 +320,31 @@ function plain(status, text) {
   return new Response(text, { status, headers: { "content-type": "text/plain; charset=utf-8", "x-content-type-options": "nosniff" } });
 }
 
+// Reads and drops what is left of a refused body, up to DRAIN_LIMIT_BYTES,
+// so that the client, still uploading, reads the 413 instead of a reset
+// connection (as the native server does, SS_HTTP_BODY_DRAIN_SLACK).
+async function drain(reader, already) {
+  let n = already;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    n += value.length;
+    if (n > DRAIN_LIMIT_BYTES) { await reader.cancel(); return; }
+  }
+}
+
 // The body, read up to the module's limit: { body, tooLarge }.
 async function readBody(request) {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) { await request.body?.cancel(); return { body: new Uint8Array(0), tooLarge: true }; }
   if (!request.body) return { body: new Uint8Array(0), tooLarge: false };
   const reader = request.body.getReader(), chunks = [];
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) { await drain(reader, 0); return { body: new Uint8Array(0), tooLarge: true }; }
   let n = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     n += value.length;
-    if (n > MAX_BODY_BYTES) { await reader.cancel(); return { body: new Uint8Array(0), tooLarge: true }; }
+    if (n > MAX_BODY_BYTES) { await drain(reader, n); return { body: new Uint8Array(0), tooLarge: true }; }
     chunks.push(value);
   }
   return { body: concat(chunks), tooLarge: false };
@@ -539,8 +553,10 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const name = canonicalId(url.pathname) ?? ROOT_OBJECT;
-    if (Number(request.headers.get("content-length") ?? "0") > MAX_BODY_BYTES && name === ROOT_OBJECT)
+    if (Number(request.headers.get("content-length") ?? "0") > MAX_BODY_BYTES && name === ROOT_OBJECT) {
+      if (request.body) await drain(request.body.getReader(), 0);
       return plain(413, "Payload too large");
+    }
     return env.STREAMS.get(env.STREAMS.idFromName(name)).fetch(request);
   },
 };
