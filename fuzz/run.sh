@@ -49,18 +49,19 @@ run_one() {
 }
 
 status=0
-pids=()
-names=()
+running=0
 for name in "${targets[@]}"; do
-  run_one "$name" &
-  pids+=($!)
-  names+=("$name")
-  if [[ ${#pids[@]} -ge $JOBS ]]; then
-    wait "${pids[0]}" || status=1
-    pids=("${pids[@]:1}")
+  if [[ $running -ge $JOBS ]]; then
+    wait -n || status=1
+    running=$((running - 1))
   fi
+  run_one "$name" &
+  running=$((running + 1))
 done
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+while [[ $running -gt 0 ]]; do
+  wait -n || status=1
+  running=$((running - 1))
+done
 
 printf '%-10s %14s %10s %8s  %s\n' target executions exec/s seconds result
 for name in "${targets[@]}"; do
