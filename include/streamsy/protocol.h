@@ -64,6 +64,19 @@ const char *ss_protocol_initial_offset(const ss_protocol *p);
 /* The same, parsed: where a read from -1 starts. */
 ss_offset ss_protocol_start_offset(const ss_protocol *p);
 
+/* What the protocol observed (storage-level numbers: ss_storage_get_stats). */
+typedef struct ss_protocol_stats {
+    uint64_t appends;     /* appends that landed (a JSON batch counts once) */
+    uint64_t messages;    /* messages they wrote */
+    uint64_t bytes;       /* payload bytes they wrote */
+    uint64_t expired;     /* streams deleted by their TTL or Stream-Expires-At */
+    uint64_t expiry_runs; /* scheduled expiry checks handled */
+} ss_protocol_stats;
+
+const ss_protocol_stats *ss_protocol_get_stats(const ss_protocol *p);
+/* The storage factory the protocol was made with (borrowed). */
+ss_stream_factory *ss_protocol_storage(const ss_protocol *p);
+
 /* ---- create / get -------------------------------------------------------- */
 
 typedef struct ss_create_options {

@@ -37,6 +37,11 @@ typedef enum ss_rc {
 #undef SS_RC_ENUM
 } ss_rc; /* SS_OK == 0, so `if (rc)` means failure */
 
+/* How many result codes there are (for tables indexed by ss_rc). */
+#define SS_RC_PLUS_ONE(name, msg) +1
+enum { SS_RC_COUNT = 0 SS_RC_MAP(SS_RC_PLUS_ONE) };
+#undef SS_RC_PLUS_ONE
+
 /* "SS_NOTSUP" — for logs and tests. Never NULL. */
 const char *ss_rc_name(ss_rc rc);
 /* "feature not supported by this storage" — for humans. Never NULL. */

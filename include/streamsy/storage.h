@@ -41,6 +41,7 @@
 
 #include "bytes.h"
 #include "offset.h"
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -326,12 +327,24 @@ typedef struct ss_stream_factory_methods {
     ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
 } ss_stream_factory_methods;
 
-/* Base of every factory; adapters embed it first. */
+/* What the wrappers observed of a factory (ss_storage_get_stats). */
+typedef struct ss_storage_stats {
+    uint64_t commits;   /* committed plans (appends, closes, TTL touches) */
+    uint64_t conflicts; /* plans refused by a precondition */
+    uint64_t creates, forks, deletes;
+    uint64_t errors[SS_RC_COUNT]; /* failed calls by result code (reads included) */
+    ss_histogram commit_seconds;  /* ss_storage_commit, by ss_latency_bounds */
+    ss_histogram flush_seconds;   /* ss_storage_flush that had something to flush */
+    ss_histogram flush_batch;     /* writes made durable per flush, by ss_batch_bounds */
+} ss_storage_stats;
+
+/* Base of every factory; adapters embed it first (zeroed). */
 struct ss_stream_factory {
     const ss_stream_factory_methods *m;
     ss_effect_host host; /* zero until a protocol attaches */
     uint64_t _writes;    /* successful state changes, counted by the wrappers */
     uint64_t _flushed;   /* _writes when the last flush succeeded */
+    ss_storage_stats _stats;
 };
 
 /* Base of every storage stream; adapters embed it first. */
@@ -361,6 +374,7 @@ bool ss_storage_can_fork(const ss_stream_factory *f);
 const char *ss_storage_name(const ss_stream_factory *f);
 /* True when an acknowledged commit survives a crash (SS_STORAGE_CAP_DURABLE). */
 bool ss_storage_is_durable(const ss_stream_factory *f);
+const ss_storage_stats *ss_storage_get_stats(const ss_stream_factory *f);
 SS_MUST_USE ss_rc ss_storage_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);
 SS_MUST_USE ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a,
                                     ss_create_outcome *out);

@@ -18,6 +18,7 @@
 #include "rc.h"
 #include "sql_host.h"
 #include "sqlite.h"
+#include "stats.h"
 #include "storage.h"
 #include <streamsy/version.h> /* generated into the build (and installed beside these) */
 

@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/log.h"
 #include "h2o_internal.h"
 #include "streamsy/alloc.h"
 
@@ -241,14 +242,15 @@ static bool make_room(ss_h2o_front *f, size_t need) {
     }
     bool fits = FITS();
 #undef FITS
+    f->stats.cut_budget += cut;
     if (cut && ss__h2o_log_due(f, &f->budget_cut_logged_at))
-        fprintf(stderr, "streamsy: cut %zu slow reader(s) to stay within --max-output-bytes %zu\n", cut,
-                f->output_budget);
+        ss__logf(SS__LOG_WARN, "budget", "cut %zu slow reader(s) to stay within --max-output-bytes %zu", cut,
+                 f->output_budget);
     if (!fits && ss__h2o_log_due(f, &f->budget_full_logged_at))
-        fprintf(stderr,
-                "streamsy: %zu bytes of responses wait for their clients (--max-output-bytes %zu); large new "
-                "responses get 503\n",
-                f->output_bytes, f->output_budget);
+        ss__logf(SS__LOG_WARN, "budget",
+                 "%zu bytes of responses wait for their clients (--max-output-bytes %zu); large new responses "
+                 "get 503",
+                 f->output_bytes, f->output_budget);
     return fits;
 }
 
@@ -268,6 +270,7 @@ static void send_done(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     int s = res->status;
     bool bodiless = s == 204 || s == 304 || (s >= 100 && s < 200) || is_head(req);
     if (!bodiless && res->body.len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, res->body.len)) {
+        f->stats.refused_budget++;
         send_plain(f, req, 503, "Server busy: too many responses wait for slow clients, retry later");
         return;
     }
@@ -362,6 +365,10 @@ static void enter(ss__live_req *st) { st->busy++; }
 static bool leave(ss__live_req *st) {
     if (--st->busy == 0 && st->dead) {
         st->f->output_bytes -= st->accounted;
+        if (st->sse)
+            st->f->stats.sses--;
+        else
+            st->f->stats.long_polls--;
         ss_buf_release(&st->pending);
         ss_buf_release(&st->out);
         ss_free(st);
@@ -419,7 +426,7 @@ static void rearm(ss__live_req *st) {
     if (at == INT64_MAX)
         ss__timers_disarm(&st->f->timers, &st->timer);
     else if (ss__timers_arm(&st->f->timers, &st->timer, at))
-        fprintf(stderr, "streamsy: out of memory arming a timer\n");
+        ss__logf(SS__LOG_ERROR, "timer", "out of memory arming a timer");
 }
 
 /* Pool destructor: h2o disposed the request (response finished, client gone,
@@ -446,6 +453,10 @@ static ss__live_req *live_req_new(ss_h2o_front *f, h2o_req_t *req, ss_http_live 
     st->req = req;
     st->live = live;
     st->sse = sse;
+    if (sse)
+        f->stats.sses++;
+    else
+        f->stats.long_polls++;
     st->gen.proceed = sse_proceed;
     st->gen.stop = sse_stop;
     ss__timer_init(&st->timer);
@@ -589,7 +600,7 @@ static void sse_cut(ss__live_req *st, const char *why) {
     if (sock)
         shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
     if (why)
-        fprintf(stderr, "streamsy: disconnected an SSE client: %s\n", why);
+        ss__logf(SS__LOG_WARN, "sse", "disconnected an SSE client: %s", why);
 }
 
 /* Takes one handler step's output: queue the chunk, then end, park or
@@ -597,6 +608,7 @@ static void sse_cut(ss__live_req *st, const char *why) {
 static void sse_step(ss__live_req *st, ss_http_response *res) {
     if (res->body.len) {
         if (st->pending.len && st->pending.len + res->body.len > SS_SSE_MAX_PENDING_BYTES) {
+            st->f->stats.cut_pending++;
             sse_cut(st, "pending output over SS_SSE_MAX_PENDING_BYTES");
             return;
         }
@@ -696,6 +708,7 @@ static void start_sse(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     ss_http_live *live = res->live;
     res->live = NULL;
     if (res->body.len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, res->body.len)) {
+        f->stats.refused_budget++;
         ss_http_live_free(live);
         send_plain(f, req, 503, "Server busy: too many responses wait for slow clients, retry later");
         return;
@@ -738,6 +751,7 @@ void ss__h2o_on_timer(ss_h2o_front *f, ss__timer *t) {
     int64_t now = ss_protocol_now_ms(f->protocol);
     enter(st);
     if (st->sse && st->inflight && now >= st->inflight_since + SS_SSE_STALL_MS) {
+        f->stats.cut_stalled++;
         sse_cut(st, "no progress for SS_SSE_STALL_MS");
     } else if (st->parked && now >= st->deadline) {
         if (st->sse) {
@@ -832,9 +846,12 @@ static void respond_or_hold(ss_h2o_front *f, h2o_req_t *req, ss_http_response *r
 
 ss_rc ss__h2o_flush_and_release(ss_h2o_front *f) {
     ss_rc rc = ss_protocol_flush(f->protocol);
-    if (rc)
-        fprintf(stderr, "streamsy: storage flush failed: %s; answering the turn's requests with an error\n",
-                ss_rc_str(rc));
+    if (rc) {
+        f->stats.flush_failures++;
+        f->storage_failed_at = ss_protocol_now_ms(f->protocol);
+        ss__logf(SS__LOG_ERROR, "storage", "flush failed: %s; answering the turn's requests with an error",
+                 ss_rc_str(rc));
+    }
     while (!h2o_linklist_is_empty(&f->held)) {
         ss__held *h = H2O_STRUCT_FROM_MEMBER(ss__held, link, f->held.next);
         h2o_linklist_unlink(&h->link);
@@ -906,6 +923,8 @@ static bool ambiguous_framing(h2o_req_t *req) {
 
 int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
     ss_h2o_front *f = ((ss__h2o_handler *)self)->f;
+    if (ss__h2o_admin_request(f, req))
+        return 0;
     if (ambiguous_framing(req)) { /* answer, then close: nothing after it is read */
         req->http1_is_persistent = 0;
         send_plain(f, req, 400, "Ambiguous request framing (Content-Length)");

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "base/errf.h"
+#include "base/log.h"
 #include "h2o_internal.h"
 #include "streamsy/alloc.h"
 
@@ -55,51 +56,32 @@ static const h2o_iovec_t alpn_protocols[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("ht
 /* ---- access log ------------------------------------------------------------------------ */
 
 static void log_flush(ss_h2o_front *f) {
-    size_t off = 0;
-    while (off < f->log_len) {
-        ssize_t w = write(STDERR_FILENO, f->log + off, f->log_len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* stderr gone or full: drop the lines rather than block the loop */
-        off += (size_t)w;
-    }
+    ss__log_write_bytes(f->log, f->log_len);
     f->log_len = 0;
 }
 
-static void log_reserve(ss_h2o_front *f, size_t n) {
-    if (f->log_len + n <= f->log_cap)
-        return;
-    if (f->log_len)
-        log_flush(f);
-    if (n > f->log_cap) {
-        char *p = ss_realloc(f->log, n);
-        if (!p)
-            return;
-        f->log = p;
-        f->log_cap = n;
-    }
-}
-
-/* Appends s, escaping bytes that could forge or break a log line. */
-static size_t log_escape(char *dst, const char *s, size_t len, size_t max) {
-    static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 4 <= max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '"') {
-            dst[o++] = '\\';
-            dst[o++] = 'x';
-            dst[o++] = hex[c >> 4];
-            dst[o++] = hex[c & 15];
-        } else {
-            dst[o++] = (char)c;
+/* Appends one entry to the access-log buffer (flushed once per loop turn
+ * or when it holds SS__ACCESS_LOG_FLUSH_BYTES). */
+static void log_append(ss_h2o_front *f, const ss__log_line *l) {
+    if (f->log_len + l->len > f->log_cap) {
+        if (f->log_len)
+            log_flush(f);
+        if (l->len > f->log_cap) {
+            size_t cap = l->len > SS__ACCESS_LOG_FLUSH_BYTES ? l->len : SS__ACCESS_LOG_FLUSH_BYTES;
+            char *p = ss_realloc(f->log, cap);
+            if (!p)
+                return;
+            f->log = p;
+            f->log_cap = cap;
         }
     }
-    return o;
+    memcpy(f->log + f->log_len, l->p, l->len);
+    f->log_len += l->len;
+    if (f->log_len >= SS__ACCESS_LOG_FLUSH_BYTES)
+        log_flush(f);
 }
 
-#define LOG_TARGET_MAX 1024 /* request target bytes per line (escaped: up to 4x) */
+#define LOG_TARGET_MAX 1024 /* request target bytes per entry */
 
 static void on_conn_close(void *data);
 
@@ -120,45 +102,29 @@ static void format_peer(h2o_socket_t *sock, char *out, size_t cap) {
 }
 
 void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req) {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (now.tv_sec != f->log_sec) {
-        struct tm tm;
-        gmtime_r(&now.tv_sec, &tm);
-        strftime(f->log_stamp, sizeof f->log_stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-        f->log_sec = now.tv_sec;
-    }
+    ss__h2o_count_request(f, req);
+    if (!f->access_log || !ss__log_on(SS__LOG_INFO))
+        return;
+    struct timeval now;
+    gettimeofday(&now, NULL);
     h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     const char *peer = sock && sock->on_close.cb == on_conn_close ? ((ss__conn *)sock->on_close.data)->peer : "-";
-    long long us = 0;
     const struct timeval *begin = &req->timestamps.request_begin_at;
-    if (begin->tv_sec)
-        us = (long long)(now.tv_sec - begin->tv_sec) * 1000000 + now.tv_nsec / 1000 - begin->tv_usec;
-    if (us < 0)
-        us = 0;
+    double ms =
+        begin->tv_sec ? (double)(now.tv_sec - begin->tv_sec) * 1e3 + (now.tv_usec - begin->tv_usec) / 1e3 : 0;
     h2o_iovec_t method = req->input.method, target = req->input.path;
-    size_t need = 128 + 64 + 4 * 16 + 4 * LOG_TARGET_MAX;
-    log_reserve(f, need);
-    if (f->log_len + need > f->log_cap)
-        return;
-    char *d = f->log + f->log_len;
-    int n = snprintf(d, need, "%s.%03ldZ %s ", f->log_stamp, now.tv_nsec / 1000000, peer);
-    size_t o = n > 0 ? (size_t)n : 0;
-    o += log_escape(d + o, method.base, method.len < 16 ? method.len : 16, 64);
-    d[o++] = ' ';
-    size_t shown = target.len < LOG_TARGET_MAX ? target.len : LOG_TARGET_MAX;
-    o += log_escape(d + o, target.base, shown, 4 * LOG_TARGET_MAX);
-    if (shown < target.len)
-        o += (size_t)snprintf(d + o, need - o, "...");
-    n = snprintf(d + o, need - o, " %d %zu %lld.%03lldms %s\n", req->res.status, req->bytes_sent, us / 1000,
-                 us % 1000,
-                 req->version >= 0x200   ? "h2"
-                 : req->version == 0x100 ? "h1.0"
-                                         : "h1.1");
-    o += n > 0 ? (size_t)n : 0;
-    f->log_len += o;
-    if (f->log_len >= SS__ACCESS_LOG_FLUSH_BYTES)
-        log_flush(f);
+    ss__log_line l;
+    ss__log_begin(&l, SS__LOG_INFO, "access");
+    ss__log_cstr(&l, "peer", peer[0] ? peer : "-");
+    ss__log_str(&l, "method", method.base, method.len < 16 ? method.len : 16);
+    ss__log_str(&l, "target", target.base, target.len < LOG_TARGET_MAX ? target.len : LOG_TARGET_MAX);
+    ss__log_u64(&l, "status", (uint64_t)req->res.status);
+    ss__log_u64(&l, "bytes_in", req->entity.base ? req->entity.len : 0);
+    ss__log_u64(&l, "bytes_out", req->bytes_sent);
+    ss__log_ms(&l, "duration_ms", ms);
+    ss__log_cstr(&l, "proto", req->version >= 0x200 ? "h2" : req->version == 0x100 ? "h1.0" : "h1.1");
+    ss__log_end(&l);
+    log_append(f, &l);
 }
 
 static void on_log_access(h2o_logger_t *self, h2o_req_t *req) {
@@ -204,11 +170,11 @@ static const char fds_exhausted_response[] = "HTTP/1.1 503 Service Unavailable\r
 /* Out of descriptors: frees the reserve one to take the oldest waiting
  * connection off the backlog and answer it 503 (plain HTTP/1.1; a TLS
  * client just sees the close), then takes the reserve again. */
-static void refuse_one(ss_h2o_front *f) {
+static void refuse_one(ss_h2o_front *f, int listen_fd) {
     if (f->reserve_fd < 0)
         return;
     close(f->reserve_fd);
-    int fd = accept4(f->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
         char sink[4096]; /* the request, so that close() sends FIN, not RST, and the 503 arrives */
         (void)!recv(fd, sink, sizeof sink, MSG_DONTWAIT);
@@ -218,6 +184,7 @@ static void refuse_one(ss_h2o_front *f) {
         shutdown(fd, SHUT_WR);
         close(fd);
         f->refused++;
+        f->stats.refused_fds++;
     }
     f->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
@@ -232,6 +199,7 @@ static void track_conn(ss_h2o_front *f, h2o_socket_t *sock) {
     c->sock = sock;
     h2o_linklist_insert(&f->conns, &c->link);
     f->n_conns++;
+    f->stats.connections++;
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = c;
     if (f->access_log) /* formatted once per connection, not per request */
@@ -247,16 +215,18 @@ bool ss__h2o_log_due(ss_h2o_front *f, int64_t *last_at) {
     return true;
 }
 
+/* Both listeners; the admin one is never paused by the connection limit
+ * (monitoring must get through when clients fill it). */
 static void on_accept(h2o_socket_t *listener, const char *err) {
     ss_h2o_front *f = listener->data;
+    bool admin = listener == f->admin_listener;
     if (err)
         return;
     for (;;) {
-        if (f->n_conns >= f->max_conns) {
+        if (!admin && f->n_conns >= f->max_conns) {
             if (!f->accept_paused && ss__h2o_log_due(f, &f->conn_limit_logged_at))
-                fprintf(stderr,
-                        "streamsy: %zu connections open (--max-connections); new ones wait until one closes\n",
-                        f->n_conns);
+                ss__logf(SS__LOG_WARN, "connections",
+                         "%zu connections open (--max-connections); new ones wait until one closes", f->n_conns);
             pause_accepting(f);
             return;
         }
@@ -267,20 +237,21 @@ static void on_accept(h2o_socket_t *listener, const char *err) {
             if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
                 return; /* EAGAIN: the backlog is empty; anything else concerns one connection */
             if (!f->out_of_fds && !f->fds_logged && ss__h2o_log_due(f, &f->fds_logged_at)) {
-                fprintf(stderr,
-                        "streamsy: cannot accept connections: %s; refusing new ones with 503 until "
-                        "descriptors free up\n",
-                        strerror(e));
+                ss__logf(SS__LOG_ERROR, "accept",
+                         "cannot accept connections: %s; refusing new ones with 503 until descriptors free up",
+                         strerror(e));
                 f->fds_logged = true;
             }
+            refuse_one(f, h2o_socket_get_fd(listener));
+            if (admin)
+                return; /* the admin listener just tries again on its next readiness */
             f->out_of_fds = true;
-            refuse_one(f);
             f->accept_retry_at = ss_protocol_now_ms(f->protocol) + SS_HTTP_ACCEPT_RETRY_MS;
             pause_accepting(f);
             return;
         }
         if (f->out_of_fds && f->fds_logged && ss__h2o_log_due(f, &f->fds_recovered_logged_at)) {
-            fprintf(stderr, "streamsy: accepting connections again (%zu refused meanwhile)\n", f->refused);
+            ss__logf(SS__LOG_INFO, "accept", "accepting connections again (%zu refused meanwhile)", f->refused);
             f->fds_logged = false;
             f->refused = 0;
         }
@@ -318,7 +289,10 @@ static void format_address(const struct sockaddr *sa, char *out, size_t cap, uin
     }
 }
 
-static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, char *err, size_t cap) {
+/* A listening socket on host:port; its bound address (with the actual port)
+ * in address (80 bytes) and *bound_port. */
+static ss_rc open_listener(const char *host, uint16_t port, int *out_fd, char *address, uint16_t *bound_port,
+                           char *err, size_t cap) {
     char port_text[8];
     snprintf(port_text, sizeof port_text, "%u", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
@@ -356,8 +330,8 @@ static ss_rc open_listener(ss_h2o_front *f, const char *host, uint16_t port, cha
     struct sockaddr_storage bound;
     socklen_t bl = sizeof bound;
     getsockname(fd, (struct sockaddr *)&bound, &bl);
-    format_address((struct sockaddr *)&bound, f->address, sizeof f->address, &f->port);
-    f->listen_fd = fd;
+    format_address((struct sockaddr *)&bound, address, 80, bound_port);
+    *out_fd = fd;
     return SS_OK;
 }
 
@@ -402,12 +376,20 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     h2o_linklist_init_anchor(&f->conns);
     h2o_linklist_init_anchor(&f->bodies);
 
-    ss_rc rc = open_listener(f, o->host ? o->host : "127.0.0.1", o->port, err, err_cap);
+    f->admin = o->admin;
+    f->admin_fd = -1;
+    ss_rc rc =
+        open_listener(o->host ? o->host : "127.0.0.1", o->port, &f->listen_fd, f->address, &f->port, err, err_cap);
+    if (rc == SS_OK && o->admin == SS_H2O_ADMIN_SEPARATE)
+        rc = open_listener(o->admin_host ? o->admin_host : "127.0.0.1", o->admin_port, &f->admin_fd,
+                           f->admin_address, &f->admin_port, err, err_cap);
     if (rc == SS_OK && o->tls_cert)
         rc = setup_tls(f, o->tls_cert, o->tls_key, err, err_cap);
     if (rc) {
         if (f->listen_fd >= 0)
             close(f->listen_fd);
+        if (f->admin_fd >= 0)
+            close(f->admin_fd);
         if (f->reserve_fd >= 0)
             close(f->reserve_fd);
         ss_free(f);
@@ -426,14 +408,14 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     ss__h2o_handler *h = (ss__h2o_handler *)h2o_create_handler(path, sizeof *h);
     h->super.on_req = ss__h2o_on_req;
     h->f = f;
-    if (o->access_log) {
-        /* on "/" for our requests and on the fallback path for errors h2o answers itself (400, 413, 417) */
-        h2o_pathconf_t *paths[] = {path, &host->fallback_path};
-        for (size_t i = 0; i < 2; i++) {
-            ss__h2o_logger *l = (ss__h2o_logger *)h2o_create_logger(paths[i], sizeof *l);
-            l->super.log_access = on_log_access;
-            l->f = f;
-        }
+    /* Every finished request is counted (and written to the access log when
+     * it is on): on "/" for ours and on the fallback path for the errors h2o
+     * answers itself (400, 413, 417). */
+    h2o_pathconf_t *paths[] = {path, &host->fallback_path};
+    for (size_t i = 0; i < 2; i++) {
+        ss__h2o_logger *l = (ss__h2o_logger *)h2o_create_logger(paths[i], sizeof *l);
+        l->super.log_access = on_log_access;
+        l->f = f;
     }
 
     f->loop = h2o_evloop_create();
@@ -446,11 +428,21 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     f->listener = h2o_evloop_socket_create(f->loop, f->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     f->listener->data = f;
     h2o_socket_read_start(f->listener, on_accept);
+    if (f->admin_fd >= 0) {
+        f->admin_listener = h2o_evloop_socket_create(f->loop, f->admin_fd, H2O_SOCKET_FLAG_DONT_READ);
+        f->admin_listener->data = f;
+        h2o_socket_read_start(f->admin_listener, on_accept);
+    }
+    f->started_at = time(NULL);
     *out = f;
     return SS_OK;
 }
 
 const char *ss_h2o_front_address(const ss_h2o_front *f) { return f->address; }
+
+const char *ss_h2o_front_admin_address(const ss_h2o_front *f) {
+    return f->admin_fd >= 0 ? f->admin_address : NULL;
+}
 
 uint16_t ss_h2o_front_port(const ss_h2o_front *f) { return f->port; }
 
@@ -503,19 +495,23 @@ static int64_t mono_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void close_listener(h2o_socket_t **l, int *fd) {
+    if (!*l)
+        return;
+    h2o_socket_read_stop(*l);
+    h2o_socket_close(*l); /* closes the fd */
+    *l = NULL;
+    *fd = -1;
+}
+
 ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop) {
     int64_t next_expiry = 0;
     while (!*stop)
         turn(f, SS_HTTP_LOOP_MAX_WAIT_MS, &next_expiry);
 
-    /* stop accepting */
+    /* stop accepting (the admin listener stays while draining: /readyz says so) */
     f->stopping = true;
-    if (f->listener) {
-        h2o_socket_read_stop(f->listener);
-        h2o_socket_close(f->listener); /* closes listen_fd */
-        f->listener = NULL;
-        f->listen_fd = -1;
-    }
+    close_listener(&f->listener, &f->listen_fd);
     /* answer parked long-polls, end SSE responses */
     ss__h2o_end_all_live(f);
     /* let responses in flight finish; idle connections see EOF and close */
@@ -523,6 +519,7 @@ ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop) {
     int64_t until = mono_ms() + SS_HTTP_SHUTDOWN_GRACE_MS;
     while (f->n_conns && mono_ms() < until)
         turn(f, 20, &next_expiry);
+    close_listener(&f->admin_listener, &f->admin_fd);
     if (f->n_conns) {
         shutdown_conns(f, SHUT_RDWR);
         until = mono_ms() + 500;
@@ -533,19 +530,15 @@ ss_rc ss_h2o_front_run(ss_h2o_front *f, volatile sig_atomic_t *stop) {
     turn(f, 0, &next_expiry); /* free the sockets h2o closed last */
     log_flush(f);
     if (f->n_conns)
-        fprintf(stderr, "streamsy: %zu connection(s) did not close on shutdown\n", f->n_conns);
+        ss__logf(SS__LOG_WARN, "shutdown", "%zu connection(s) did not close on shutdown", f->n_conns);
     return SS_OK;
 }
 
 void ss_h2o_front_free(ss_h2o_front *f) {
     if (!f)
         return;
-    if (f->listener) {
-        h2o_socket_read_stop(f->listener);
-        h2o_socket_close(f->listener);
-        f->listener = NULL;
-        f->listen_fd = -1;
-    }
+    close_listener(&f->listener, &f->listen_fd);
+    close_listener(&f->admin_listener, &f->admin_fd);
     if (f->n_conns == 0 && f->ctx_inited) {
         h2o_context_dispose(&f->ctx);
         h2o_evloop_destroy(f->loop);
@@ -555,6 +548,8 @@ void ss_h2o_front_free(ss_h2o_front *f) {
             SSL_CTX_free(f->ssl_ctx);
         if (f->listen_fd >= 0)
             close(f->listen_fd);
+        if (f->admin_fd >= 0)
+            close(f->admin_fd);
         if (f->reserve_fd >= 0)
             close(f->reserve_fd);
         ss_free(f->log);

@@ -51,11 +51,22 @@
 /* Over the output budget, responses whose bytes have waited this long for
  * their client are cut first. */
 #define SS_HTTP_SLOW_READER_MS 1000
+/* /readyz answers 503 for this long after a failed group-commit flush. */
+#define SS_HTTP_READY_HOLD_MS 10000
+/* /metrics bodies are built in a buffer of at most this size. */
+#define SS_HTTP_METRICS_MAX_BYTES (1u << 20)
 /* Response bodies up to this size are sent even over the output budget
  * (errors, small reads, the 503 itself). */
 #define SS_HTTP_BUDGET_EXEMPT_BYTES (16u << 10)
 
 typedef struct ss_h2o_front ss_h2o_front;
+
+/* Where /metrics, /healthz and /readyz are served (see admin.c). */
+typedef enum ss_h2o_admin {
+    SS_H2O_ADMIN_MAIN,     /* on the main listener, before the stream routes */
+    SS_H2O_ADMIN_SEPARATE, /* on admin_host:admin_port only */
+    SS_H2O_ADMIN_OFF,
+} ss_h2o_admin;
 
 typedef struct ss_h2o_front_options {
     ss_handler *handler;   /* required; borrowed */
@@ -70,6 +81,9 @@ typedef struct ss_h2o_front_options {
                                 new connections wait in the listen backlog until one closes */
     size_t max_output_bytes; /* response bytes held for clients that have not taken them; 0: no limit.
                                 Over it: slow readers are cut, then large new responses get 503 */
+    ss_h2o_admin admin;
+    const char *admin_host; /* SS_H2O_ADMIN_SEPARATE; NULL: 127.0.0.1 */
+    uint16_t admin_port;    /* 0: any free port (see ss_h2o_front_admin_address) */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in
@@ -78,6 +92,8 @@ SS_MUST_USE ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front *
 /* The bound address with its actual port: "127.0.0.1:4437", "[::1]:4437". */
 const char *ss_h2o_front_address(const ss_h2o_front *f);
 uint16_t ss_h2o_front_port(const ss_h2o_front *f);
+/* The admin listener's bound address, or NULL when there is none. */
+const char *ss_h2o_front_admin_address(const ss_h2o_front *f);
 bool ss_h2o_front_is_tls(const ss_h2o_front *f);
 /* Serves until *stop becomes non-zero (set it from a signal handler; the
  * loop notices within SS_HTTP_LOOP_MAX_WAIT_MS, at once when the signal

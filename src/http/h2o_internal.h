@@ -13,6 +13,30 @@
 
 #define SS__ACCESS_LOG_FLUSH_BYTES (64u << 10)
 
+/* Request methods counted apart; others count as "other". */
+#define SS__METHODS(X) X(GET) X(HEAD) X(POST) X(PUT) X(DELETE) X(OPTIONS)
+enum {
+#define SS__METHOD_ENUM(m) SS__METHOD_##m,
+    SS__METHODS(SS__METHOD_ENUM)
+#undef SS__METHOD_ENUM
+        SS__METHOD_OTHER,
+    SS__METHOD_COUNT
+};
+#define SS__STATUS_MIN 100
+#define SS__STATUS_COUNT 500 /* 100..599 */
+
+/* What the front end counts (the gauges are read off live state). */
+typedef struct ss__http_stats {
+    uint64_t requests[SS__METHOD_COUNT][SS__STATUS_COUNT];
+    uint64_t bytes_in, bytes_out;
+    uint64_t connections;                          /* accepted */
+    uint64_t refused_fds;                          /* answered 503 for want of a descriptor */
+    uint64_t cut_stalled, cut_pending, cut_budget; /* responses cut: SSE stall, SSE pending cap, budget */
+    uint64_t refused_budget;                       /* large responses answered 503 over the budget */
+    uint64_t long_polls, sses;                     /* gauges: live reads open now */
+    uint64_t flush_failures;
+} ss__http_stats;
+
 /* Owned by: main (ss_h2o_front_new / ss_h2o_front_free). */
 struct ss_h2o_front {
     ss_handler *handler;
@@ -29,7 +53,15 @@ struct ss_h2o_front {
 
     int listen_fd;
     h2o_socket_t *listener;
-    char address[80]; /* "127.0.0.1:4437" / "[::1]:4437" */
+    ss_h2o_admin admin;
+    int admin_fd; /* -1: no admin listener */
+    h2o_socket_t *admin_listener;
+    char admin_address[80];
+    uint16_t admin_port;
+    ss__http_stats stats;
+    time_t started_at;
+    int64_t storage_failed_at; /* when a flush last failed (ms), for /readyz */
+    char address[80];          /* "127.0.0.1:4437" / "[::1]:4437" */
     uint16_t port;
 
     h2o_linklist_t held; /* ss__held: responses waiting for the next flush */
@@ -88,6 +120,13 @@ SS_MUST_USE ss_rc ss__h2o_flush_and_release(ss_h2o_front *f);
 ss__conn *ss__h2o_conn_of(h2o_req_t *req);
 /* Appends one access-log line for a finished request. */
 void ss__h2o_log_request(ss_h2o_front *f, h2o_req_t *req);
+
+/* admin.c: counts a finished request; answers /metrics, /healthz and
+ * /readyz when the request is for them (true: answered). */
+void ss__h2o_count_request(ss_h2o_front *f, h2o_req_t *req);
+bool ss__h2o_admin_request(ss_h2o_front *f, h2o_req_t *req);
+/* Whether readiness holds now; why not in *why (static text). */
+bool ss__h2o_ready(ss_h2o_front *f, const char **why);
 
 /* True at most once per SS_HTTP_REPEAT_LOG_MS for the same *last_at: a
  * condition that comes and goes under load is logged, not spammed. */

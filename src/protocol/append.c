@@ -213,6 +213,10 @@ ss_rc ss_stream_append(ss_protocol_stream *s, const ss_append_options *o, ss_are
             return rc;
         if (oc.status == SS_COMMIT_COMMITTED) {
             ss__emit_commit(p, &oc.record);
+            p->stats.appends++;
+            p->stats.messages += n;
+            for (size_t i = 0; i < n; i++)
+                p->stats.bytes += msgs[i].data.len;
             *out = d.result;
             out->offset = oc.record.tail;
             out->closed = oc.record.closed;

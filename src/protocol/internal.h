@@ -55,6 +55,7 @@ struct ss_protocol {
     uint32_t long_poll_timeout_ms;
     ss_offset_gen gen;
     ss_offset initial; /* gen.initial, parsed */
+    ss_protocol_stats stats;
     uint32_t (*random)(void *ctx);
     void *random_ctx;
     uint64_t prng;

@@ -94,6 +94,10 @@ const char *ss_protocol_initial_offset(const ss_protocol *p) { return p->gen.ini
 
 ss_offset ss_protocol_start_offset(const ss_protocol *p) { return p->initial; }
 
+const ss_protocol_stats *ss_protocol_get_stats(const ss_protocol *p) { return &p->stats; }
+
+ss_stream_factory *ss_protocol_storage(const ss_protocol *p) { return p->storage; }
+
 /* ---- binding and lookup ---------------------------------------------------- */
 
 ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out) {
@@ -119,7 +123,10 @@ static ss_rc expire(ss_protocol *p, ss_slice id) {
     ss_delete_plan plan = {
         .id = id, .reason = SS_DELETE_EXPIRY, .effects = {.notify = true, .cancel_expiry = true}};
     ss_delete_outcome outcome;
-    return ss_storage_delete(p->storage, &plan, &outcome);
+    ss_rc rc = ss_storage_delete(p->storage, &plan, &outcome);
+    if (rc == SS_OK && (outcome == SS_DELETE_OUTCOME_PURGED || outcome == SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED))
+        p->stats.expired++;
+    return rc;
 }
 
 ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found) {
@@ -190,6 +197,7 @@ void ss__touch(ss_protocol *p, ss_storage_stream *st, const ss_record *r) {
 /* ---- expiry ---------------------------------------------------------------- */
 
 ss_rc ss_protocol_handle_scheduled_expiry(ss_protocol *p, ss_slice id) {
+    p->stats.expiry_runs++;
     ss_storage_stream *st;
     ss_rc rc = ss_storage_open(p->storage, id, &st);
     if (rc)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "base/log.h"
 #include "config.h"
 #include "http/h2o_front.h"
 #include "options.h"
@@ -69,14 +70,14 @@ static size_t fit_descriptor_limit(const ss_cli_options *o) {
         return o->max_connections;
     size_t fits = rl.rlim_cur > FD_RESERVE ? (size_t)(rl.rlim_cur - FD_RESERVE) : 1;
     if (o->max_connections_given) {
-        fprintf(stderr,
-                "streamsy: warning: --max-connections %zu does not fit the open-files limit %llu "
-                "(%d are kept for other uses); connections that find no descriptor get 503\n",
-                o->max_connections, (unsigned long long)rl.rlim_cur, FD_RESERVE);
+        ss__logf(SS__LOG_WARN, "start",
+                 "--max-connections %zu does not fit the open-files limit %llu (%d are kept for other uses); "
+                 "connections that find no descriptor get 503",
+                 o->max_connections, (unsigned long long)rl.rlim_cur, FD_RESERVE);
         return o->max_connections;
     }
-    fprintf(stderr, "streamsy: max connections %zu (open-files limit %llu)\n", fits,
-            (unsigned long long)rl.rlim_cur);
+    ss__logf(SS__LOG_INFO, "start", "max connections %zu (open-files limit %llu)", fits,
+             (unsigned long long)rl.rlim_cur);
     return fits;
 }
 
@@ -92,18 +93,20 @@ static int serve(const ss_cli_options *o) {
 
     install_signals();
     tune_malloc();
+    ss__log_configure(o->log_format == SS_CLI_LOG_JSON ? SS__LOG_JSON : SS__LOG_TEXT,
+                      (ss__log_level)o->log_level); /* the two enums list the levels in the same order */
 
     if ((rc = ss_server_open_storage(o, &storage, err, sizeof err)) != SS_OK) {
-        fprintf(stderr, "streamsy: %s\n", err);
+        ss__logf(SS__LOG_ERROR, "start", "%s", err);
         goto done;
     }
     ss_protocol_options po = {.storage = storage, .long_poll_timeout_ms = o->long_poll_timeout_ms};
     if ((rc = ss_protocol_new(&po, &protocol)) != SS_OK) {
-        fprintf(stderr, "streamsy: cannot create the protocol: %s\n", ss_rc_str(rc));
+        ss__logf(SS__LOG_ERROR, "start", "cannot create the protocol: %s", ss_rc_str(rc));
         goto done;
     }
     if (o->config_path && (rc = ss_config_load(o->config_path, &config, err, sizeof err)) != SS_OK) {
-        fprintf(stderr, "streamsy: %s\n", err);
+        ss__logf(SS__LOG_ERROR, "start", "%s", err);
         goto done;
     }
     ss_handler_options ho = {.protocol = protocol,
@@ -112,7 +115,7 @@ static int serve(const ss_cli_options *o) {
                              .trust_forwarded = o->trust_proxy,
                              .validator = config ? ss_config_validator(config) : (ss_http_validator){0}};
     if ((rc = ss_handler_new(&ho, &handler)) != SS_OK) {
-        fprintf(stderr, "streamsy: cannot create the HTTP handler: %s\n", ss_rc_str(rc));
+        ss__logf(SS__LOG_ERROR, "start", "cannot create the HTTP handler: %s", ss_rc_str(rc));
         goto done;
     }
     ss_h2o_front_options fo = {
@@ -126,9 +129,14 @@ static int serve(const ss_cli_options *o) {
         .access_log = o->access_log,
         .max_connections = fit_descriptor_limit(o),
         .max_output_bytes = o->max_output_bytes,
+        .admin = o->admin == SS_CLI_ADMIN_SEPARATE ? SS_H2O_ADMIN_SEPARATE
+                 : o->admin == SS_CLI_ADMIN_OFF    ? SS_H2O_ADMIN_OFF
+                                                   : SS_H2O_ADMIN_MAIN,
+        .admin_host = o->admin_host,
+        .admin_port = o->admin_port,
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
-        fprintf(stderr, "streamsy: %s\n", err);
+        ss__logf(SS__LOG_ERROR, "start", "%s", err);
         goto done;
     }
     printf("streamsy %s listening on %s://%s%s (storage %s%s%s, %s, long-poll %u ms%s)\n", ss_version(),
@@ -138,6 +146,8 @@ static int serve(const ss_cli_options *o) {
            ss_h2o_front_is_tls(front) ? ", h2 via ALPN"
            : o->http2                 ? ", h2c"
                                       : "");
+    if (ss_h2o_front_admin_address(front))
+        printf("streamsy admin (/metrics, /healthz, /readyz) on http://%s\n", ss_h2o_front_admin_address(front));
     fflush(stdout);
 
     rc = ss_h2o_front_run(front, &stop_requested);

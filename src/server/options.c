@@ -26,6 +26,9 @@ typedef enum setting_id {
     OPT_TRUST_PROXY,
     OPT_MAX_CONNECTIONS,
     OPT_MAX_OUTPUT,
+    OPT_ADMIN_LISTEN,
+    OPT_LOG_FORMAT,
+    OPT_LOG_LEVEL,
     OPT_COUNT,
 } setting_id;
 
@@ -50,6 +53,9 @@ static const setting settings[OPT_COUNT] = {
     [OPT_TRUST_PROXY] = {"--trust-proxy", "STREAMSY_TRUST_PROXY", true, false},
     [OPT_MAX_CONNECTIONS] = {"--max-connections", "STREAMSY_MAX_CONNECTIONS", false, false},
     [OPT_MAX_OUTPUT] = {"--max-output-bytes", "STREAMSY_MAX_OUTPUT_BYTES", false, false},
+    [OPT_ADMIN_LISTEN] = {"--admin-listen", "STREAMSY_ADMIN_LISTEN", false, false},
+    [OPT_LOG_FORMAT] = {"--log-format", "STREAMSY_LOG_FORMAT", false, false},
+    [OPT_LOG_LEVEL] = {"--log-level", "STREAMSY_LOG_LEVEL", false, false},
 };
 
 /* The winning raw value of one setting and where it came from. */
@@ -91,6 +97,13 @@ static const char usage_text[] =
     "  --max-output-bytes N        response bytes held for clients that have not read them;\n"
     "                              past it the slowest readers are cut and large new responses\n"
     "                              get 503 (default 268435456) [STREAMSY_MAX_OUTPUT_BYTES]\n"
+    "  --admin-listen HOST:PORT|off  serve /metrics, /healthz and /readyz on this address only\n"
+    "                              (default: on the main listener) or not at all\n"
+    "                              [STREAMSY_ADMIN_LISTEN]\n"
+    "  --log-format text|json      log entries as text or one JSON object per line\n"
+    "                              (default text) [STREAMSY_LOG_FORMAT]\n"
+    "  --log-level error|warn|info|debug  the least severe entries written; the access log is\n"
+    "                              info (default info) [STREAMSY_LOG_LEVEL]\n"
     "  --help                      this text\n"
     "\n"
     "Every flag also takes the form --flag=value.\n";
@@ -154,7 +167,9 @@ static bool host_char_ok(char c, bool v6) {
     return v6 && (c == ':' || c == '%');
 }
 
-static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size_t cap) {
+/* HOST:PORT (IPv6 in brackets) into host (SS_CLI_MAX_HOST_BYTES + 1), v6, port. */
+static bool parse_address(const raw_value *rv, char *out_host, bool *out_v6, uint16_t *out_port, char *err,
+                          size_t cap) {
     const char *s = rv->text;
     const char *host, *host_end, *port;
     bool v6 = false;
@@ -187,11 +202,22 @@ static bool parse_listen(const raw_value *rv, ss_cli_options *o, char *err, size
     uint64_t p;
     if (!parse_uint(port, 65535, &p))
         return ss__fail(err, cap, "invalid %s '%s' (port must be 0..65535)", rv->source, s);
-    memcpy(o->host, host, hlen);
-    o->host[hlen] = '\0';
-    o->host_is_ipv6 = v6;
-    o->port = (uint16_t)p;
+    memcpy(out_host, host, hlen);
+    out_host[hlen] = '\0';
+    *out_v6 = v6;
+    *out_port = (uint16_t)p;
     return true;
+}
+
+/* One of `words` (NULL-terminated); its index in *out. */
+static bool parse_word(const raw_value *rv, const char *const *words, int *out, char *err, size_t cap) {
+    for (int i = 0; words[i]; i++)
+        if (strcmp(rv->text, words[i]) == 0)
+            return *out = i, true;
+    char list[128] = "";
+    for (int i = 0; words[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", words[i]);
+    return ss__fail(err, cap, "invalid %s '%s' (expected %s)", rv->source, rv->text, list);
 }
 
 /* A number setting: the default when not given, else min..max. */
@@ -232,8 +258,29 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
 
     rv = &raw[OPT_LISTEN];
     raw_value listen_default = {SS_CLI_DEFAULT_LISTEN, "default listen address", false};
-    if (!parse_listen(rv->text ? rv : &listen_default, o, err, cap))
+    if (!parse_address(rv->text ? rv : &listen_default, o->host, &o->host_is_ipv6, &o->port, err, cap))
         return false;
+
+    rv = &raw[OPT_ADMIN_LISTEN];
+    o->admin = SS_CLI_ADMIN_MAIN;
+    if (rv->text && strcmp(rv->text, "off") == 0) {
+        o->admin = SS_CLI_ADMIN_OFF;
+    } else if (rv->text && rv->text[0]) {
+        if (!parse_address(rv, o->admin_host, &o->admin_host_is_ipv6, &o->admin_port, err, cap))
+            return false;
+        o->admin = SS_CLI_ADMIN_SEPARATE;
+    }
+
+    static const char *const formats[] = {"text", "json", NULL};
+    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    int w = 0;
+    if (raw[OPT_LOG_FORMAT].text && !parse_word(&raw[OPT_LOG_FORMAT], formats, &w, err, cap))
+        return false;
+    o->log_format = (ss_cli_log_format)w;
+    w = SS_CLI_LOG_INFO;
+    if (raw[OPT_LOG_LEVEL].text && !parse_word(&raw[OPT_LOG_LEVEL], levels, &w, err, cap))
+        return false;
+    o->log_level = (ss_cli_log_level)w;
 
     rv = &raw[OPT_STORAGE];
     const char *storage = rv->text ? rv->text : "sqlite:" SS_CLI_DEFAULT_SQLITE_PATH;

@@ -39,6 +39,20 @@ typedef enum ss_cli_command {
     SS_CLI_VERSION,
 } ss_cli_command;
 
+typedef enum ss_cli_admin {
+    SS_CLI_ADMIN_MAIN,     /* /metrics, /healthz, /readyz on the main listener (default) */
+    SS_CLI_ADMIN_SEPARATE, /* on --admin-listen HOST:PORT only */
+    SS_CLI_ADMIN_OFF,      /* --admin-listen off */
+} ss_cli_admin;
+
+typedef enum ss_cli_log_format { SS_CLI_LOG_TEXT, SS_CLI_LOG_JSON } ss_cli_log_format;
+typedef enum ss_cli_log_level {
+    SS_CLI_LOG_ERROR,
+    SS_CLI_LOG_WARN,
+    SS_CLI_LOG_INFO,
+    SS_CLI_LOG_DEBUG
+} ss_cli_log_level;
+
 typedef enum ss_cli_storage {
     SS_CLI_STORAGE_MEMORY,
     SS_CLI_STORAGE_SQLITE,
@@ -68,6 +82,12 @@ typedef struct ss_cli_options {
     size_t max_connections;     /* open client connections; more wait in the listen backlog */
     bool max_connections_given; /* set by flag or environment (else the fd limit may lower it) */
     size_t max_output_bytes;    /* response bytes held for clients that have not taken them */
+    ss_cli_admin admin;
+    char admin_host[SS_CLI_MAX_HOST_BYTES + 1]; /* SS_CLI_ADMIN_SEPARATE */
+    bool admin_host_is_ipv6;
+    uint16_t admin_port;
+    ss_cli_log_format log_format; /* --log-format text|json */
+    ss_cli_log_level log_level;   /* --log-level error|warn|info|debug (default info) */
 } ss_cli_options;
 
 /* Parses argv (argv[0] is the program name) with `envp` as the environment

@@ -1,5 +1,6 @@
 /* Opens the storage the command line asked for. */
 #include "storage_open.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static bool make_parent_dirs(const char *path, char *err, size_t cap) {
 
 static void log_to_stderr(void *ctx, const char *line) {
     (void)ctx;
-    fprintf(stderr, "streamsy: %s\n", line);
+    ss__logf(SS__LOG_ERROR, "storage", "%s", line);
 }
 
 ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, char *err, size_t err_cap) {

@@ -3,6 +3,7 @@
  * after) the adapter reported success. */
 #include <assert.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/errf.h"
 #include "streamsy/storage.h"
@@ -82,6 +83,27 @@ void ss_storage_set_effect_host(ss_stream_factory *f, const ss_effect_host *host
         memset(&f->host, 0, sizeof f->host);
 }
 
+/* ---- stats ---------------------------------------------------------------- */
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Counts a failed call; returns rc. */
+static ss_rc noted(ss_stream_factory *f, ss_rc rc) {
+    if (rc && (unsigned)rc < SS_RC_COUNT)
+        f->_stats.errors[rc]++;
+    return rc;
+}
+
+static void observe_seconds(ss_histogram *h, uint64_t since_ns) {
+    ss_histogram_observe(h, ss_latency_bounds, SS_LATENCY_BOUNDS_N, (double)(mono_ns() - since_ns) / 1e9);
+}
+
+const ss_storage_stats *ss_storage_get_stats(const ss_stream_factory *f) { return &f->_stats; }
+
 /* ---- factory ------------------------------------------------------------- */
 
 bool ss_storage_can_fork(const ss_stream_factory *f) { return f->m->fork != NULL; }
@@ -98,9 +120,10 @@ ss_rc ss_storage_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena 
     ss_create_outcome o;
     ss_rc rc = f->m->create(f, p, a, &o);
     if (rc)
-        return rc;
+        return noted(f, rc);
     if (o.status == SS_CREATE_OUTCOME_CREATED) {
         f->_writes++;
+        f->_stats.creates++;
         run_effects(f, p->record.id, &p->effects, false);
     }
     *out = o;
@@ -115,9 +138,10 @@ ss_rc ss_storage_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, 
     ss_create_outcome o;
     ss_rc rc = f->m->fork(f, p, a, &o);
     if (rc)
-        return rc;
+        return noted(f, rc);
     if (o.status == SS_CREATE_OUTCOME_CREATED) {
         f->_writes++;
+        f->_stats.forks++;
         run_effects(f, p->child.id, &p->effects, false);
     }
     *out = o;
@@ -130,14 +154,16 @@ ss_rc ss_storage_delete(ss_stream_factory *f, const ss_delete_plan *p, ss_delete
     ss_delete_outcome o;
     ss_rc rc = f->m->remove(f, p, &o);
     if (rc)
-        return rc;
+        return noted(f, rc);
     switch (o) {
     case SS_DELETE_OUTCOME_PURGED:
         f->_writes++;
+        f->_stats.deletes++;
         run_effects(f, p->id, &p->effects, true);
         break;
     case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
         f->_writes++;
+        f->_stats.deletes++;
         run_effects(f, p->id, &p->effects, false);
         break;
     case SS_DELETE_OUTCOME_NOT_FOUND:
@@ -175,10 +201,14 @@ bool ss_storage_has_unflushed(const ss_stream_factory *f) {
 ss_rc ss_storage_flush(ss_stream_factory *f) {
     if (!ss_storage_has_unflushed(f))
         return SS_OK;
-    uint64_t writes = f->_writes;
+    uint64_t writes = f->_writes, t0 = mono_ns();
     ss_rc rc = f->m->flush(f);
+    observe_seconds(&f->_stats.flush_seconds, t0);
+    if (rc == SS_OK)
+        ss_histogram_observe(&f->_stats.flush_batch, ss_batch_bounds, SS_BATCH_BOUNDS_N,
+                             (double)(writes - f->_flushed));
     f->_flushed = writes; /* on failure the unflushed writes were rolled back: nothing is pending */
-    return rc;
+    return noted(f, rc);
 }
 
 ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
@@ -196,15 +226,15 @@ void ss_storage_factory_free(ss_stream_factory *f) {
 /* ---- storage streams ----------------------------------------------------- */
 
 ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found) {
-    return s->m->get_record(s, a, out, out_found);
+    return noted(s->factory, s->m->get_record(s, a, out, out_found));
 }
 
 ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out) {
-    return s->m->list_messages(s, o, a, out);
+    return noted(s->factory, s->m->list_messages(s, o, a, out));
 }
 
 ss_rc ss_storage_get_producer(ss_storage_stream *s, ss_slice producer_id, ss_producer *out, bool *out_found) {
-    return s->m->get_producer(s, producer_id, out, out_found);
+    return noted(s->factory, s->m->get_producer(s, producer_id, out, out_found));
 }
 
 /* Offsets in a plan must strictly increase and lie above the expected tail. */
@@ -221,12 +251,17 @@ ss_rc ss_storage_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_aren
     if (!plan_offsets_ordered(p))
         return SS_MISUSE;
     ss_commit_outcome o;
+    uint64_t t0 = mono_ns();
     ss_rc rc = s->m->commit(s, p, a, &o);
+    observe_seconds(&s->factory->_stats.commit_seconds, t0);
     if (rc)
-        return rc;
+        return noted(s->factory, rc);
     assert(o.status == SS_COMMIT_COMMITTED || o.reason != SS_FAIL_NONE);
+    if (o.status != SS_COMMIT_COMMITTED)
+        s->factory->_stats.conflicts++;
     if (o.status == SS_COMMIT_COMMITTED) {
         s->factory->_writes++;
+        s->factory->_stats.commits++;
         run_effects(s->factory, s->id, &p->effects, false);
     }
     *out = o;

@@ -29,6 +29,37 @@ Test(options, serve_defaults_to_loopback_4437_sqlite_and_a_30_second_long_poll) 
     cr_assert_eq(o.max_connections, SS_CLI_DEFAULT_MAX_CONNECTIONS);
     cr_assert_not(o.max_connections_given);
     cr_assert_eq(o.max_output_bytes, SS_CLI_DEFAULT_MAX_OUTPUT_BYTES);
+    cr_assert_eq(o.admin, SS_CLI_ADMIN_MAIN);
+    cr_assert_eq(o.log_format, SS_CLI_LOG_TEXT);
+    cr_assert_eq(o.log_level, SS_CLI_LOG_INFO);
+}
+
+Test(options, admin_address_log_format_and_level) {
+    ss_cli_options o;
+    char err[256];
+    cr_assert(parse(ARGV("serve", "--admin-listen", "[::1]:9437", "--log-format", "json", "--log-level", "debug"),
+                    NULL, &o, err),
+              "%s", err);
+    cr_assert_eq(o.admin, SS_CLI_ADMIN_SEPARATE);
+    cr_assert_str_eq(o.admin_host, "::1");
+    cr_assert(o.admin_host_is_ipv6);
+    cr_assert_eq(o.admin_port, 9437);
+    cr_assert_eq(o.log_format, SS_CLI_LOG_JSON);
+    cr_assert_eq(o.log_level, SS_CLI_LOG_DEBUG);
+    const char *env[] = {"STREAMSY_ADMIN_LISTEN=off", "STREAMSY_LOG_LEVEL=warn", NULL};
+    cr_assert(parse(ARGV("serve"), env, &o, err), "%s", err);
+    cr_assert_eq(o.admin, SS_CLI_ADMIN_OFF);
+    cr_assert_eq(o.log_level, SS_CLI_LOG_WARN);
+    const char *const *bad[] = {
+        ARGV("serve", "--admin-listen", "9437"),
+        ARGV("serve", "--log-format", "xml"),
+        ARGV("serve", "--log-level", "verbose"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char e[256] = "";
+        cr_assert_not(parse(bad[i], NULL, &o, e), "case %zu must fail", i);
+        cr_assert(strstr(e, bad[i][2]) != NULL, "case %zu names the flag: %s", i, e);
+    }
 }
 
 Test(options, the_flags_used_by_automated_checks_parse) {
