@@ -24,7 +24,9 @@ const char *ss__log_level_name(ss__log_level level) {
 }
 
 /* Room left, keeping two bytes for the closing "}\n". */
-static size_t room(const ss__log_line *l) { return l->len + 2 < SS__LOG_LINE_MAX ? SS__LOG_LINE_MAX - 2 - l->len : 0; }
+static size_t room(const ss__log_line *l) {
+    return l->len + 2 < SS__LOG_LINE_MAX ? SS__LOG_LINE_MAX - 2 - l->len : 0;
+}
 
 static void put(ss__log_line *l, const char *s, size_t n) {
     if (n > room(l))

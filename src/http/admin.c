@@ -52,7 +52,8 @@ bool ss__h2o_ready(ss_h2o_front *f, const char **why) {
         *why = "draining";
     else if (ss->errors[SS_CORRUPT])
         *why = "storage corrupt";
-    else if (f->storage_failed_at && ss_protocol_now_ms(f->protocol) - f->storage_failed_at < SS_HTTP_READY_HOLD_MS)
+    else if (f->storage_failed_at &&
+             ss_protocol_now_ms(f->protocol) - f->storage_failed_at < SS_HTTP_READY_HOLD_MS)
         *why = "storage flush failed";
     else
         return true;
@@ -120,10 +121,12 @@ static void render_http(ss_h2o_front *f, ss_buf *b) {
     family(b, "streamsy_live_readers", "gauge", "Live reads open, by mode.");
     sample(b, "streamsy_live_readers", "mode=\"long-poll\"", s->long_polls);
     sample(b, "streamsy_live_readers", "mode=\"sse\"", s->sses);
-    gauge(b, "streamsy_output_bytes", "Response bytes held for clients that have not taken them.", f->output_bytes);
+    gauge(b, "streamsy_output_bytes", "Response bytes held for clients that have not taken them.",
+          f->output_bytes);
     gauge(b, "streamsy_output_budget_bytes", "The --max-output-bytes budget (0: none).",
           f->output_budget == SIZE_MAX ? 0 : f->output_budget);
-    family(b, "streamsy_responses_cut_total", "counter", "Responses ended early to protect the server, by reason.");
+    family(b, "streamsy_responses_cut_total", "counter",
+           "Responses ended early to protect the server, by reason.");
     sample(b, "streamsy_responses_cut_total", "reason=\"budget\"", s->cut_budget);
     sample(b, "streamsy_responses_cut_total", "reason=\"sse-stall\"", s->cut_stalled);
     sample(b, "streamsy_responses_cut_total", "reason=\"sse-pending\"", s->cut_pending);
@@ -153,9 +156,10 @@ static void render_storage(ss_h2o_front *f, ss_buf *b) {
         snprintf(labels, sizeof labels, "cause=\"%s\"", cause);
         sample(b, "streamsy_storage_errors_total", labels, s->errors[rc]);
     }
-    counter(b, "streamsy_storage_flush_failures_total", "Group-commit flushes that failed.", f->stats.flush_failures);
-    histogram(b, "streamsy_storage_commit_seconds", "Storage commit latency.", &s->commit_seconds, ss_latency_bounds,
-              SS_LATENCY_BOUNDS_N);
+    counter(b, "streamsy_storage_flush_failures_total", "Group-commit flushes that failed.",
+            f->stats.flush_failures);
+    histogram(b, "streamsy_storage_commit_seconds", "Storage commit latency.", &s->commit_seconds,
+              ss_latency_bounds, SS_LATENCY_BOUNDS_N);
     histogram(b, "streamsy_storage_flush_seconds", "Group-commit flush latency.", &s->flush_seconds,
               ss_latency_bounds, SS_LATENCY_BOUNDS_N);
     histogram(b, "streamsy_storage_flush_batch_writes", "Writes made durable by one group-commit flush.",
