@@ -71,7 +71,7 @@ fuzz: setup
 	fuzz/run.sh
 
 format:
-	git ls-files '*.c' '*.h' | xargs clang-format -i
+	git ls-files --cached --others --exclude-standard '*.c' '*.h' | xargs clang-format -i
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

@@ -11,6 +11,6 @@ while IFS= read -r f; do
     echo "not formatted: $f (make format)"
     bad=1
   fi
-done < <(git ls-files '*.c' '*.h' 2>/dev/null || find src include tests examples bench -name '*.[ch]')
+done < <(git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find src include tests examples bench -name '*.[ch]')
 [ "$bad" -eq 0 ] && echo "format: every C file follows .clang-format"
 exit "$bad"
