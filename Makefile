@@ -5,6 +5,8 @@
 #   make test-sanitize   the same in build-asan/ with ASan + UBSan (SANITIZE=ON)
 #   make run ARGS=...    build the server, then build/streamsy serve $(ARGS)
 #   make bench           bench/run.sh (wrk against bench-hello and streamsy)
+#   make bench-compare   bench/compare.sh: Streamsy (memory, SQLite) beside the Node reference
+#                        server and a trivial C responder, fan-out and idle connections included
 #   make fuzz            fuzz/run.sh: every libFuzzer target for FUZZ_SECONDS (default
 #                        120) each, or FUZZ_RUNS inputs each, in build-fuzz/ (clang-14)
 #   make format          clang-format every C file (.clang-format; make test checks it)
@@ -27,7 +29,7 @@ ARGS ?=
 
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build setup test test-sanitize build-sanitize run bench fuzz install format clean
+.PHONY: all build setup test test-sanitize build-sanitize run bench bench-compare fuzz install format clean
 
 all: build
 
@@ -66,6 +68,9 @@ run: $(BUILD)/build.ninja
 
 bench: setup
 	BUILD_DIR=$(BUILD) bench/run.sh
+
+bench-compare: setup
+	BUILD_DIR=$(BUILD) bench/compare.sh
 
 fuzz: setup
 	fuzz/run.sh

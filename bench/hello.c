@@ -1,9 +1,11 @@
 /* bench-hello: the smallest useful h2o (evloop) server, the baseline for
- * bench/run.sh. Every GET or HEAD gets "hello\n" (200, Content-Length 6);
- * anything else gets 405. Same h2o version, loop and listen setup as the
- * streamsy front end, so the difference in a benchmark is Streamsy's own work.
+ * bench/run.sh and the ceiling in bench/compare.sh. Every GET or HEAD gets
+ * "hello\n" (200, Content-Length 6), or --body-bytes N bytes of 'x'; a POST
+ * gets 204 (its body read and dropped, as an append's would be); anything
+ * else gets 405. Same h2o version, loop and listen setup as the streamsy
+ * front end, so the difference in a benchmark is Streamsy's own work.
  *
- *   bench-hello [--listen HOST:PORT]     default 127.0.0.1:4438; IPv6 as [::1]:4438
+ *   bench-hello [--listen HOST:PORT] [--body-bytes N]   default 127.0.0.1:4438; IPv6 as [::1]:4438
  *
  * Runs until killed (SIGINT/SIGTERM keep their default action). */
 #include <errno.h>
@@ -21,7 +23,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:4438"
 #define LISTEN_BACKLOG 4096
 
-static const char body[] = "hello\n";
+static const char hello[] = "hello\n";
+static const char *body = hello;
+static size_t body_len = sizeof hello - 1;
 
 static h2o_globalconf_t config;
 static h2o_context_t ctx;
@@ -29,6 +33,12 @@ static h2o_accept_ctx_t accept_ctx;
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        req->res.status = 204;
+        req->res.reason = "No Content";
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         h2o_send_error_generic(req, 405, "Method Not Allowed", "method not allowed\n", 0);
@@ -36,9 +46,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     req->res.status = 200;
     req->res.reason = "OK";
-    req->res.content_length = sizeof body - 1; /* else HTTP/1.1 goes chunked */
+    req->res.content_length = body_len; /* else HTTP/1.1 goes chunked */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
-    h2o_send_inline(req, body, sizeof body - 1);
+    static h2o_generator_t generator = {NULL, NULL};
+    h2o_start_response(req, &generator);
+    h2o_iovec_t buf = h2o_iovec_init(body, body_len); /* static bytes: sent by reference, no copy */
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
     return 0;
 }
 
@@ -111,8 +124,16 @@ int main(int argc, char **argv) {
             listen_arg = argv[++i];
         } else if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen_arg = argv[i] + 9;
+        } else if (strcmp(argv[i], "--body-bytes") == 0 && i + 1 < argc) {
+            body_len = strtoul(argv[++i], NULL, 10);
+            char *b = malloc(body_len ? body_len : 1);
+            if (!b)
+                return 1;
+            memset(b, 'x', body_len);
+            body = b;
         } else {
-            fprintf(stderr, "usage: bench-hello [--listen HOST:PORT]   (default " DEFAULT_LISTEN ")\n");
+            fprintf(stderr,
+                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N]   (default " DEFAULT_LISTEN ")\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
