@@ -290,6 +290,12 @@ SS_MUST_USE ss_rc ss_protocol_park(ss_protocol *p, ss_waiter *w, ss_slice id);
 void ss_protocol_unpark(ss_protocol *p, ss_waiter *w);
 /* Fires the waiters of every notified stream. Returns how many fired. */
 size_t ss_protocol_run_pending(ss_protocol *p);
+/* Inside a fire callback: a number naming the batch being fired (the waiters
+ * of one stream, woken by the same commits; unique per protocol; a commit
+ * made during the batch gives it a new number); 0 outside. While the number
+ * holds, equal reads give equal answers, so a caller may reuse what it built
+ * for one waiter (an encoded body) for the others at the same offset. */
+uint64_t ss_protocol_wake_batch(const ss_protocol *p);
 bool ss_protocol_has_pending(const ss_protocol *p);
 
 /* ---- metadata / delete --------------------------------------------------- */

@@ -33,11 +33,19 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
     h->max_body = o->max_body_bytes ? o->max_body_bytes : SS_HTTP_DEFAULT_MAX_BODY_BYTES;
     h->validator = o->validator;
     h->trust_forwarded = o->trust_forwarded;
+    for (int i = 0; i < 2; i++)
+        ss_buf_init(&h->shared[i].bytes, SS_HTTP_BODY_MAX);
     *out = h;
     return SS_OK;
 }
 
-void ss_handler_free(ss_handler *h) { ss_free(h); }
+void ss_handler_free(ss_handler *h) {
+    if (!h)
+        return;
+    for (int i = 0; i < 2; i++)
+        ss_buf_release(&h->shared[i].bytes);
+    ss_free(h);
+}
 
 size_t ss_handler_max_body_bytes(const ss_handler *h) { return h->max_body; }
 

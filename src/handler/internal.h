@@ -8,8 +8,19 @@
 #define SS_SSE_CHUNK_MAX (1u << 20)   /* one SSE resume emits at most about this much */
 #define SS_HTTP_BODY_MAX (256u << 20) /* hard cap on any response body we build */
 
+/* An encoded live answer (an SSE data event, or a long-poll body) kept for
+ * the other waiters of the wake batch it was built in (live.c). */
+typedef struct ss__shared_encoding {
+    uint64_t batch; /* ss_protocol_wake_batch() when built; 0: empty */
+    ss_offset from; /* the read's start */
+    ss_offset next; /* and end */
+    size_t n;       /* messages */
+    ss_buf bytes;
+} ss__shared_encoding;
+
 struct ss_handler {
     ss_protocol *p;
+    ss__shared_encoding shared[2];         /* [0] long-poll bodies, [1] SSE data events */
     char prefix[SS_HTTP_MAX_PREFIX_BYTES]; /* without a trailing '/' */
     size_t prefix_len;
     size_t max_body;

@@ -69,6 +69,34 @@ static void set_cursor(ss_http_live *l, const char *cursor) {
         memcpy(l->cursor, cursor, SS_CURSOR_MAX);
 }
 
+/* ---- encodings shared within a wake batch ------------------------------------------- */
+
+static ss_rc sse_data_event(ss_http_live *l, const ss_live_result *lr, ss_buf *out);
+
+/* Appends lr's messages to out, encoded as an SSE data event or a long-poll
+ * body. Every waiter of one wake batch reading from the same offset gets
+ * the same bytes, so they are built once per batch and copied after that. */
+static ss_rc encode_shared(ss_http_live *l, const ss_live_result *lr, bool sse, ss_buf *out) {
+    ss__shared_encoding *m = &l->h->shared[sse];
+    uint64_t batch = ss_protocol_wake_batch(l->h->p);
+    if (batch && m->batch == batch && m->n == lr->n && ss_offset_eq(&m->from, &l->from) &&
+        ss_offset_eq(&m->next, &lr->next_offset))
+        return ss_buf_append(out, m->bytes.p, m->bytes.len);
+    size_t mark = out->len;
+    ss_rc rc = sse ? sse_data_event(l, lr, out) : ss__encode_body(out, l->content_type, lr->msgs, lr->n);
+    if (rc || !batch)
+        return rc;
+    /* Keep a copy for the rest of the batch (best effort). */
+    if (m->bytes.cap > (64u << 10))
+        ss_buf_release(&m->bytes); /* don't hold a catch-up-sized buffer between batches */
+    ss_buf_clear(&m->bytes);
+    m->batch = ss_buf_append(&m->bytes, out->p + mark, out->len - mark) ? 0 : batch;
+    m->from = l->from;
+    m->next = lr->next_offset;
+    m->n = lr->n;
+    return SS_OK;
+}
+
 /* ---- long-poll -------------------------------------------------------------------- */
 
 static void long_poll_respond(ss_http_live *l, ss_slice offset_param, const ss_live_result *lr,
@@ -107,7 +135,7 @@ static void long_poll_respond(ss_http_live *l, ss_slice offset_param, const ss_l
         (void)ss_http_response_header(res, "ETag", ss_buf_slice(&etag));
     ss_buf_release(&etag);
     (void)ss_http_response_header(res, "Content-Type", l->content_type);
-    ss_rc rc = ss__encode_body(&res->body, l->content_type, lr->msgs, lr->n);
+    ss_rc rc = encode_shared(l, lr, false, &res->body);
     if (rc)
         ss__respond_rc(res, rc);
 }
@@ -130,13 +158,15 @@ void ss__long_poll(ss__req *q, ss_protocol_stream *s, const ss_offset *from, boo
         ss__respond_rc(res, rc);
         return;
     }
-    l->from = lr.next_offset;
+    if (has_from)
+        l->from = *from; /* the read's start, for encode_shared */
     if (cursor.len && cursor.len < SS_CURSOR_MAX) {
         memcpy(l->cursor, cursor.p, cursor.len);
         l->cursor[cursor.len] = '\0';
     }
     arm_deadline(l);
     long_poll_respond(l, l->offset_param, &lr, res);
+    l->from = lr.next_offset; /* WAIT: where the reader is parked */
     if (res->live != l)
         ss_http_live_free(l);
 }
@@ -239,7 +269,7 @@ static void sse_step(ss_http_live *l, bool finish, bool timed_out, ss_arena *a, 
             if (!finish) /* at the tail on connect or after catch-up: say where we are */
                 sse_control_event(&lr.next_offset, l->cursor, true, false, &res->body);
         } else {
-            rc = lr.n ? sse_data_event(l, &lr, &res->body) : SS_OK;
+            rc = lr.n ? encode_shared(l, &lr, true, &res->body) : SS_OK;
             if (rc == SS_OK)
                 sse_control_event(&lr.next_offset, l->cursor, lr.up_to_date, lr.closed, &res->body);
         }

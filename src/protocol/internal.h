@@ -18,6 +18,9 @@ typedef struct ss__wait_bucket ss__wait_bucket;
 typedef struct ss__waiters {
     ss__map buckets;          /* stream id -> ss__wait_bucket* */
     ss__wait_bucket *pending; /* notified since the last run, singly linked */
+    uint64_t firing;          /* the batch being fired (one stream's waiters, renumbered by a
+                                 commit during it); 0 between batches */
+    uint64_t batches;         /* batches fired so far: names the next one */
 } ss__waiters;
 
 void ss__waiters_init(ss__waiters *w);
@@ -26,6 +29,19 @@ SS_MUST_USE ss_rc ss__waiters_park(ss__waiters *w, ss_waiter *waiter, ss_slice i
 void ss__waiters_unpark(ss__waiters *w, ss_waiter *waiter);
 void ss__waiters_notify(ss__waiters *w, ss_slice id);
 size_t ss__waiters_run(ss__waiters *w);
+
+/* ---- the live answer shared within a wake batch (read.c) ---- */
+/* The first waiter of a batch that finds news at offset `from` of stream `id`
+ * leaves a copy of its answer here; the others of the batch woken there copy
+ * it instead of reading storage again. Valid only while `batch` fires. */
+typedef struct ss__live_memo {
+    uint64_t batch; /* 0: empty */
+    ss_slice id;    /* the stream's, in arena */
+    ss_offset from;
+    ss_live_result result; /* msgs point into arena; cursor unused */
+    ss_arena arena;
+} ss__live_memo;
+void ss__live_memo_release(ss__live_memo *m);
 
 /* ---- in-process expiry timers (expiry_queue.c) ---- */
 /* One timer per stream with a deadline, on the base timer heap. */
@@ -61,6 +77,7 @@ struct ss_protocol {
     uint64_t prng;
     size_t read_max_bytes;
     ss__waiters waiters;
+    ss__live_memo live_memo;
     ss__expiry_queue expiry;
     ss__hook *hooks;
     size_t n_hooks, cap_hooks;

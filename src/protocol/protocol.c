@@ -73,6 +73,7 @@ void ss_protocol_free(ss_protocol *p) {
         return;
     ss_storage_set_effect_host(p->storage, NULL);
     ss__waiters_release(&p->waiters);
+    ss__live_memo_release(&p->live_memo);
     ss__expiry_release(&p->expiry);
     ss_free(p->hooks);
     ss_free(p);
@@ -234,7 +235,13 @@ ss_rc ss_protocol_park(ss_protocol *p, ss_waiter *w, ss_slice id) { return ss__w
 
 void ss_protocol_unpark(ss_protocol *p, ss_waiter *w) { ss__waiters_unpark(&p->waiters, w); }
 
-size_t ss_protocol_run_pending(ss_protocol *p) { return ss__waiters_run(&p->waiters); }
+size_t ss_protocol_run_pending(ss_protocol *p) {
+    size_t fired = ss__waiters_run(&p->waiters);
+    ss__live_memo_release(&p->live_memo); /* only meant for the batches just fired */
+    return fired;
+}
+
+uint64_t ss_protocol_wake_batch(const ss_protocol *p) { return p->waiters.firing; }
 
 bool ss_protocol_has_pending(const ss_protocol *p) { return p->waiters.pending != NULL; }
 

@@ -287,12 +287,72 @@ ss_rc ss_stream_read_live_begin(ss_protocol_stream *s, const ss_live_options *o,
     return SS_OK;
 }
 
+/* ---- the answer shared within a wake batch ---------------------------------------- */
+
+void ss__live_memo_release(ss__live_memo *m) {
+    ss_arena_release(&m->arena);
+    memset(m, 0, sizeof *m);
+}
+
+/* Copies n messages (array and bytes) into `a`. */
+static ss_rc copy_messages(ss_arena *a, const ss_message *src, size_t n, ss_message **out) {
+    *out = NULL;
+    if (!n)
+        return SS_OK;
+    ss_message *m = ss_arena_alloc(a, n * sizeof *m);
+    if (!m)
+        return SS_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        m[i] = src[i];
+        ss_rc rc = ss_arena_copy(a, src[i].data, &m[i].data);
+        if (rc)
+            return rc;
+    }
+    *out = m;
+    return SS_OK;
+}
+
+/* The memo's answer for a waiter of this batch at `from`, copied into `a`
+ * (so it lives as long as an answer read from storage would). */
+static bool memo_take(ss_protocol *p, ss_protocol_stream *s, const ss_offset *from, ss_slice cursor, ss_arena *a,
+                      ss_live_result *out, ss_rc *rc) {
+    const ss__live_memo *m = &p->live_memo;
+    uint64_t batch = p->waiters.firing;
+    if (!batch || m->batch != batch || !ss_offset_eq(&m->from, from) || !ss_slice_eq(m->id, s->st->id))
+        return false;
+    *out = m->result;
+    *rc = copy_messages(a, m->result.msgs, m->result.n, &out->msgs);
+    if (*rc == SS_OK)
+        ss__cursor(p, cursor, out->cursor);
+    return true;
+}
+
+/* Leaves a copy of a batch's first answer with news for the other waiters;
+ * best effort (out of memory just leaves the memo empty). */
+static void memo_put(ss_protocol *p, ss_slice id, const ss_offset *from, const ss_live_result *r) {
+    ss__live_memo *m = &p->live_memo;
+    uint64_t batch = p->waiters.firing;
+    if (!batch || m->batch == batch)
+        return; /* outside a batch, or this batch already has its answer */
+    ss__live_memo_release(m);
+    m->result = *r;
+    if (copy_messages(&m->arena, r->msgs, r->n, &m->result.msgs) || ss_arena_copy(&m->arena, id, &m->id)) {
+        ss__live_memo_release(m);
+        return;
+    }
+    m->result.cursor[0] = '\0';
+    m->from = *from;
+    m->batch = batch;
+}
+
 ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, ss_slice cursor, bool timed_out,
                                  ss_arena *a, ss_live_result *out) {
     ss_protocol *p = s->p;
     memset(out, 0, sizeof *out);
-    ss_record r;
     ss_rc rc;
+    if (memo_take(p, s, from, cursor, a, out, &rc))
+        return rc;
+    ss_record r;
     if (!load_live(s, a, &r, out, &rc))
         return rc;
     ss__chain_read cr = {0};
@@ -306,6 +366,8 @@ ss_rc ss_stream_read_live_finish(ss_protocol_stream *s, const ss_offset *from, s
         return SS_OK;
     }
     live_from_chain(p, &r, &cr, cursor, out);
+    if (changed)
+        memo_put(p, s->st->id, from, out);
     return SS_OK;
 }
 

@@ -3,7 +3,10 @@
  * notify() only marks a stream; run() fires its waiters later (once per loop
  * turn), so a commit never runs reader callbacks inside the writer's call.
  * Fired waiters are moved to a private list first, so a callback may re-park
- * itself or unpark any other waiter safely. */
+ * itself or unpark any other waiter safely. Each stream's waiters fire as one
+ * numbered batch (w->firing); a commit made by a callback renumbers the
+ * batch, so while the number holds, an answer built for one waiter holds for
+ * every other at the same offset. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +26,7 @@ struct ss__wait_bucket {
 void ss__waiters_init(ss__waiters *w) {
     ss__map_init(&w->buckets);
     w->pending = NULL;
+    w->firing = w->batches = 0;
 }
 
 void ss__waiters_release(ss__waiters *w) {
@@ -99,6 +103,8 @@ void ss__waiters_unpark(ss__waiters *w, ss_waiter *x) {
 }
 
 void ss__waiters_notify(ss__waiters *w, ss_slice id) {
+    if (w->firing)
+        w->firing = ++w->batches; /* a callback committed: answers shared so far are stale */
     ss__wait_bucket *b = ss__map_get(&w->buckets, id);
     if (!b || b->pending)
         return;
@@ -121,12 +127,14 @@ size_t ss__waiters_run(ss__waiters *w) {
             link_waiter(&batch, x);
         }
         drop_if_idle(w, b);
+        w->firing = ++w->batches;
         while (batch.head) {
             ss_waiter *x = batch.head;
             unlink_waiter(&batch, x);
             fired++;
             x->fire(x);
         }
+        w->firing = 0;
     }
     return fired;
 }

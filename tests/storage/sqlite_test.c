@@ -1011,6 +1011,7 @@ Test(sqlite_full, with_group_commit_a_full_disk_fails_the_append_and_the_batch_a
     cr_assert_eq(ss_storage_flush(f), SS_OK);
     cap_pages(f, 4);
     append_one(f, "s", 1); /* fits, in the open batch */
+    cr_assert_eq(tail_of(f, "s"), 2, "the open batch is read back (and cached)");
     ss_message m;
     ss_mutation_plan p = big_append(2, &m);
     cr_assert_eq(commit_rc(f, "s", &p, NULL), SS_FULL);

@@ -80,7 +80,9 @@ static ss_rc txn_body(void *ctx) {
 
 ss_rc ss__do_intent(do_factory *f, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
     txn_job j = {.body = body, .ctx = ctx};
+    ss__sql_intent_enter(&f->engine);
     ss_rc rc = f->host.transaction(f->host.ctx, txn_body, &j);
+    ss__sql_intent_leave(&f->engine);
     if (!j.ran)
         return rc ? rc : SS_IOERR; /* the host never ran the body */
     if (j.rc || !j.keep)
@@ -131,7 +133,11 @@ static ss_rc migrate_body(void *ctx, bool *keep) {
 
 /* ---- the factory ---------------------------------------------------------------------- */
 
-static void f_destroy(ss_stream_factory *base) { ss_free(do_of(base)); }
+static void f_destroy(ss_stream_factory *base) {
+    do_factory *f = do_of(base);
+    ss__sql_engine_release(&f->engine);
+    ss_free(f);
+}
 
 static const ss_stream_factory_methods do_methods = {
     .version = 2,

@@ -114,15 +114,64 @@ static ss_rc decode_record(void *ctx, const ss_sql_value *c, size_t n, bool *sto
     return SS_OK;
 }
 
+/* ---- the record cache (see ss_sql_engine) ------------------------------------------ */
+
+/* One cached record; its strings live in `a`. */
+typedef struct cached_record {
+    ss_arena a;
+    ss_record r;
+} cached_record;
+
+static void free_cached(cached_record *c) {
+    ss_arena_release(&c->a);
+    ss_free(c);
+}
+
+void ss__sql_forget_record(ss_sql_engine *e, ss_slice id) {
+    cached_record *c = ss__map_remove(&e->records, id);
+    if (c)
+        free_cached(c);
+}
+
+void ss__sql_forget_records(ss_sql_engine *e) {
+    ss__map_iter it = {0};
+    void *v;
+    while (ss__map_next(&e->records, &it, NULL, &v))
+        free_cached(v);
+    ss__map_release(&e->records);
+    ss__map_init(&e->records);
+}
+
+/* Best effort: out of memory just leaves the record uncached. */
+static void remember_record(ss_sql_engine *e, const ss_record *r) {
+    if (ss__map_size(&e->records) >= SS_SQL_RECORD_CACHE_MAX)
+        ss__sql_forget_records(e);
+    cached_record *c = ss_malloc(sizeof *c);
+    if (!c)
+        return;
+    ss_arena_init(&c->a);
+    if (ss_record_copy(&c->a, r, &c->r) || ss__map_put(&e->records, c->r.id, c))
+        free_cached(c);
+}
+
 ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found) {
+    const cached_record *c = ss__map_get(&e->records, id);
+    if (c) {
+        ss_rc rc = ss_record_copy(a, &c->r, out);
+        *out_found = rc == SS_OK;
+        return rc;
+    }
     ss_record r;
     record_row rr = {a, &r, false};
     ss_sql_value arg = ss_sql_text(id);
     ss_rc rc = ss__sql_run(e, SS_SQL_GET_RECORD, &arg, 1, decode_record, &rr);
     if (rc)
         return rc;
-    if (rr.found)
+    if (rr.found) {
         *out = r;
+        if (!e->intent_depth && ss_slice_eq(r.id, id))
+            remember_record(e, &r);
+    }
     *out_found = rr.found;
     return SS_OK;
 }

@@ -14,6 +14,7 @@
 #ifndef SS_STORAGE_SQL_ENGINE_H
 #define SS_STORAGE_SQL_ENGINE_H
 
+#include "base/map.h"
 #include "streamsy/lineage.h"
 #include "streamsy/sql_host.h"
 #include "streamsy/storage.h"
@@ -97,13 +98,37 @@ typedef struct ss_sql_engine {
     void *log_ctx;
     unsigned logged; /* bit (1 << rc) per kind already logged */
     bool corrupt;
+    /* Records by stream id, as the connection reads them now (codec.c), so
+     * that a read or a commit does not query the row again. Filled only by
+     * reads outside intents (an intent's own writes may be rolled back);
+     * every statement that writes a row drops its entry first; the adapter
+     * drops them all when it rolls back more than one intent
+     * (ss__sql_forget_records). This assumes nobody else writes the
+     * streams table: the adapters own their database (SQLite: the file
+     * lock; a Durable Object: its own storage). At most
+     * SS_SQL_RECORD_CACHE_MAX entries; full, it starts over. */
+    ss__map records;
+    unsigned intent_depth; /* intents running (ss__sql_intent_enter/leave) */
 } ss_sql_engine;
+
+#define SS_SQL_RECORD_CACHE_MAX 4096
 
 static inline ss_sql_engine *ss__sql_of(ss_stream_factory *f) { return (ss_sql_engine *)f; }
 
 /* Sets up the engine part of an adapter's factory; hooks may be NULL. */
 void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, ss_sql_conn *conn,
                          const ss_sql_lineage_hooks *hooks);
+/* Frees what the engine holds (the adapter's destroy calls it). */
+void ss__sql_engine_release(ss_sql_engine *e);
+/* Drops every cached record: the adapter rolled back writes of more than
+ * one intent (a group-commit batch). */
+void ss__sql_forget_records(ss_sql_engine *e);
+/* Drops one stream's cached record. */
+void ss__sql_forget_record(ss_sql_engine *e, ss_slice id);
+/* An adapter running an intent of its own (not through the engine's slots)
+ * brackets it with these, so that its reads do not fill the record cache. */
+static inline void ss__sql_intent_enter(ss_sql_engine *e) { e->intent_depth++; }
+static inline void ss__sql_intent_leave(ss_sql_engine *e) { e->intent_depth--; }
 
 /* Factory slots. */
 SS_MUST_USE ss_rc ss__sql_open(ss_stream_factory *f, ss_slice id, ss_storage_stream **out);

@@ -19,6 +19,7 @@ static void f_destroy(ss_stream_factory *base) {
     /* Unflushed group-commit changes are rolled back, never half-kept: the
      * server flushes before it shuts down. */
     ss__sq_abandon(f);
+    ss__sql_engine_release(&f->engine);
     ss__sq_finalize_all(f);
     sqlite3_close_v2(f->db); /* checkpoints the WAL when it is the last connection */
     ss__sq_unlock(f->lock_fd);

@@ -32,6 +32,8 @@ static int ctl(sq_factory *f, sq_ctl_id id) {
 static void rollback_all(sq_factory *f) {
     if (!sqlite3_get_autocommit(f->db))
         (void)ctl(f, SQ_ROLLBACK);
+    if (f->dirty)
+        ss__sql_forget_records(&f->engine); /* cached records may hold the batch's writes */
     f->in_txn = false;
     f->dirty = false;
 }
