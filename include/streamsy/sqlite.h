@@ -41,7 +41,18 @@ typedef struct ss_sqlite_options {
     ss_storage_log_fn log; /* optional: the first I/O, full-disk and corruption
                               error of each kind, with SQLite's own message */
     void *log_ctx;
+    size_t cache_bytes; /* SQLite's page cache (memory it may keep of the file);
+                           0: SS_SQLITE_DEFAULT_CACHE_BYTES */
 } ss_sqlite_options;
+
+/* 64 MiB: reads of recent data come from memory rather than the file. */
+#define SS_SQLITE_DEFAULT_CACHE_BYTES ((size_t)64 << 20)
+/* The page size of a new database file. A message row of about 1 KiB fits
+ * in one 8 KiB page of the clustered messages table (with 4 KiB pages it
+ * spills into an overflow page, read separately). Existing files keep
+ * theirs. */
+#define SS_SQLITE_PAGE_SIZE 8192
+#define SS_SQLITE_PAGE_SIZE_TEXT "8192"
 
 /* Opens (creating if needed) and migrates the database at o->path. On failure
  * *out is untouched, nothing was written to the file, and `err` (when

@@ -26,6 +26,7 @@ typedef enum setting_id {
     OPT_TRUST_PROXY,
     OPT_MAX_CONNECTIONS,
     OPT_MAX_OUTPUT,
+    OPT_SQLITE_CACHE,
     OPT_ADMIN_LISTEN,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
@@ -53,6 +54,7 @@ static const setting settings[OPT_COUNT] = {
     [OPT_TRUST_PROXY] = {"--trust-proxy", "STREAMSY_TRUST_PROXY", true, false},
     [OPT_MAX_CONNECTIONS] = {"--max-connections", "STREAMSY_MAX_CONNECTIONS", false, false},
     [OPT_MAX_OUTPUT] = {"--max-output-bytes", "STREAMSY_MAX_OUTPUT_BYTES", false, false},
+    [OPT_SQLITE_CACHE] = {"--sqlite-cache-bytes", "STREAMSY_SQLITE_CACHE_BYTES", false, false},
     [OPT_ADMIN_LISTEN] = {"--admin-listen", "STREAMSY_ADMIN_LISTEN", false, false},
     [OPT_LOG_FORMAT] = {"--log-format", "STREAMSY_LOG_FORMAT", false, false},
     [OPT_LOG_LEVEL] = {"--log-level", "STREAMSY_LOG_LEVEL", false, false},
@@ -97,6 +99,8 @@ static const char usage_text[] =
     "  --max-output-bytes N        response bytes held for clients that have not read them;\n"
     "                              past it the slowest readers are cut and large new responses\n"
     "                              get 503 (default 268435456) [STREAMSY_MAX_OUTPUT_BYTES]\n"
+    "  --sqlite-cache-bytes N      memory SQLite may keep of the database file, at least\n"
+    "                              1048576 (default 67108864) [STREAMSY_SQLITE_CACHE_BYTES]\n"
     "  --admin-listen HOST:PORT|off  serve /metrics, /healthz and /readyz on this address only\n"
     "                              (default: on the main listener) or not at all\n"
     "                              [STREAMSY_ADMIN_LISTEN]\n"
@@ -324,6 +328,10 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
                       SS_CLI_MAX_OUTPUT_BYTES_LIMIT, "bytes", &v, err, cap))
         return false;
     o->max_output_bytes = (size_t)v;
+    if (!resolve_uint(&raw[OPT_SQLITE_CACHE], SS_CLI_DEFAULT_SQLITE_CACHE_BYTES, SS_CLI_MIN_SQLITE_CACHE_BYTES,
+                      SS_CLI_MAX_SQLITE_CACHE_BYTES_LIMIT, "bytes", &v, err, cap))
+        return false;
+    o->sqlite_cache_bytes = (size_t)v;
 
     rv = &raw[OPT_HTTP2];
     o->http2 = false;

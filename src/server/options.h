@@ -28,6 +28,9 @@
 #define SS_CLI_DEFAULT_MAX_OUTPUT_BYTES (256ull << 20)
 #define SS_CLI_MIN_OUTPUT_BYTES (1ull << 20)
 #define SS_CLI_MAX_OUTPUT_BYTES_LIMIT (1ull << 40)
+#define SS_CLI_DEFAULT_SQLITE_CACHE_BYTES (64ull << 20) /* = SS_SQLITE_DEFAULT_CACHE_BYTES */
+#define SS_CLI_MIN_SQLITE_CACHE_BYTES (1ull << 20)
+#define SS_CLI_MAX_SQLITE_CACHE_BYTES_LIMIT (1ull << 40)
 #define SS_CLI_MAX_HOST_BYTES 255
 #define SS_CLI_MAX_PREFIX_BYTES 255
 #define SS_CLI_ERROR_BYTES 256
@@ -82,6 +85,7 @@ typedef struct ss_cli_options {
     size_t max_connections;     /* open client connections; more wait in the listen backlog */
     bool max_connections_given; /* set by flag or environment (else the fd limit may lower it) */
     size_t max_output_bytes;    /* response bytes held for clients that have not taken them */
+    size_t sqlite_cache_bytes;  /* SQLite's page cache */
     ss_cli_admin admin;
     char admin_host[SS_CLI_MAX_HOST_BYTES + 1]; /* SS_CLI_ADMIN_SEPARATE */
     bool admin_host_is_ipv6;

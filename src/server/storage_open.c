@@ -51,7 +51,10 @@ ss_rc ss_server_open_storage(const ss_cli_options *o, ss_stream_factory **out, c
     case SS_CLI_STORAGE_SQLITE: {
         if (!make_parent_dirs(o->storage_path, err, err_cap))
             return SS_IOERR;
-        ss_sqlite_options so = {.path = o->storage_path, .group_commit = true, .log = log_to_stderr};
+        ss_sqlite_options so = {.path = o->storage_path,
+                                .group_commit = true,
+                                .log = log_to_stderr,
+                                .cache_bytes = o->sqlite_cache_bytes};
         return ss_sqlite_factory_open(&so, out, err, err_cap);
     }
     }

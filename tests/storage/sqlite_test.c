@@ -511,6 +511,89 @@ Test(sqlite_persistence, a_plan_whose_offsets_collide_with_stored_ones_is_misuse
 
 /* ==== group commit ============================================================== */
 
+/* Lists `id` through the storage seam into *out (copied into a). */
+static void list_into(ss_stream_factory *f, const char *id, const ss_list_opts *o, ss_arena *a,
+                      ss_message_batch *out) {
+    ss_storage_stream *s;
+    cr_assert_eq(ss_storage_open(f, S(id), &s), SS_OK);
+    cr_assert_eq(ss_storage_list_messages(s, o, a, out), SS_OK);
+    ss_storage_close(s);
+}
+
+Test(sqlite_cache, every_window_read_from_memory_equals_the_same_window_read_from_the_database) {
+    ss_stream_factory *f = open_db(tmp_path("cache.db"), false);
+    create_n(f, "s", 8);
+    ss_sql_engine *e = ss__sql_of(f);
+    size_t checked = 0, warm = 0;
+    /* The cache filled from each start (the beginning, or after m0..m8). */
+    for (int fill = -1; fill <= 8; fill++) {
+        ss_list_opts fo = {.has_after = fill >= 0};
+        if (fill >= 0)
+            fo.after = off((unsigned)fill);
+        for (int after = -1; after <= 9; after++)
+            for (int until = -1; until <= 9; until++)
+                for (size_t limit = 0; limit <= 3; limit += 3)
+                    for (size_t max_bytes = 0; max_bytes <= 5; max_bytes += 5) {
+                        ss_list_opts o = {.has_after = after >= 0, .has_until = until >= 0};
+                        if (after >= 0)
+                            o.after = off((unsigned)after);
+                        if (until >= 0)
+                            o.until = off((unsigned)until);
+                        o.limit = limit;
+                        o.max_bytes = max_bytes;
+                        ss_arena a;
+                        ss_arena_init(&a);
+                        ss__sql_forget_all(e);
+                        ss_message_batch cold, hot, filled;
+                        list_into(f, "s", &o, &a, &cold);
+                        ss__sql_forget_all(e);
+                        list_into(f, "s", &fo, &a, &filled); /* fills the cache from `fill` */
+                        const ss_message *cm;
+                        size_t cn;
+                        warm += ss__sql_cached_messages(e, S("s"), &o, &cm, &cn);
+                        list_into(f, "s", &o, &a, &hot);
+                        cr_assert_eq(hot.n, cold.n, "fill %d after %d until %d limit %zu max %zu", fill, after,
+                                     until, limit, max_bytes);
+                        cr_assert_eq(hot.more, cold.more);
+                        for (size_t i = 0; i < cold.n; i++) {
+                            cr_assert(ss_offset_eq(&hot.msgs[i].offset, &cold.msgs[i].offset));
+                            cr_assert(ss_slice_eq(hot.msgs[i].data, cold.msgs[i].data));
+                            cr_assert_eq(hot.msgs[i].ts_ms, cold.msgs[i].ts_ms);
+                        }
+                        ss_arena_release(&a);
+                        checked++;
+                    }
+    }
+    cr_assert_gt(warm, checked / 2, "most windows were served from memory (%zu of %zu)", warm, checked);
+    ss_storage_factory_free(f);
+}
+
+Test(sqlite_cache, a_write_drops_what_was_cached_of_its_stream_and_only_that) {
+    ss_stream_factory *f = open_db(tmp_path("cache.db"), true);
+    create_n(f, "s", 2);
+    create_n(f, "t", 1);
+    ss_sql_engine *e = ss__sql_of(f);
+    const ss_message *cm;
+    size_t cn;
+    ss_list_opts all = {0};
+    assert_messages(f, "s", 1, 2);
+    assert_messages(f, "t", 1, 1);
+    cr_assert(ss__sql_cached_messages(e, S("s"), &all, &cm, &cn) && cn == 2);
+    cr_assert(ss__sql_cached_record(e, S("s")) == NULL, "a record read inside an intent is not kept");
+    cr_assert_eq(tail_of(f, "s"), 2);
+    cr_assert_not_null(ss__sql_cached_record(e, S("s")));
+    append_one(f, "s", 2);
+    cr_assert_not(ss__sql_cached_messages(e, S("s"), &all, &cm, &cn), "the append dropped s's messages");
+    cr_assert_null(ss__sql_cached_record(e, S("s")), "and its record");
+    cr_assert(ss__sql_cached_messages(e, S("t"), &all, &cm, &cn), "t's stay");
+    assert_messages(f, "s", 1, 3);
+    cr_assert_eq(tail_of(f, "s"), 3);
+    cr_assert_eq(delete_stream(f, "s"), SS_DELETE_OUTCOME_PURGED);
+    cr_assert_not(ss__sql_cached_messages(e, S("s"), &all, &cm, &cn));
+    cr_assert_not(exists(f, "s"));
+    ss_storage_factory_free(f);
+}
+
 Test(sqlite_group_commit, commits_are_visible_before_flush_and_lost_when_the_factory_is_destroyed) {
     const char *path = tmp_path("g.db");
     ss_stream_factory *f = open_db(path, true);
@@ -656,6 +739,41 @@ Test(sqlite_schema, a_fresh_file_gets_the_current_schema_version_once) {
     sqlite3_close(db);
     cr_assert_str_eq(mode, "wal");
     free(mode);
+    cr_assert_eq(raw_int(path, "PRAGMA page_size"), SS_SQLITE_PAGE_SIZE, "a new file's page size");
+}
+
+static int64_t cache_size_of(ss_stream_factory *f) {
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(ss__sqlite_db(f), "PRAGMA cache_size", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+Test(sqlite_schema, the_page_cache_is_the_default_or_the_size_asked_for_and_old_page_sizes_stay) {
+    const char *path = tmp_path("c.db");
+    ss_stream_factory *f = open_db(path, false);
+    cr_assert_eq(cache_size_of(f), -(int64_t)(SS_SQLITE_DEFAULT_CACHE_BYTES >> 10), "negative: KiB");
+    ss_storage_factory_free(f);
+    char err[256] = "";
+    ss_sqlite_options o = {.path = path, .cache_bytes = 3u << 20};
+    cr_assert_eq(ss_sqlite_factory_open(&o, &f, err, sizeof err), SS_OK, "%s", err);
+    cr_assert_eq(cache_size_of(f), -3072);
+    ss_storage_factory_free(f);
+    /* A file made with 4 KiB pages (an older streamsy) keeps them. */
+    const char *old = tmp_path("old.db");
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(old, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA page_size = 4096; VACUUM", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    f = open_db(old, false);
+    create_n(f, "s", 3);
+    ss_storage_factory_free(f);
+    cr_assert_eq(raw_int(old, "PRAGMA page_size"), 4096);
+    f = open_db(old, false);
+    assert_messages(f, "s", 1, 3);
+    ss_storage_factory_free(f);
 }
 
 Test(sqlite_schema, the_message_queries_use_the_primary_key) {
@@ -1133,6 +1251,7 @@ Test(sqlite_full, a_commit_that_fails_at_flush_is_rolled_back_and_the_database_i
     append_one(f, "s", 2);
     create_n(f, "t", 1);
     cr_assert_eq(tail_of(f, "s"), 3);
+    assert_messages(f, "s", 1, 3); /* the batch, read back (and cached) */
     fail_wal_writes = SQLITE_FULL;
     cr_assert_eq(ss_storage_flush(f), SS_FULL);
     fail_wal_writes = SQLITE_OK;

@@ -244,6 +244,9 @@ Test(options, numeric_limits_are_checked_at_both_ends) {
     cr_assert_eq(o.max_connections, 77);
     cr_assert(o.max_connections_given);
     cr_assert_eq(o.max_output_bytes, 2097152u);
+    cr_assert_eq(o.sqlite_cache_bytes, 64u << 20, "the default page cache");
+    cr_assert(parse(ARGV("serve", "--sqlite-cache-bytes", "1048576"), NULL, &o, err), "%s", err);
+    cr_assert_eq(o.sqlite_cache_bytes, 1048576u);
     const char *const *bad[] = {
         ARGV("serve", "--long-poll-timeout-ms", "3600001"),
         ARGV("serve", "--long-poll-timeout-ms", ""),
@@ -256,6 +259,8 @@ Test(options, numeric_limits_are_checked_at_both_ends) {
         ARGV("serve", "--max-connections", "1000001"),
         ARGV("serve", "--max-output-bytes", "1048575"),
         ARGV("serve", "--max-output-bytes", "1099511627777"),
+        ARGV("serve", "--sqlite-cache-bytes", "1048575"),
+        ARGV("serve", "--sqlite-cache-bytes", "1099511627777"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char e[256] = "";

@@ -114,50 +114,10 @@ static ss_rc decode_record(void *ctx, const ss_sql_value *c, size_t n, bool *sto
     return SS_OK;
 }
 
-/* ---- the record cache (see ss_sql_engine) ------------------------------------------ */
-
-/* One cached record; its strings live in `a`. */
-typedef struct cached_record {
-    ss_arena a;
-    ss_record r;
-} cached_record;
-
-static void free_cached(cached_record *c) {
-    ss_arena_release(&c->a);
-    ss_free(c);
-}
-
-void ss__sql_forget_record(ss_sql_engine *e, ss_slice id) {
-    cached_record *c = ss__map_remove(&e->records, id);
-    if (c)
-        free_cached(c);
-}
-
-void ss__sql_forget_records(ss_sql_engine *e) {
-    ss__map_iter it = {0};
-    void *v;
-    while (ss__map_next(&e->records, &it, NULL, &v))
-        free_cached(v);
-    ss__map_release(&e->records);
-    ss__map_init(&e->records);
-}
-
-/* Best effort: out of memory just leaves the record uncached. */
-static void remember_record(ss_sql_engine *e, const ss_record *r) {
-    if (ss__map_size(&e->records) >= SS_SQL_RECORD_CACHE_MAX)
-        ss__sql_forget_records(e);
-    cached_record *c = ss_malloc(sizeof *c);
-    if (!c)
-        return;
-    ss_arena_init(&c->a);
-    if (ss_record_copy(&c->a, r, &c->r) || ss__map_put(&e->records, c->r.id, c))
-        free_cached(c);
-}
-
 ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found) {
-    const cached_record *c = ss__map_get(&e->records, id);
+    const ss_record *c = ss__sql_cached_record(e, id);
     if (c) {
-        ss_rc rc = ss_record_copy(a, &c->r, out);
+        ss_rc rc = ss_record_copy(a, c, out);
         *out_found = rc == SS_OK;
         return rc;
     }
@@ -169,8 +129,8 @@ ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record 
         return rc;
     if (rr.found) {
         *out = r;
-        if (!e->intent_depth && ss_slice_eq(r.id, id))
-            remember_record(e, &r);
+        if (ss_slice_eq(r.id, id))
+            ss__sql_cache_record(e, &r);
     }
     *out_found = rr.found;
     return SS_OK;
@@ -246,44 +206,75 @@ typedef struct message_rows {
     bool more;
 } message_rows;
 
-static ss_rc decode_message(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
-    message_rows *mr = ctx;
-    if (n != 3 || c[2].type != SS_SQL_BLOB)
-        return SS_CORRUPT;
-    ss_message m;
-    int64_t ts;
-    ss_rc rc;
-    if ((rc = col_offset(&c[0], &m.offset)) || (rc = col_int(&c[1], &ts)))
-        return rc;
-    if (m.offset.len == 0)
-        return SS_CORRUPT;
+/* Takes one message (in offset order, after the window's start) if the
+ * window has room, copying its bytes into the arena; *stop at its end. */
+static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_ms, ss_slice data, bool *stop) {
     const ss_list_opts *o = mr->o;
-    if (o->has_until && ss_offset_cmp(&m.offset, &o->until) > 0) {
+    if (o->has_until && ss_offset_cmp(offset, &o->until) > 0) {
         *stop = true;
         return SS_OK;
     }
-    size_t len = c[2].s.len;
-    if ((o->limit && mr->n >= o->limit) || (o->max_bytes && mr->n > 0 && mr->bytes + len > o->max_bytes)) {
+    if ((o->limit && mr->n >= o->limit) || (o->max_bytes && mr->n > 0 && mr->bytes + data.len > o->max_bytes)) {
         mr->more = true;
         *stop = true;
         return SS_OK;
     }
-    if ((rc = ss_arena_copy(mr->a, c[2].s, &m.data)))
-        return rc;
-    m.ts_ms = ts;
-    if (ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
+    ss_message m = {.offset = *offset, .ts_ms = ts_ms};
+    if (ss_arena_copy(mr->a, data, &m.data) || ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
         return SS_NOMEM;
     mr->v[mr->n++] = m;
-    mr->bytes += len;
+    mr->bytes += data.len;
     return SS_OK;
+}
+
+static ss_rc decode_message(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    if (n != 3 || c[2].type != SS_SQL_BLOB)
+        return SS_CORRUPT;
+    ss_offset offset;
+    int64_t ts;
+    ss_rc rc;
+    if ((rc = col_offset(&c[0], &offset)) || (rc = col_int(&c[1], &ts)))
+        return rc;
+    if (offset.len == 0)
+        return SS_CORRUPT;
+    return window_take(ctx, &offset, ts, c[2].s, stop);
+}
+
+/* The window over messages cached in memory (ss__sql_cached_messages). */
+static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
+    const ss_list_opts *o = mr->o;
+    size_t lo = 0, hi = n; /* the first message after o->after */
+    while (o->has_after && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ss_offset_cmp(&m[mid].offset, &o->after) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool stop = false;
+    ss_rc rc = SS_OK;
+    for (size_t i = lo; i < n && !stop && !rc; i++)
+        rc = window_take(mr, &m[i].offset, m[i].ts_ms, m[i].data, &stop);
+    return rc;
 }
 
 ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
                             ss_message_batch *out) {
-    /* Every stored offset is non-empty, so "> ''" is "from the start". */
-    ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(o->has_after ? ss_offset_slice(&o->after) : SS_SLICE_NULL)};
     message_rows mr = {.o = o, .a = a};
-    ss_rc rc = ss__sql_run(e, SS_SQL_LIST_MESSAGES, v, 2, decode_message, &mr);
+    const ss_message *cached;
+    size_t n_cached;
+    ss_rc rc;
+    if (ss__sql_cached_messages(e, id, o, &cached, &n_cached)) {
+        rc = take_cached(&mr, cached, n_cached);
+    } else {
+        /* Every stored offset is non-empty, so "> ''" is "from the start". */
+        ss_sql_value v[] = {ss_sql_text(id),
+                            ss_sql_text(o->has_after ? ss_offset_slice(&o->after) : SS_SLICE_NULL)};
+        rc = ss__sql_run(e, SS_SQL_LIST_MESSAGES, v, 2, decode_message, &mr);
+        /* Everything after the start up to the tail: keep it for the next reader. */
+        if (!rc && !o->has_until && !o->limit && !mr.more)
+            ss__sql_cache_messages(e, id, o, mr.v, mr.n, mr.bytes);
+    }
     ss_message_batch b = {NULL, 0, mr.more};
     if (!rc && mr.n) {
         b.msgs = ss_arena_alloc(a, mr.n * sizeof *b.msgs);

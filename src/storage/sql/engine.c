@@ -40,16 +40,16 @@ static ss_rc noted(ss_sql_engine *e, ss_rc rc) {
     return rc;
 }
 
-/* Statements that write a streams row; each names the stream as ?1. */
-static bool writes_record(ss_sql_stmt stmt) {
+/* Statements that write what the caches hold; each names the stream as ?1. */
+static bool writes_cached_rows(ss_sql_stmt stmt) {
     return stmt == SS_SQL_INSERT_RECORD || stmt == SS_SQL_UPDATE_RECORD || stmt == SS_SQL_SOFT_DELETE ||
-           stmt == SS_SQL_DELETE_RECORD;
+           stmt == SS_SQL_DELETE_RECORD || stmt == SS_SQL_INSERT_MESSAGE || stmt == SS_SQL_DELETE_MESSAGES;
 }
 
 ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
                   void *row_ctx) {
-    if (writes_record(stmt) && n > 0 && args[0].type == SS_SQL_TEXT)
-        ss__sql_forget_record(e, args[0].s);
+    if (writes_cached_rows(stmt) && n > 0 && args[0].type == SS_SQL_TEXT)
+        ss__sql_forget(e, args[0].s);
     return noted(e, e->conn->m->run(e->conn, stmt, args, n, row, row_ctx));
 }
 
@@ -345,14 +345,11 @@ void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, s
     };
     /* Dependents by query (reverse index); edge drops reach the hooks. */
     e->policy = (ss_lineage_policy){.count_dependents = l_count, .drop_edge = l_drop_edge, .ctx = e};
-    ss__map_init(&e->records);
+    ss__sql_cache_init(e);
     e->intent_depth = 0;
 }
 
-void ss__sql_engine_release(ss_sql_engine *e) {
-    ss__sql_forget_records(e);
-    ss__map_release(&e->records);
-}
+void ss__sql_engine_release(ss_sql_engine *e) { ss__sql_cache_release(e); }
 
 /* ---- expiry listing ------------------------------------------------------------------ */
 

@@ -98,20 +98,22 @@ typedef struct ss_sql_engine {
     void *log_ctx;
     unsigned logged; /* bit (1 << rc) per kind already logged */
     bool corrupt;
-    /* Records by stream id, as the connection reads them now (codec.c), so
-     * that a read or a commit does not query the row again. Filled only by
-     * reads outside intents (an intent's own writes may be rolled back);
-     * every statement that writes a row drops its entry first; the adapter
-     * drops them all when it rolls back more than one intent
-     * (ss__sql_forget_records). This assumes nobody else writes the
-     * streams table: the adapters own their database (SQLite: the file
-     * lock; a Durable Object: its own storage). At most
-     * SS_SQL_RECORD_CACHE_MAX entries; full, it starts over. */
-    ss__map records;
+    /* What was read, kept in memory (cache.c): records and each stream's
+     * messages up to its tail, by stream id. Filled only by reads outside
+     * intents; every statement that writes a stream's rows drops its
+     * entries; the adapter drops all of them when it rolls back more than
+     * one intent (ss__sql_forget_all). This assumes nobody else writes the
+     * tables: the adapters own their database (SQLite: the file lock; a
+     * Durable Object: its own storage). */
+    ss__map cached_records;  /* id -> record */
+    ss__map cached_messages; /* id -> messages from an offset to the tail */
+    size_t cached_message_bytes;
     unsigned intent_depth; /* intents running (ss__sql_intent_enter/leave) */
 } ss_sql_engine;
 
-#define SS_SQL_RECORD_CACHE_MAX 4096
+#define SS_SQL_RECORD_CACHE_MAX 4096                     /* streams with a cached record, or messages */
+#define SS_SQL_MESSAGE_CACHE_MAX ((size_t)32 << 20)      /* message bytes cached in all */
+#define SS_SQL_MESSAGE_CACHE_ENTRY_MAX ((size_t)1 << 20) /* message bytes cached for one stream */
 
 static inline ss_sql_engine *ss__sql_of(ss_stream_factory *f) { return (ss_sql_engine *)f; }
 
@@ -120,11 +122,9 @@ void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, s
                          const ss_sql_lineage_hooks *hooks);
 /* Frees what the engine holds (the adapter's destroy calls it). */
 void ss__sql_engine_release(ss_sql_engine *e);
-/* Drops every cached record: the adapter rolled back writes of more than
- * one intent (a group-commit batch). */
-void ss__sql_forget_records(ss_sql_engine *e);
-/* Drops one stream's cached record. */
-void ss__sql_forget_record(ss_sql_engine *e, ss_slice id);
+/* Drops everything cached: the adapter rolled back writes of more than one
+ * intent (a group-commit batch). */
+void ss__sql_forget_all(ss_sql_engine *e);
 /* An adapter running an intent of its own (not through the engine's slots)
  * brackets it with these, so that its reads do not fill the record cache. */
 static inline void ss__sql_intent_enter(ss_sql_engine *e) { e->intent_depth++; }
@@ -138,6 +138,26 @@ SS_MUST_USE ss_rc ss__sql_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_a
 SS_MUST_USE ss_rc ss__sql_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out);
 SS_MUST_USE ss_rc ss__sql_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms),
                                           void *ctx);
+
+/* The caches (cache.c), for the engine's own files. */
+void ss__sql_cache_init(ss_sql_engine *e);
+void ss__sql_cache_release(ss_sql_engine *e);
+/* Drops one stream's entries. */
+void ss__sql_forget(ss_sql_engine *e, ss_slice id);
+/* The cached record of `id`, or NULL; valid until the next engine call. */
+const ss_record *ss__sql_cached_record(ss_sql_engine *e, ss_slice id);
+/* Keeps a record just read (not inside an intent; best effort). */
+void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r);
+/* True when the cache holds every message of `id` after o->after (or from
+ * the start) up to the tail: *out (sorted by offset) starts at or before it,
+ * valid until the next engine call. */
+bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message **out,
+                             size_t *out_n);
+/* Keeps every message of `id` after o->after (or from the start) up to the
+ * tail, just read (not inside an intent; at most
+ * SS_SQL_MESSAGE_CACHE_ENTRY_MAX bytes; best effort). */
+void ss__sql_cache_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message *msgs, size_t n,
+                            size_t bytes);
 
 /* Building blocks (codec.c), for adapters that add steps of their own. */
 SS_MUST_USE ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);

@@ -2,6 +2,7 @@
  * engine's slots plus flush). See streamsy/sqlite.h and docs/sqlite.md. */
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +12,19 @@
 #include "streamsy/alloc.h"
 
 #define BUSY_TIMEOUT_MS 5000
+
+/* The page cache in KiB (a negative cache_size), at least 1 MiB. */
+static ss_rc set_cache_size(sqlite3 *db, size_t bytes, char *err, size_t err_cap) {
+    size_t kib = bytes < ((size_t)1 << 20) ? 1024 : bytes >> 10;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%zu", kib);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        ss__sq_errf(err, err_cap, "cannot set the page cache size: %s", sqlite3_errmsg(db));
+        return ss__sq_rc(rc) ? ss__sq_rc(rc) : SS_IOERR;
+    }
+    return SS_OK;
+}
 
 /* ---- factory methods -------------------------------------------------------- */
 
@@ -147,7 +161,9 @@ ss_rc ss_sqlite_factory_open(const ss_sqlite_options *o, ss_stream_factory **out
     }
     sqlite3_extended_result_codes(f->db, 1);
     sqlite3_busy_timeout(f->db, BUSY_TIMEOUT_MS);
-    if ((rc = ss__sq_schema_open(f->db, path, file, err, err_cap)) || (rc = ss__sq_prepare_all(f, err, err_cap)))
+    if ((rc = ss__sq_schema_open(f->db, path, file, err, err_cap)) || (rc = ss__sq_prepare_all(f, err, err_cap)) ||
+        (rc =
+             set_cache_size(f->db, o->cache_bytes ? o->cache_bytes : SS_SQLITE_DEFAULT_CACHE_BYTES, err, err_cap)))
         goto fail;
     *out = &f->engine.base;
     return SS_OK;

@@ -165,6 +165,10 @@ static ss_rc apply_step(sqlite3 *db, const migration *m, const char *path, char 
 
 static ss_rc set_pragmas(sqlite3 *db, const char *path, bool file, char *err, size_t err_cap) {
     int rc0;
+    /* Takes effect only on a new, empty database (before WAL mode writes
+     * the header); an existing file keeps its page size. */
+    if ((rc0 = ss__sq_exec(db, "PRAGMA page_size = " SS_SQLITE_PAGE_SIZE_TEXT)) != SQLITE_OK)
+        return write_error(db, rc0, path, "set page_size", err, err_cap);
     if (file) {
         /* WAL: readers never wait for the writer; one append + sync per commit. */
         sqlite3_stmt *st;

@@ -69,7 +69,7 @@ ss_rc ss__sq_fail(sq_factory *f, int sqlite_rc) {
         if (f->dirty && f->lost == SS_OK)
             f->lost = rc;
         f->dirty = false;
-        ss__sql_forget_records(&f->engine); /* they may hold the batch's writes */
+        ss__sql_forget_all(&f->engine); /* they may hold the batch's writes */
     }
     return rc;
 }

@@ -33,7 +33,7 @@ static void rollback_all(sq_factory *f) {
     if (!sqlite3_get_autocommit(f->db))
         (void)ctl(f, SQ_ROLLBACK);
     if (f->dirty)
-        ss__sql_forget_records(&f->engine); /* cached records may hold the batch's writes */
+        ss__sql_forget_all(&f->engine); /* cached rows may hold the batch's writes */
     f->in_txn = false;
     f->dirty = false;
 }
