@@ -19,6 +19,15 @@
 #   idle-sse       IDLE_SUBSCRIBERS idle SSE readers: server memory per connection, and
 #                  the p99 time one append takes to reach them all
 #
+# The ceiling column of the fan-out rows holds probes of the machine instead:
+#   sse-fanout       bench-loopback-probe: the CPU the kernel alone spends on the
+#                    same writes (FANOUT_SUBSCRIBERS connections, FANOUT_RATE each per
+#                    second) with no server code at all: the floor under "server CPU"
+#   long-poll-fanout the request rate of the trivial responder over FANOUT_SUBSCRIBERS
+#                    connections at 100 % of its core: long-poll needs one request per
+#                    message per subscriber, so FANOUT_SUBSCRIBERS × FANOUT_RATE requests
+#                    per second must fit under it
+#
 # Environment: ROUNDS (3), DURATION (10 s per wrk / fan-out run), FANOUT_SUBSCRIBERS
 # (1000), FANOUT_RATE (100), IDLE_SUBSCRIBERS (10000), SERVERS ("memory sqlite node
 # ceiling"), BUILD_DIR (build), BENCH_OUT (results, default $BUILD_DIR/bench/compare-<time>).
@@ -39,7 +48,8 @@ mkdir -p "$OUT"
 die() { echo "compare: $*" >&2; exit 1; }
 command -v wrk >/dev/null || die "wrk is not installed (run scripts/setup.sh)"
 command -v node >/dev/null || die "node is not installed (run scripts/setup.sh)"
-cmake --build "$BUILD_DIR" --target streamsy bench-hello bench-fanout >/dev/null || die "build failed"
+cmake --build "$BUILD_DIR" --target streamsy bench-hello bench-fanout bench-loopback-probe >/dev/null ||
+  die "build failed"
 NODE_DEPS=$("$HERE/node-reference/deps.sh")
 cp "$HERE/node-reference/serve.mjs" "$NODE_DEPS/"
 
@@ -144,6 +154,14 @@ run_ceiling() {
   start ceiling-1000
   add read-tail ceiling "$(wrk_run 16 "$HERE/read.lua" "$BASE/x" | awk '{print $1}')"
   stop
+  start ceiling-100
+  add long-poll-fanout ceiling "$(wrk_run "$FANOUT_SUBSCRIBERS" "$HERE/read.lua" "$BASE/x" | awk '{print $1}')"
+  stop
+  local line
+  line=$("$BUILD_DIR/bench-loopback-probe" --connections "$FANOUT_SUBSCRIBERS" --rate "$FANOUT_RATE" \
+    --duration "$DURATION" --writer-cpu "${SERVER_CPU[2]:--1}" --reader-cpu "${LOAD_CPU[2]:--1}")
+  echo "  ceiling probe: $line" >>"$OUT/fanout.log"
+  add sse-fanout ceiling "$(field writer_cpu_pct "$line")"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -165,7 +183,11 @@ cell() { # scenario server
   case $1 in
     append-*|read-tail) printf "%.1fk/s" "$(awk -v x="$v" 'BEGIN {print x / 1000}')" ;;
     read-1mb) printf "%s GB/s" "$v" ;;
-    *-fanout) IFS=/ read -r rate p99 cpu dups <<<"$v"
+    sse-fanout) [ "$2" = ceiling ] && { printf "the kernel alone: CPU %s %%" "$v"; return; }
+      IFS=/ read -r rate p99 cpu dups <<<"$v"
+      printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
+    long-poll-fanout) [ "$2" = ceiling ] && { printf "%.1fk req/s at 100 %% CPU" "$(awk -v x="$v" 'BEGIN {print x / 1000}')"; return; }
+      IFS=/ read -r rate p99 cpu dups <<<"$v"
       printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
     idle-sse) IFS=/ read -r kb p99 <<<"$v"; printf "%s KB each, p99 %s ms" "$kb" "$p99" ;;
   esac
@@ -182,7 +204,8 @@ ratio() { # scenario server base
   echo "| scenario | Streamsy memory | Streamsy SQLite | Node reference (memory) | trivial C responder (ceiling) |"
   echo "|---|---|---|---|---|"
   for sc in append-1 append-many read-1mb read-tail sse-fanout long-poll-fanout idle-sse; do
-    echo "| $sc | $(cell $sc memory)$(ratio $sc memory ceiling) | $(cell $sc sqlite) | $(cell $sc node) | $(cell $sc ceiling) |"
+    r=$(case $sc in *-fanout | idle-sse) ;; *) ratio $sc memory ceiling ;; esac)
+    echo "| $sc | $(cell $sc memory)$r | $(cell $sc sqlite) | $(cell $sc node) | $(cell $sc ceiling) |"
   done
   echo
   echo "Streamsy memory / Node reference:$(for sc in append-1 append-many read-1mb read-tail; do echo -n " $sc$(ratio $sc memory node)"; done)"

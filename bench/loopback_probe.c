@@ -5,6 +5,9 @@
  *   bench-loopback-probe [--connections N] [--bytes B] [--duration S]
  *                        [--writer-cpu C] [--reader-cpu C] [--rate R]
  *
+ * Defaults: 1000 connections, 150 bytes, 5 s, writer on CPU 0, reader on
+ * CPU 1 (-1: not pinned), as fast as possible.
+ *
  * The writer thread (pinned to --writer-cpu) holds N accepted connections
  * and writes B-byte messages to them round-robin, each as one writev of three
  * pieces (an HTTP/1.1 chunk header, the bytes, CRLF: what an SSE event costs
@@ -34,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -60,12 +64,14 @@ static uint64_t clock_ns(clockid_t id) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Pins the calling thread to `cpu` (best effort); a negative cpu leaves it free. */
 static void pin(int cpu) {
+    if (cpu < 0)
+        return;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    if (cpu >= 0)
-        (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort: one-core machines */
+    (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
 typedef struct reader_args {
@@ -126,6 +132,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench-loopback-probe: bad arguments\n");
         return 2;
     }
+    struct rlimit rl; /* two descriptors per connection */
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
     pin(opt.writer_cpu);
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};

@@ -135,7 +135,8 @@ int64_t ss_http_live_deadline_ms(const ss_http_live *l);
  * body are replaced. `out->live` is not used: the front end keeps owning `l`.
  * Long-poll: out becomes the final response (DONE) or WAIT (park again
  *            until the unchanged deadline).
- * SSE:       out->body is the next chunk (may be empty); kind STREAM (park
+ * SSE:       out->body is the next chunk (may be empty; out gets no headers,
+ *            they went out with the first); kind STREAM (park
  *            again until the new deadline, which may be "now" while catching
  *            up) or DONE (send the chunk, then end the response).
  * When out->kind is DONE the front end frees `l` after sending. */

@@ -69,6 +69,9 @@ void ss__common_headers(ss_http_response *res);
 /* Empties a response (headers, body, errors, continuation pointer) and puts
  * the common headers back; the caller owns whatever res->live was. */
 void ss__reset_response(ss_http_response *res);
+/* The same without any header: for a continuation's later chunks, whose
+ * headers went out with the first. */
+void ss__clear_response(ss_http_response *res);
 /* A response whose header or body building failed (res->err, body.err) is
  * replaced by 503 (out of memory) or 500, never sent half-built. Returns
  * true when it did so; res->live is dropped (not freed): the caller frees

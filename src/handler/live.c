@@ -337,7 +337,10 @@ void ss__sse(ss__req *q, ss_protocol_stream *s, const ss_offset *from, bool has_
 }
 
 void ss_http_live_resume(ss_http_live *l, bool timed_out, ss_http_response *out) {
-    ss__reset_response(out);
+    if (l->sse)
+        ss__clear_response(out); /* a later chunk of a response whose headers went out */
+    else
+        ss__reset_response(out);
     ss_arena a;
     ss_arena_init(&a);
     if (l->sse) {

