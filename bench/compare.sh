@@ -27,6 +27,9 @@
 #                    connections at 100 % of its core: long-poll needs one request per
 #                    message per subscriber, so FANOUT_SUBSCRIBERS × FANOUT_RATE requests
 #                    per second must fit under it
+#   idle-sse         bench-loopback-probe over IDLE_SUBSCRIBERS connections: how long the
+#                    kernel alone takes to write one message to each (the least time an
+#                    append can take to reach them all)
 #
 # Environment: ROUNDS (3), DURATION (10 s per wrk / fan-out run), FANOUT_SUBSCRIBERS
 # (1000), FANOUT_RATE (100), IDLE_SUBSCRIBERS (10000), SERVERS ("memory sqlite node
@@ -162,6 +165,10 @@ run_ceiling() {
     --duration "$DURATION" --writer-cpu "${SERVER_CPU[2]:--1}" --reader-cpu "${LOAD_CPU[2]:--1}")
   echo "  ceiling probe: $line" >>"$OUT/fanout.log"
   add sse-fanout ceiling "$(field writer_cpu_pct "$line")"
+  line=$("$BUILD_DIR/bench-loopback-probe" --connections "$IDLE_SUBSCRIBERS" --rate 2 --duration 3 \
+    --writer-cpu "${SERVER_CPU[2]:--1}" --reader-cpu "${LOAD_CPU[2]:--1}")
+  echo "  idle probe: $line" >>"$OUT/fanout.log"
+  add idle-sse ceiling "$(field round_ms_mean "$line")"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -189,7 +196,8 @@ cell() { # scenario server
     long-poll-fanout) [ "$2" = ceiling ] && { printf "%.1fk req/s at 100 %% CPU" "$(awk -v x="$v" 'BEGIN {print x / 1000}')"; return; }
       IFS=/ read -r rate p99 cpu dups <<<"$v"
       printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
-    idle-sse) IFS=/ read -r kb p99 <<<"$v"; printf "%s KB each, p99 %s ms" "$kb" "$p99" ;;
+    idle-sse) [ "$2" = ceiling ] && { printf "the kernel alone: %s ms to write to all" "$v"; return; }
+      IFS=/ read -r kb p99 <<<"$v"; printf "%s KB each, p99 %s ms" "$kb" "$p99" ;;
   esac
 }
 ratio() { # scenario server base

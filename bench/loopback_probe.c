@@ -8,11 +8,11 @@
  * Defaults: 1000 connections, 150 bytes, 5 s, writer on CPU 0, reader on
  * CPU 1 (-1: not pinned), as fast as possible.
  *
- * The writer thread (pinned to --writer-cpu) holds N accepted connections
+ * The writer (pinned to --writer-cpu) holds N accepted connections
  * and writes B-byte messages to them round-robin, each as one writev of three
  * pieces (an HTTP/1.1 chunk header, the bytes, CRLF: what an SSE event costs
  * h2o), as fast as it can or, with --rate R, R messages per second to every
- * connection. The reader thread (pinned to --reader-cpu) drains every
+ * connection. A reader process (pinned to --reader-cpu) drains every
  * connection with epoll. On loopback the kernel delivers each segment to the
  * receiving socket inside the sender's system call, so the writer's CPU time
  * holds both ends of the TCP work, as a server's does in bench-fanout.
@@ -20,17 +20,20 @@
  *
  *   LOOPBACK connections=1000 bytes=150 writes=.. writes_per_s=..
  *            writer_cpu_pct=.. cpu_us_per_write=.. writes_per_cpu_s=..
+ *            round_ms_mean=.. round_ms_max=..
  *
  * writes_per_cpu_s is how many such writes one core can make per second of
  * CPU: a fan-out of E events/s needs at least E / writes_per_cpu_s of a core
- * before any server code runs. */
+ * before any server code runs. A round (one message to every connection) is
+ * what one append to a stream with N parked readers costs at least: the last
+ * reader cannot hear of it sooner than round_ms after the first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,6 +43,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,8 +54,6 @@ static struct {
     int writer_cpu, reader_cpu;
     double rate; /* messages per second per connection; 0: as fast as possible */
 } opt = {.connections = 1000, .bytes = 150, .duration = 5, .writer_cpu = 0, .reader_cpu = 1};
-
-static atomic_bool done;
 
 static void die(const char *what) {
     perror(what);
@@ -74,32 +76,31 @@ static void pin(int cpu) {
     (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
-typedef struct reader_args {
-    int *fds;
-    int n;
-} reader_args;
-
-static void *reader(void *arg) {
-    reader_args *r = arg;
+/* The reader: its own process (each side holds one descriptor per
+ * connection, so a 10,000-connection probe fits a 20,000 descriptor limit),
+ * connecting every client and draining them until killed. */
+static void reader(const struct sockaddr_in *sa) {
     pin(opt.reader_cpu);
     int ep = epoll_create1(0);
     if (ep < 0)
         die("epoll_create1");
-    for (int i = 0; i < r->n; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.fd = r->fds[i]};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, r->fds[i], &ev) != 0)
+    for (int i = 0; i < opt.connections; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof *sa) != 0)
+            die("connect (raise ulimit -n?)");
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
             die("epoll_ctl");
     }
     static char buf[1 << 16];
     struct epoll_event evs[256];
-    while (!atomic_load(&done)) {
-        int n = epoll_wait(ep, evs, 256, 50);
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
         for (int i = 0; i < n; i++)
             while (read(evs[i].data.fd, buf, sizeof buf) > 0)
                 ;
     }
-    close(ep);
-    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -144,25 +145,23 @@ int main(int argc, char **argv) {
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 4096) != 0 ||
         getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0)
         die("listen");
-    int *client = calloc((size_t)opt.connections, sizeof *client);
     int *server = calloc((size_t)opt.connections, sizeof *server);
-    if (!client || !server)
+    if (!server)
         die("calloc");
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        close(lfd);
+        reader(&sa);
+    }
     int one = 1;
     for (int i = 0; i < opt.connections; i++) {
-        client[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (client[i] < 0 || connect(client[i], (struct sockaddr *)&sa, sizeof sa) != 0)
-            die("connect (raise ulimit -n?)");
         server[i] = accept(lfd, NULL, NULL);
         if (server[i] < 0)
             die("accept");
         setsockopt(server[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fcntl(client[i], F_SETFL, O_NONBLOCK);
     }
-    reader_args ra = {client, opt.connections};
-    pthread_t th;
-    if (pthread_create(&th, NULL, reader, &ra) != 0)
-        die("pthread_create");
 
     char *payload = malloc((size_t)opt.bytes);
     if (!payload)
@@ -172,7 +171,8 @@ int main(int argc, char **argv) {
     int head_len = snprintf(head, sizeof head, "%x\r\n", opt.bytes);
     struct iovec iov[3] = {{head, (size_t)head_len}, {payload, (size_t)opt.bytes}, {"\r\n", 2}};
 
-    uint64_t writes = 0, failed = 0;
+    uint64_t writes = 0, failed = 0, rounds = 0;
+    double round_ms_sum = 0, round_ms_max = 0; /* one message to every connection */
     uint64_t t0 = clock_ns(CLOCK_MONOTONIC), cpu0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
     uint64_t end = t0 + (uint64_t)(opt.duration * 1e9);
     uint64_t round_ns = opt.rate > 0 ? (uint64_t)(1e9 / opt.rate) : 0;
@@ -194,14 +194,19 @@ int main(int argc, char **argv) {
             else
                 failed++; /* a full socket buffer: the reader fell behind */
         }
+        double ms = (double)(clock_ns(CLOCK_MONOTONIC) - now) / 1e6;
+        round_ms_sum += ms;
+        round_ms_max = ms > round_ms_max ? ms : round_ms_max;
+        rounds++;
     }
     double wall = (double)(clock_ns(CLOCK_MONOTONIC) - t0) / 1e9;
     double cpu = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0) / 1e9;
-    atomic_store(&done, true);
-    pthread_join(th, NULL);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
     printf("LOOPBACK connections=%d bytes=%d writes=%llu failed=%llu writes_per_s=%.0f writer_cpu_pct=%.0f "
-           "cpu_us_per_write=%.2f writes_per_cpu_s=%.0f\n",
+           "cpu_us_per_write=%.2f writes_per_cpu_s=%.0f round_ms_mean=%.2f round_ms_max=%.2f\n",
            opt.connections, opt.bytes, (unsigned long long)writes, (unsigned long long)failed, writes / wall,
-           100 * cpu / wall, writes ? 1e6 * cpu / (double)writes : 0, cpu > 0 ? writes / cpu : 0);
+           100 * cpu / wall, writes ? 1e6 * cpu / (double)writes : 0, cpu > 0 ? writes / cpu : 0,
+           rounds ? round_ms_sum / (double)rounds : 0, round_ms_max);
     return 0;
 }
