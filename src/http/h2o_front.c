@@ -396,6 +396,10 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
         return rc;
     }
 
+    /* A connection's read buffer starts at 4 KiB instead of h2o's 8 KiB (it
+     * grows for larger requests): an idle SSE or long-poll connection keeps
+     * its buffer, so this is 4 KiB less per parked reader. */
+    h2o_socket_buffer_prototype._initial_buf.capacity = H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE;
     h2o_config_init(&f->config);
     f->config.server_name = h2o_iovec_init(H2O_STRLIT("streamsy"));
     size_t max_body = ss_handler_max_body_bytes(o->handler);
