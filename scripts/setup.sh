@@ -26,7 +26,7 @@ NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format-14
   clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
-  libh2o-evloop-dev libssl-dev libcriterion-dev libjansson-dev libsqlite3-dev libpcre2-dev
+  libh2o-evloop-dev libssl-dev libcriterion-dev libjansson-dev libsqlite3-dev libpcre2-dev libcurl4-openssl-dev
   curl sqlite3 wrk nghttp2-client json-schema-test-suite python3-prometheus-client
 )
 

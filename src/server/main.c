@@ -1,5 +1,6 @@
 /* The `streamsy` binary: parse the command line, wire storage -> protocol ->
- * handler -> h2o front end, serve until SIGINT/SIGTERM, free everything. */
+ * handler -> h2o front end, serve until SIGINT/SIGTERM, free everything; or
+ * run one client command (client_cli.c). */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "base/log.h"
+#include "client_cli.h"
 #include "config.h"
 #include "http/h2o_front.h"
 #include "options.h"
@@ -166,6 +168,8 @@ done:
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && ss_client_cli_is_command(argv[1]))
+        return ss_client_cli_main(argc, argv);
     ss_cli_options o;
     char err[SS_CLI_ERROR_BYTES];
     if (!ss_cli_parse(argc, argv, environ, &o, err, sizeof err)) {
@@ -175,6 +179,8 @@ int main(int argc, char **argv) {
     switch (o.command) {
     case SS_CLI_HELP:
         fputs(ss_cli_usage(), stdout);
+        fputs("\n", stdout);
+        fputs(ss_client_cli_usage(), stdout);
         return 0;
     case SS_CLI_VERSION:
         printf("streamsy %s\n", ss_version());

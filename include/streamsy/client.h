@@ -1,0 +1,120 @@
+/* A Durable Streams client for any server (blocking, over libcurl).
+ *
+ *   ss_client *c;
+ *   if (ss_client_new(NULL, &c)) ...;
+ *   ss_client_result r;
+ *   ss_client_result_init(&r);
+ *   ss_client_append(c, "http://127.0.0.1:4437/v1/stream/orders",
+ *                    &(ss_client_append_options){.data = ss_slice_cstr("hi")}, &r);
+ *   if (r.status / 100 != 2) fprintf(stderr, "%ld %s\n", r.status, r.message);
+ *   ss_client_result_release(&r);
+ *   ss_client_free(c);
+ *
+ * Result codes say whether the exchange happened: SS_OK means a response
+ * arrived (whatever its status); SS_IOERR means none did (connection
+ * refused, timeout: r.message says why); SS_BADARG a malformed argument;
+ * SS_NOMEM, SS_TOOBIG (a response over the client's max_response_bytes).
+ * What the server decided is r.status (and r.message for a non-2xx: the
+ * server's own text). One ss_client is used by one thread at a time; it
+ * keeps its connection alive between calls. */
+#ifndef STREAMSY_CLIENT_H
+#define STREAMSY_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bytes.h"
+#include "offset.h"
+#include "rc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ss_client ss_client;
+
+typedef struct ss_client_options {
+    long timeout_ms;            /* a whole request; 0: 30000 (a live read adds its wait) */
+    size_t max_response_bytes;  /* 0: 256 MiB */
+    const char *const *headers; /* "Name: value", NULL-terminated; sent with every request */
+} ss_client_options;
+
+#define SS_CLIENT_MESSAGE_MAX 256
+#define SS_CLIENT_TEXT_MAX 256
+
+typedef struct ss_client_result {
+    long status;                         /* HTTP status; 0 when no response came */
+    char message[SS_CLIENT_MESSAGE_MAX]; /* non-2xx: the server's text; no response: why */
+    char next_offset[SS_OFFSET_MAX + 1]; /* Stream-Next-Offset; "" when absent */
+    char content_type[SS_CLIENT_TEXT_MAX];
+    char cursor[SS_CLIENT_TEXT_MAX];     /* Stream-Cursor */
+    char expires_at[SS_CLIENT_TEXT_MAX]; /* Stream-Expires-At */
+    bool has_ttl;
+    uint64_t ttl_s;
+    bool up_to_date; /* Stream-Up-To-Date: true */
+    bool closed;     /* Stream-Closed: true */
+    ss_buf body;     /* a read's bytes (a 2xx body); owned: ss_client_result_release */
+} ss_client_result;
+
+void ss_client_result_init(ss_client_result *r);
+void ss_client_result_release(ss_client_result *r);
+
+SS_MUST_USE ss_rc ss_client_new(const ss_client_options *o, ss_client **out);
+void ss_client_free(ss_client *c);
+
+typedef struct ss_client_create_options {
+    const char *content_type; /* NULL: application/octet-stream */
+    bool has_ttl;
+    uint64_t ttl_s;
+    const char *expires_at; /* RFC 3339, or NULL */
+    bool closed;            /* create it closed */
+    ss_slice data;          /* initial content */
+} ss_client_create_options;
+
+typedef struct ss_client_append_options {
+    const char *content_type;    /* NULL: the stream's (read with HEAD first) */
+    ss_slice data;               /* may be empty only with close */
+    const char *expected_offset; /* Stream-Expected-Offset (compare-and-swap), or NULL */
+    bool close;                  /* Stream-Closed: true (close after this append) */
+} ss_client_append_options;
+
+/* PUT. r->status 201 created, 200 already there with the same settings, 409
+ * otherwise. */
+SS_MUST_USE ss_rc ss_client_create(ss_client *c, const char *url, const ss_client_create_options *o,
+                                   ss_client_result *r);
+/* HEAD: next offset, content type, TTL, closed. */
+SS_MUST_USE ss_rc ss_client_head(ss_client *c, const char *url, ss_client_result *r);
+/* POST. r->next_offset is the tail after the append. */
+SS_MUST_USE ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_options *o,
+                                   ss_client_result *r);
+/* POST with no data and Stream-Closed: true. */
+SS_MUST_USE ss_rc ss_client_close(ss_client *c, const char *url, ss_client_result *r);
+SS_MUST_USE ss_rc ss_client_delete(ss_client *c, const char *url, ss_client_result *r);
+/* GET ?offset=OFFSET (NULL: from the start): one response of a catch-up
+ * read; more may follow (r->up_to_date false): read again from
+ * r->next_offset. */
+SS_MUST_USE ss_rc ss_client_read(ss_client *c, const char *url, const char *offset, ss_client_result *r);
+
+/* A live read: called with each response that carries data (r->body) and
+ * once more when the stream closes (r->closed). Return false to stop. */
+typedef bool (*ss_client_tail_fn)(void *ctx, const ss_client_result *r);
+
+typedef struct ss_client_tail_options {
+    const char *offset; /* where to start: an offset, "now" or NULL/"-1" (the beginning) */
+    int max_retries;    /* consecutive failed requests before giving up; 0: 10 */
+} ss_client_tail_options;
+
+/* Catches up, then follows the stream with long-poll until fn returns false,
+ * the stream closes (SS_OK, final r->closed true) or the server refuses
+ * (SS_OK with that status in *last). A dropped connection or a 5xx is
+ * retried from the last offset with exponential backoff (100 ms doubling
+ * to 5 s), at most max_retries times in a row (then SS_IOERR). *last holds
+ * the last response. */
+SS_MUST_USE ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options *o,
+                                 ss_client_tail_fn fn, void *ctx, ss_client_result *last);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""The client commands of `streamsy` (src/server/client_cli.c, on the client
+API of streamsy/client.h) end to end against our own server.
+
+    tests/client/cli_test.py build/streamsy
+
+Each check runs the real binary for both sides on loopback ports: create,
+append (DATA, standard input, --lines, --expected-offset, --close), read,
+tail (live, and resuming after the server is killed and restarted on the
+same SQLite file), head, close, delete, --header, and the exit codes
+(1 refused, 2 usage, 3 no answer). Any sanitizer report fails the test."""
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BIN = os.path.abspath(sys.argv[1])
+TMP = tempfile.mkdtemp(prefix="streamsy-cli-")
+checks = 0
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    global checks
+    checks += 1
+    if not cond:
+        fail(msg)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_server(port, storage):
+    p = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--storage", storage, "--quiet"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return p
+        except OSError:
+            time.sleep(0.025)
+    fail("the server did not start: " + p.stderr.read().decode())
+
+
+def stop_server(p, sig=signal.SIGTERM):
+    p.send_signal(sig)
+    p.wait(timeout=10)
+    err = p.stderr.read().decode()
+    check("Sanitizer" not in err and "runtime error" not in err, "server sanitizer report:\n" + err)
+
+
+def run(*args, stdin=None, code=0):
+    """Runs `streamsy ARGS`; checks the exit code; returns (stdout, stderr)."""
+    r = subprocess.run([BIN, *args], input=stdin, capture_output=True, timeout=30)
+    out, err = r.stdout.decode(), r.stderr.decode()
+    check("Sanitizer" not in err and "runtime error" not in err, f"sanitizer report from {args}:\n{err}")
+    check(r.returncode == code, f"streamsy {' '.join(args)}: exit {r.returncode}, expected {code}\n"
+                                f"stdout: {out}\nstderr: {err}")
+    return out, err
+
+
+def basics(base):
+    s = base + "/cli/basics"
+    out, _ = run("create", s, "--content-type", "text/plain")
+    check(out.strip().endswith("_0000000000000000"), "create prints the tail offset: " + out)
+    run("create", s, "--content-type", "text/plain")  # the same again: 200, fine
+    _, err = run("create", s, "--content-type", "application/json", code=1)
+    check("HTTP 409" in err, "a create with other settings is refused with the server's status: " + err)
+    first, _ = run("append", s, "hello ")
+    run("append", s, stdin=b"from stdin\n")
+    run("append", s, "--lines", stdin=b"one\n\ntwo\n")
+    out, _ = run("read", s)
+    check(out == "hello from stdin\none\ntwo\n", "read prints every byte, in order: %r" % out)
+    out, _ = run("read", s, "--from", first.strip())
+    check(out == "from stdin\none\ntwo\n", "read --from starts after that offset: %r" % out)
+    out, _ = run("head", s)
+    check("content-type: text/plain" in out and "closed: false" in out, "head: " + out)
+    tail = [l for l in out.splitlines() if l.startswith("next-offset: ")][0].split(": ")[1]
+    # compare-and-swap
+    _, err = run("append", s, "stale", "--expected-offset", first.strip(), code=1)
+    check("HTTP 409" in err, "a stale --expected-offset is refused: " + err)
+    run("append", s, "cas", "--expected-offset", tail)
+    out, _ = run("read", s)
+    check(out.endswith("two\ncas"), "only the append at the right tail landed: %r" % out)
+    # close, then nothing more
+    run("close", s)
+    _, err = run("append", s, "late", code=1)
+    check("409" in err and "closed" in err.lower(), "an append to a closed stream: " + err)
+    out, _ = run("head", s)
+    check("closed: true" in out, "head shows the stream closed: " + out)
+    out, _ = run("tail", s)
+    check(out == "hello from stdin\none\ntwo\ncas", "tail of a closed stream prints it all and ends: %r" % out)
+    run("delete", s)
+    _, err = run("head", s, code=1)
+    check("404" in err, "head after delete: " + err)
+    run("read", s, code=1)
+
+
+def ttl_and_json(base):
+    s = base + "/cli/ttl"
+    run("create", s, "--ttl", "3600", "first")
+    out, _ = run("head", s)
+    check("ttl: 3600" in out, "head shows the TTL: " + out)
+    j = base + "/cli/json"
+    run("create", j, "--content-type", "application/json")
+    run("append", j, "--lines", stdin=b'{"a":1}\n[2,3]\n"x"\n')
+    out, _ = run("read", j)
+    check(out.replace(" ", "").replace("\n", "") == '[{"a":1},2,3,"x"]', "JSON values as one array: %r" % out)
+
+
+def live_tail(base):
+    s = base + "/cli/live"
+    run("create", s, "--content-type", "text/plain", "a")
+    t = subprocess.Popen([BIN, "tail", s, "--print-offsets"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    run("append", s, "b")
+    time.sleep(0.2)
+    run("append", s, "c", "--close")
+    out, err = t.communicate(timeout=10)
+    check(t.returncode == 0, "tail ends with 0 when the stream closes: %d %s" % (t.returncode, err.decode()))
+    check(out.decode() == "abc", "tail printed the catch-up and the live appends: %r" % out)
+    check(err.decode().count("OFFSET ") >= 3, "--print-offsets: " + err.decode())
+
+
+def resume_after_restart():
+    port = free_port()
+    db = os.path.join(TMP, "resume.db")
+    base = f"http://127.0.0.1:{port}/v1/stream"
+    srv = start_server(port, "sqlite:" + db)
+    s = base + "/cli/resume"
+    run("create", s, "--content-type", "text/plain", "1")
+    t = subprocess.Popen([BIN, "tail", s], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    run("append", s, "2")
+    time.sleep(0.3)
+    srv.kill()  # kill -9 while the tail waits in a long-poll
+    srv.wait()
+    srv.stderr.read()
+    time.sleep(0.5)  # the tail retries with backoff meanwhile
+    srv = start_server(port, "sqlite:" + db)
+    run("append", s, "3")
+    run("append", s, "4", "--close")
+    out, err = t.communicate(timeout=20)
+    check(t.returncode == 0, "the tail survived the restart: %d %s" % (t.returncode, err.decode()))
+    check(out.decode() == "1234", "every message exactly once across the restart: %r" % out)
+    stop_server(srv)
+
+
+class Capture(http.server.BaseHTTPRequestHandler):
+    seen = {}
+
+    def do_HEAD(self):
+        Capture.seen = dict(self.headers)
+        self.send_response(200)
+        self.send_header("Stream-Next-Offset", "0000000000000000_0000000000000007")
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def headers_and_errors(base):
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Capture)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/any"
+    out, _ = run("head", url, "--header", "Authorization: Bearer t0k", "--header", "X-Trace: 42")
+    check(Capture.seen.get("Authorization") == "Bearer t0k" and Capture.seen.get("X-Trace") == "42",
+          "--header is sent: %r" % Capture.seen)
+    check("next-offset: 0000000000000000_0000000000000007" in out, "head of any server: " + out)
+    srv.shutdown()
+    _, err = run("head", f"http://127.0.0.1:{free_port()}/x", code=3)
+    check("no answer" in err, "nobody listening: " + err)
+    run("head", "ftp://x/y", code=2)
+    run("append", base + "/x", "--bogus", code=2)
+    run("append", base + "/x", "--expected-offset", code=2)
+    run("tail", code=2)
+    out, _ = run("append", "--help")
+    check("--expected-offset" in out, "--help describes the flags")
+
+
+def main():
+    port = free_port()
+    srv = start_server(port, "memory")
+    base = f"http://127.0.0.1:{port}/v1/stream"
+    try:
+        basics(base)
+        ttl_and_json(base)
+        live_tail(base)
+        headers_and_errors(base)
+    finally:
+        stop_server(srv)
+    resume_after_restart()
+    print(f"client CLI: {checks} checks passed")
+
+
+main()
