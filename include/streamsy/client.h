@@ -53,7 +53,16 @@ typedef struct ss_client_result {
     uint64_t ttl_s;
     bool up_to_date; /* Stream-Up-To-Date: true */
     bool closed;     /* Stream-Closed: true */
-    ss_buf body;     /* a read's bytes (a 2xx body); owned: ss_client_result_release */
+    bool sse_base64; /* Stream-SSE-Data-Encoding: base64 (a binary stream over SSE) */
+    /* An append with a producer: what the server said of it. */
+    bool duplicate;          /* 204: this (id, epoch, seq) was already accepted */
+    bool has_producer_epoch; /* Producer-Epoch (200, 204; 403: the current epoch) */
+    uint64_t producer_epoch;
+    bool has_producer_seq; /* Producer-Seq (200, 204: the highest accepted) */
+    uint64_t producer_seq;
+    bool has_producer_expected_seq; /* Producer-Expected-Seq (409: a gap) */
+    uint64_t producer_expected_seq;
+    ss_buf body; /* a read's bytes (a 2xx body); owned: ss_client_result_release */
 } ss_client_result;
 
 void ss_client_result_init(ss_client_result *r);
@@ -63,19 +72,35 @@ SS_MUST_USE ss_rc ss_client_new(const ss_client_options *o, ss_client **out);
 void ss_client_free(ss_client *c);
 
 typedef struct ss_client_create_options {
-    const char *content_type; /* NULL: application/octet-stream */
+    const char *content_type; /* NULL: application/octet-stream (a fork: the source's) */
     bool has_ttl;
     uint64_t ttl_s;
-    const char *expires_at; /* RFC 3339, or NULL */
-    bool closed;            /* create it closed */
-    ss_slice data;          /* initial content */
+    const char *expires_at;  /* RFC 3339, or NULL */
+    bool closed;             /* create it closed */
+    ss_slice data;           /* initial content */
+    const char *forked_from; /* a fork of this stream (its path on the same server), or NULL */
+    const char *fork_offset; /* where the fork leaves the source; NULL: its tail */
 } ss_client_create_options;
 
+/* An idempotent producer (the protocol's Producer-Id/-Epoch/-Seq): every
+ * append carries (id, epoch, seq) and the server drops a repeat, so an
+ * append retried after a lost answer, or a program run again after a
+ * failure with the same epoch and starting seq, never lands twice. */
+typedef struct ss_client_producer {
+    const char *id;
+    uint64_t epoch;
+    uint64_t seq;    /* of the next append; each accepted (or duplicate) append adds 1 */
+    bool auto_claim; /* on 403 (a newer epoch holds the stream): take epoch + 1, seq 0 */
+} ss_client_producer;
+
 typedef struct ss_client_append_options {
-    const char *content_type;    /* NULL: the stream's (read with HEAD first) */
-    ss_slice data;               /* may be empty only with close */
-    const char *expected_offset; /* Stream-Expected-Offset (compare-and-swap), or NULL */
-    bool close;                  /* Stream-Closed: true (close after this append) */
+    const char *content_type;     /* NULL: the stream's (read with HEAD first) */
+    ss_slice data;                /* may be empty only with close */
+    const char *expected_offset;  /* Stream-Expected-Offset (compare-and-swap), or NULL */
+    bool close;                   /* Stream-Closed: true (close after this append) */
+    ss_client_producer *producer; /* or NULL; updated (seq, and epoch on auto-claim) */
+    int max_retries;              /* with a producer: a lost answer or a 5xx is retried
+                                     as is, at most this many times (0: 10) */
 } ss_client_append_options;
 
 /* PUT. r->status 201 created, 200 already there with the same settings, 409
@@ -84,7 +109,10 @@ SS_MUST_USE ss_rc ss_client_create(ss_client *c, const char *url, const ss_clien
                                    ss_client_result *r);
 /* HEAD: next offset, content type, TTL, closed. */
 SS_MUST_USE ss_rc ss_client_head(ss_client *c, const char *url, ss_client_result *r);
-/* POST. r->next_offset is the tail after the append. */
+/* POST. r->next_offset is the tail after the append. With a producer, a
+ * duplicate (204) counts as done (r->duplicate), a lost answer or a 5xx is
+ * sent again unchanged (with backoff), and a 403 with auto_claim moves to the
+ * server's epoch + 1. */
 SS_MUST_USE ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_options *o,
                                    ss_client_result *r);
 /* POST with no data and Stream-Closed: true. */
@@ -102,14 +130,17 @@ typedef bool (*ss_client_tail_fn)(void *ctx, const ss_client_result *r);
 typedef struct ss_client_tail_options {
     const char *offset; /* where to start: an offset, "now" or NULL/"-1" (the beginning) */
     int max_retries;    /* consecutive failed requests before giving up; 0: 10 */
+    bool long_poll;     /* use long-poll only (default: SSE, long-poll if the server has none) */
 } ss_client_tail_options;
 
-/* Catches up, then follows the stream with long-poll until fn returns false,
- * the stream closes (SS_OK, final r->closed true) or the server refuses
- * (SS_OK with that status in *last). A dropped connection or a 5xx is
- * retried from the last offset with exponential backoff (100 ms doubling
- * to 5 s), at most max_retries times in a row (then SS_IOERR). *last holds
- * the last response. */
+/* Follows the stream over SSE (binary streams arrive base64-encoded and are
+ * decoded) or long-poll (after a catch-up read) until fn returns false, the
+ * stream closes (SS_OK, the final call has r->closed) or the server refuses
+ * (SS_OK with that status in *last). fn sees each run of data with the
+ * offset after it (r->body, r->next_offset, r->up_to_date). A dropped
+ * connection or a 5xx is retried from the last offset with exponential
+ * backoff (100 ms doubling to 5 s), at most max_retries times in a row
+ * (then SS_IOERR). */
 SS_MUST_USE ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options *o,
                                  ss_client_tail_fn fn, void *ctx, ss_client_result *last);
 

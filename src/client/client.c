@@ -1,6 +1,7 @@
 /* The Durable Streams client (streamsy/client.h): one libcurl easy handle
  * per ss_client, one blocking request per call. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,22 +9,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "internal.h"
 #include "streamsy/alloc.h"
-#include "streamsy/client.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
-#define DEFAULT_MAX_RESPONSE_BYTES ((size_t)256 << 20)
 #define LIVE_EXTRA_TIMEOUT_MS 60000 /* a long-poll may wait this much longer than a request */
-#define DEFAULT_MAX_RETRIES 10
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 5000
-
-struct ss_client {
-    CURL *curl;
-    struct curl_slist *headers; /* the options' headers, copied */
-    long timeout_ms;
-    size_t max_response_bytes;
-};
 
 void ss_client_result_init(ss_client_result *r) {
     memset(r, 0, sizeof *r);
@@ -84,10 +74,23 @@ void ss_client_free(ss_client *c) {
 
 /* ---- one exchange ------------------------------------------------------------------- */
 
+/* The body goes into r->body, or to the request's sink as it arrives. */
+typedef struct body_target {
+    const ss__request *q;
+    ss_client_result *r;
+    bool stopped; /* the sink said stop */
+} body_target;
+
 static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
-    ss_client_result *r = ctx;
+    body_target *t = ctx;
     size_t len = size * n;
-    return ss_buf_append(&r->body, p, len) == SS_OK ? len : 0; /* 0: curl stops (too big / no memory) */
+    if (t->q->sink && t->r->status / 100 == 2) {
+        if (t->q->sink(t->q->sink_ctx, p, len, t->r))
+            return len;
+        t->stopped = true;
+        return 0; /* curl stops: CURLE_WRITE_ERROR */
+    }
+    return ss_buf_append(&t->r->body, p, len) == SS_OK ? len : 0; /* 0: curl stops (too big / no memory) */
 }
 
 /* Copies a header value (trimmed) into dst if the line is `name: value`. */
@@ -109,14 +112,34 @@ static bool header_value(const char *line, size_t len, const char *name, char *d
     return true;
 }
 
+/* Decimal digits only; false (and *out 0) otherwise. */
+static bool parse_u64(const char *s, uint64_t *out) {
+    *out = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
     ss_client_result *r = ctx;
     size_t len = size * n;
-    char flag[8], ttl[32];
+    char flag[8], ttl[32];                         /* ttl: any decimal header value */
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new response (after a 100 or a redirect) */
         ss_buf body = r->body;
         memset(r, 0, offsetof(ss_client_result, body));
         r->body = body;
+        const char *sp = memchr(p, ' ', len);
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return len;
+    }
+    if (header_value(p, len, "Stream-SSE-Data-Encoding", ttl, sizeof ttl)) {
+        r->sse_base64 = strcasecmp(ttl, "base64") == 0;
         return len;
     }
     if (header_value(p, len, "Stream-Next-Offset", r->next_offset, sizeof r->next_offset) ||
@@ -128,12 +151,14 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
         r->up_to_date = strcasecmp(flag, "true") == 0;
     else if (header_value(p, len, "Stream-Closed", flag, sizeof flag))
         r->closed = strcasecmp(flag, "true") == 0;
-    else if (header_value(p, len, "Stream-TTL", ttl, sizeof ttl)) {
-        char *end;
-        unsigned long long v = strtoull(ttl, &end, 10);
-        r->has_ttl = end != ttl && *end == '\0';
-        r->ttl_s = r->has_ttl ? v : 0;
-    }
+    else if (header_value(p, len, "Stream-TTL", ttl, sizeof ttl))
+        r->has_ttl = parse_u64(ttl, &r->ttl_s);
+    else if (header_value(p, len, "Producer-Epoch", ttl, sizeof ttl))
+        r->has_producer_epoch = parse_u64(ttl, &r->producer_epoch);
+    else if (header_value(p, len, "Producer-Seq", ttl, sizeof ttl))
+        r->has_producer_seq = parse_u64(ttl, &r->producer_seq);
+    else if (header_value(p, len, "Producer-Expected-Seq", ttl, sizeof ttl))
+        r->has_producer_expected_seq = parse_u64(ttl, &r->producer_expected_seq);
     return len;
 }
 
@@ -152,15 +177,9 @@ static void take_message(ss_client_result *r) {
         snprintf(r->message, sizeof r->message, "HTTP %ld", r->status);
 }
 
-typedef struct request {
-    const char *method; /* GET, HEAD, PUT, POST, DELETE */
-    const char *url;
-    struct curl_slist *headers; /* this request's own */
-    ss_slice body;
-    bool live; /* a long-poll: allow for the server's wait */
-} request;
+typedef ss__request request;
 
-static ss_rc perform(ss_client *c, const request *q, ss_client_result *r) {
+ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r) {
     CURL *h = c->curl;
     result_reset(r, c->max_response_bytes);
     curl_easy_reset(h);
@@ -173,8 +192,17 @@ static ss_rc perform(ss_client *c, const request *q, ss_client_result *r) {
         else
             rc = SS_NOMEM;
     }
+    bool has_type = false;
     for (struct curl_slist *s = q->headers; s && !rc; s = s->next) {
+        has_type |= strncasecmp(s->data, "Content-Type:", 13) == 0;
         struct curl_slist *next = curl_slist_append(all, s->data);
+        if (next)
+            all = next;
+        else
+            rc = SS_NOMEM;
+    }
+    if (!rc && !has_type) { /* no "application/x-www-form-urlencoded" from curl for a body we send */
+        struct curl_slist *next = curl_slist_append(all, "Content-Type:");
         if (next)
             all = next;
         else
@@ -190,8 +218,9 @@ static ss_rc perform(ss_client *c, const request *q, ss_client_result *r) {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms + (q->live ? LIVE_EXTRA_TIMEOUT_MS : 0));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
+    body_target target = {q, r, false};
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &target);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "streamsy-client");
@@ -206,6 +235,8 @@ static ss_rc perform(ss_client *c, const request *q, ss_client_result *r) {
     }
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(all);
+    if (cc == CURLE_WRITE_ERROR && target.stopped)
+        cc = CURLE_OK; /* the sink had what it wanted */
     if (cc == CURLE_WRITE_ERROR && r->body.err) {
         snprintf(r->message, sizeof r->message, "response larger than %zu bytes", c->max_response_bytes);
         return r->body.err;
@@ -247,7 +278,9 @@ ss_rc ss_client_create(ss_client *c, const char *url, const ss_client_create_opt
     if (!o)
         o = &none;
     struct curl_slist *hs = NULL;
-    ss_rc rc = add_header(&hs, "Content-Type", o->content_type ? o->content_type : "application/octet-stream");
+    ss_rc rc = SS_OK;
+    if (o->content_type || !o->forked_from) /* a fork takes its source's unless told */
+        rc = add_header(&hs, "Content-Type", o->content_type ? o->content_type : "application/octet-stream");
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%llu", (unsigned long long)o->ttl_s);
     if (!rc && o->has_ttl)
@@ -256,8 +289,12 @@ ss_rc ss_client_create(ss_client *c, const char *url, const ss_client_create_opt
         rc = add_header(&hs, "Stream-Expires-At", o->expires_at);
     if (!rc && o->closed)
         rc = add_header(&hs, "Stream-Closed", "true");
+    if (!rc && o->forked_from)
+        rc = add_header(&hs, "Stream-Forked-From", o->forked_from);
+    if (!rc && o->fork_offset)
+        rc = add_header(&hs, "Stream-Fork-Offset", o->fork_offset);
     if (!rc)
-        rc = perform(c, &(request){"PUT", url, hs, o->data, false}, r);
+        rc = ss__client_perform(c, &(request){.method = "PUT", .url = url, .headers = hs, .body = o->data}, r);
     curl_slist_free_all(hs);
     return rc;
 }
@@ -265,16 +302,49 @@ ss_rc ss_client_create(ss_client *c, const char *url, const ss_client_create_opt
 ss_rc ss_client_head(ss_client *c, const char *url, ss_client_result *r) {
     if (!c || !r || bad_url(url))
         return SS_BADARG;
-    ss_rc rc = perform(c, &(request){"HEAD", url, NULL, SS_SLICE_NULL, false}, r);
+    ss_rc rc = ss__client_perform(c, &(request){.method = "HEAD", .url = url}, r);
     if (!rc && r->status / 100 != 2 && r->status == 404)
         snprintf(r->message, sizeof r->message, "Stream not found: %s", url);
     return rc;
 }
 
+void ss__client_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One POST with the append's headers (the producer's current triple). */
+static ss_rc post_append(ss_client *c, const char *url, const ss_client_append_options *o,
+                         const char *content_type, ss_client_result *r) {
+    struct curl_slist *hs = NULL;
+    ss_rc rc = SS_OK;
+    char num[32];
+    if (o->data.len)
+        rc = add_header(&hs, "Content-Type", content_type);
+    if (!rc && o->expected_offset)
+        rc = add_header(&hs, "Stream-Expected-Offset", o->expected_offset);
+    if (!rc && o->close)
+        rc = add_header(&hs, "Stream-Closed", "true");
+    if (!rc && o->producer) {
+        rc = add_header(&hs, "Producer-Id", o->producer->id);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)o->producer->epoch);
+        if (!rc)
+            rc = add_header(&hs, "Producer-Epoch", num);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)o->producer->seq);
+        if (!rc)
+            rc = add_header(&hs, "Producer-Seq", num);
+    }
+    if (!rc)
+        rc = ss__client_perform(c, &(request){.method = "POST", .url = url, .headers = hs, .body = o->data}, r);
+    curl_slist_free_all(hs);
+    return rc;
+}
+
 ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_options *o, ss_client_result *r) {
-    if (!c || !r || !o || bad_url(url) || (!o->data.len && !o->close))
+    if (!c || !r || !o || bad_url(url) || (!o->data.len && !o->close) ||
+        (o->producer && (!o->producer->id || !o->producer->id[0])))
         return SS_BADARG;
-    char content_type[SS_CLIENT_TEXT_MAX];
+    char content_type[SS_CLIENT_TEXT_MAX] = "";
     ss_rc rc = SS_OK;
     if (o->content_type) {
         snprintf(content_type, sizeof content_type, "%s", o->content_type);
@@ -283,17 +353,32 @@ ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_opt
             return rc;
         snprintf(content_type, sizeof content_type, "%s", r->content_type);
     }
-    struct curl_slist *hs = NULL;
-    if (o->data.len)
-        rc = add_header(&hs, "Content-Type", content_type);
-    if (!rc && o->expected_offset)
-        rc = add_header(&hs, "Stream-Expected-Offset", o->expected_offset);
-    if (!rc && o->close)
-        rc = add_header(&hs, "Stream-Closed", "true");
-    if (!rc)
-        rc = perform(c, &(request){"POST", url, hs, o->data, false}, r);
-    curl_slist_free_all(hs);
-    return rc;
+    if (!o->producer)
+        return post_append(c, url, o, content_type, r);
+    int max_retries = o->max_retries > 0 ? o->max_retries : DEFAULT_MAX_RETRIES;
+    long backoff = BACKOFF_FIRST_MS;
+    bool claimed = false;
+    for (int attempt = 0;; attempt++) {
+        rc = post_append(c, url, o, content_type, r);
+        if (rc == SS_NOMEM || rc == SS_BADARG || rc == SS_TOOBIG)
+            return rc;
+        if (rc == SS_OK && r->status == 403 && o->producer->auto_claim && !claimed && r->has_producer_epoch) {
+            o->producer->epoch = r->producer_epoch + 1; /* a newer session holds the stream: take over */
+            o->producer->seq = 0;
+            claimed = true;
+            continue;
+        }
+        if (rc == SS_OK && r->status < 500 && r->status != 429)
+            break;
+        if (attempt >= max_retries) /* the same triple again: the server drops it if the first landed */
+            return rc;
+        ss__client_sleep_ms(backoff);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    r->duplicate = r->status == 204 && o->data.len; /* a close-only append is 204 anyway */
+    if (r->status / 100 == 2)
+        o->producer->seq++;
+    return SS_OK;
 }
 
 ss_rc ss_client_close(ss_client *c, const char *url, ss_client_result *r) {
@@ -303,11 +388,11 @@ ss_rc ss_client_close(ss_client *c, const char *url, ss_client_result *r) {
 ss_rc ss_client_delete(ss_client *c, const char *url, ss_client_result *r) {
     if (!c || !r || bad_url(url))
         return SS_BADARG;
-    return perform(c, &(request){"DELETE", url, NULL, SS_SLICE_NULL, false}, r);
+    return ss__client_perform(c, &(request){.method = "DELETE", .url = url}, r);
 }
 
-/* url?offset=O[&live=long-poll][&cursor=C], escaped; the caller frees it. */
-static char *read_url(ss_client *c, const char *url, const char *offset, bool live, const char *cursor) {
+char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live,
+                          const char *cursor) {
     char *off = curl_easy_escape(c->curl, offset ? offset : "-1", 0);
     char *cur = cursor && cursor[0] ? curl_easy_escape(c->curl, cursor, 0) : NULL;
     char *out = NULL;
@@ -315,8 +400,8 @@ static char *read_url(ss_client *c, const char *url, const char *offset, bool li
         size_t n = strlen(url) + strlen(off) + (cur ? strlen(cur) : 0) + 64;
         out = ss_malloc(n);
         if (out)
-            snprintf(out, n, "%s%coffset=%s%s%s%s", url, strchr(url, '?') ? '&' : '?', off,
-                     live ? "&live=long-poll" : "", cur ? "&cursor=" : "", cur ? cur : "");
+            snprintf(out, n, "%s%coffset=%s%s%s%s%s", url, strchr(url, '?') ? '&' : '?', off, live ? "&live=" : "",
+                     live ? live : "", cur ? "&cursor=" : "", cur ? cur : "");
     }
     curl_free(off);
     curl_free(cur);
@@ -325,10 +410,10 @@ static char *read_url(ss_client *c, const char *url, const char *offset, bool li
 
 static ss_rc get(ss_client *c, const char *url, const char *offset, bool live, const char *cursor,
                  ss_client_result *r) {
-    char *u = read_url(c, url, offset, live, cursor);
+    char *u = ss__client_read_url(c, url, offset, live ? "long-poll" : NULL, cursor);
     if (!u)
         return SS_NOMEM;
-    ss_rc rc = perform(c, &(request){"GET", u, NULL, SS_SLICE_NULL, live}, r);
+    ss_rc rc = ss__client_perform(c, &(request){.method = "GET", .url = u, .live = live}, r);
     ss_free(u);
     return rc;
 }
@@ -339,9 +424,18 @@ ss_rc ss_client_read(ss_client *c, const char *url, const char *offset, ss_clien
     return get(c, url, offset, false, NULL, r);
 }
 
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+/* A failed attempt: SS_IOERR once max_retries in a row failed, else waits
+ * the backoff and returns SS_OK (try again). */
+static ss_rc retry_later(int *failures, int max_retries, long *backoff, ss_rc rc) {
+    if (++*failures > max_retries)
+        return rc ? rc : SS_IOERR;
+    ss__client_sleep_ms(*backoff);
+    *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
+    return SS_OK;
+}
+
+static bool transient(ss_rc rc, const ss_client_result *r) {
+    return rc == SS_IOERR || (rc == SS_OK && (r->status >= 500 || r->status == 429));
 }
 
 ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options *o, ss_client_tail_fn fn,
@@ -354,20 +448,37 @@ ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options
     int max_retries = o->max_retries > 0 ? o->max_retries : DEFAULT_MAX_RETRIES;
     char offset[SS_OFFSET_MAX + 1], cursor[SS_CLIENT_TEXT_MAX] = "";
     snprintf(offset, sizeof offset, "%s", o->offset ? o->offset : "-1");
-    bool live = false; /* catch up first, then long-poll */
+    bool sse = !o->long_poll;
+    bool live = false; /* long-poll: catch up first */
     int failures = 0;
     long backoff = BACKOFF_FIRST_MS;
     for (;;) {
-        ss_rc rc = get(c, url, offset, live, cursor, last);
-        if (rc == SS_NOMEM || rc == SS_TOOBIG || rc == SS_BADARG)
-            return rc;
-        if (rc || last->status >= 500 || last->status == 429) { /* retry from the same offset */
-            if (++failures > max_retries)
-                return rc ? rc : SS_IOERR;
-            sleep_ms(backoff);
-            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+        ss_rc rc;
+        if (sse) {
+            bool ended, not_sse;
+            rc = ss__client_sse_once(c, url, offset, sizeof offset, cursor, sizeof cursor, fn, ctx, last, &ended,
+                                     &not_sse);
+            if (rc == SS_OK && ended)
+                return SS_OK;
+            if (rc == SS_OK && (not_sse || last->status == 400)) {
+                sse = false; /* this server has no SSE (for this stream): long-poll instead */
+                continue;
+            }
+            if (rc == SS_OK && last->status / 100 == 2) { /* the server ended the response: reconnect */
+                failures = 0;
+                backoff = BACKOFF_FIRST_MS;
+                continue;
+            }
+        } else {
+            rc = get(c, url, offset, live, cursor, last);
+        }
+        if (transient(rc, last)) {
+            if ((rc = retry_later(&failures, max_retries, &backoff, rc)))
+                return rc;
             continue;
         }
+        if (rc)
+            return rc;
         failures = 0;
         backoff = BACKOFF_FIRST_MS;
         if (last->status / 100 != 2)

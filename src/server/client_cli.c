@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_scan.h"
 #include "client_cli.h"
 #include "streamsy/client.h"
 
@@ -28,12 +29,23 @@ static const char usage_text[] =
     "      --content-type T     (default: the stream's)\n"
     "      --expected-offset O  only if the tail is still O (compare-and-swap; 409 otherwise)\n"
     "      --close              close the stream with (or, without data, after) this append\n"
+    "      --producer ID        an idempotent producer: each append carries (ID, --epoch N,\n"
+    "                           --seq N counting up from 0); the server drops repeats, so\n"
+    "                           running the same command again after a failure appends\n"
+    "                           nothing twice (use a new --epoch for new data)\n"
+    "      --auto-claim         with --producer: on 403 (a newer epoch) take the next epoch\n"
     "  read URL                 print everything from --from (default: the beginning)\n"
     "      --from OFFSET|-1     where to start\n"
-    "  tail URL                 print the stream and follow it live (long-poll), resuming\n"
-    "                           after dropped connections; ends when the stream closes\n"
+    "      --json               a JSON stream's values, one per line\n"
+    "  tail URL                 print the stream and follow it live (SSE; binary streams are\n"
+    "                           decoded), resuming after dropped connections; ends with 0\n"
+    "                           when the stream closes\n"
     "      --from OFFSET|now|-1 where to start (default -1: the beginning)\n"
+    "      --long-poll          long-poll instead of SSE\n"
+    "      --json               a JSON stream's values, one per line\n"
     "      --print-offsets      print 'OFFSET <next offset>' on stderr after each chunk\n"
+    "  fork URL --from SOURCE   create URL as a fork of SOURCE (a path or URL on the same\n"
+    "                           server), sharing its content up to --at OFFSET (default: its tail)\n"
     "  head URL                 print the stream's metadata\n"
     "  close URL                close the stream (no more appends)\n"
     "  delete URL               delete the stream\n"
@@ -50,12 +62,18 @@ typedef struct cli {
     const char *expected_offset;
     const char *expires_at;
     const char *from;
+    const char *producer; /* --producer ID */
+    unsigned long long epoch, seq;
+    bool auto_claim;
+    const char *fork_at; /* fork --at (fork --from is the source) */
     const char *headers[MAX_HEADERS + 1];
     size_t n_headers;
     bool has_ttl;
     unsigned long long ttl_s;
     long timeout_ms;
     bool closed, close, lines, print_offsets;
+    bool long_poll; /* tail: no SSE */
+    bool json;      /* read, tail: one JSON value per line */
 } cli;
 
 static int usage_error(const char *what, const char *arg) {
@@ -76,8 +94,9 @@ static bool parse_number(const char *s, unsigned long long max, unsigned long lo
 }
 
 static bool takes_value(const char *flag) {
-    static const char *const flags[] = {"--content-type", "--expected-offset", "--expires-at", "--from",
-                                        "--ttl",          "--timeout-ms",      "--header"};
+    static const char *const flags[] = {
+        "--content-type", "--expected-offset", "--expires-at", "--from", "--ttl", "--timeout-ms",
+        "--header",       "--producer",        "--epoch",      "--seq",  "--at"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (!strcmp(flag, flags[i]))
             return true;
@@ -104,6 +123,15 @@ static int parse(int argc, char **argv, cli *o) {
             o->expires_at = v;
         } else if (!strcmp(a, "--from") && v) {
             o->from = v;
+        } else if (!strcmp(a, "--at") && v) {
+            o->fork_at = v;
+        } else if (!strcmp(a, "--producer") && v) {
+            if (!*v)
+                return usage_error("--producer takes a non-empty id", NULL);
+            o->producer = v;
+        } else if ((!strcmp(a, "--epoch") || !strcmp(a, "--seq")) && v) {
+            if (!parse_number(v, (1ull << 53) - 1, a[2] == 'e' ? &o->epoch : &o->seq))
+                return usage_error("--epoch and --seq take 0..2^53-1", v);
         } else if (!strcmp(a, "--ttl") && v) {
             if (!parse_number(v, 1ull << 53, &o->ttl_s))
                 return usage_error("--ttl takes a number of seconds", v);
@@ -126,6 +154,12 @@ static int parse(int argc, char **argv, cli *o) {
                 o->lines = true;
             else if (!strcmp(a, "--print-offsets"))
                 o->print_offsets = true;
+            else if (!strcmp(a, "--auto-claim"))
+                o->auto_claim = true;
+            else if (!strcmp(a, "--long-poll"))
+                o->long_poll = true;
+            else if (!strcmp(a, "--json"))
+                o->json = true;
             else if (a[0] == '-' && a[1] == '-')
                 return usage_error(takes_value(a) ? "missing value" : "unknown flag", a);
             else if (!o->url)
@@ -164,6 +198,26 @@ static int report(ss_rc rc, const ss_client_result *r) {
 
 static bool write_all(const void *p, size_t n) { return fwrite(p, 1, n, stdout) == n && fflush(stdout) == 0; }
 
+/* A response body: as it is, or (--json) each value of its JSON array on a
+ * line of its own. False when it could not be written or is not JSON. */
+static bool print_body(const cli *o, ss_slice body) {
+    if (!o->json)
+        return !body.len || write_all(body.p, body.len);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_slice *items;
+    size_t n;
+    bool is_array;
+    const char *why = NULL;
+    bool ok = ss_json_split(body, 0, &a, &items, &n, &is_array, &why) == SS_OK;
+    if (!ok)
+        fprintf(stderr, "streamsy: --json: the body is not JSON (%s)\n", why ? why : "out of memory");
+    for (size_t i = 0; ok && i < n; i++)
+        ok = write_all(items[i].p, items[i].len) && write_all("\n", 1);
+    ss_arena_release(&a);
+    return ok;
+}
+
 /* Standard input, whole (at most MAX_STDIN_BYTES). */
 static ss_rc read_stdin(ss_buf *b) {
     char chunk[65536];
@@ -190,8 +244,11 @@ static int cmd_append(ss_client *c, const cli *o, ss_client_result *r) {
         ss_buf_release(&in);
         return usage_error("nothing to append (no DATA and empty input)", NULL);
     }
-    ss_client_append_options ao = {
-        .content_type = o->content_type, .expected_offset = o->expected_offset, .close = false};
+    ss_client_producer producer = {
+        .id = o->producer, .epoch = o->epoch, .seq = o->seq, .auto_claim = o->auto_claim};
+    ss_client_append_options ao = {.content_type = o->content_type,
+                                   .expected_offset = o->expected_offset,
+                                   .producer = o->producer ? &producer : NULL};
     if (o->lines) {
         size_t start = 0;
         for (size_t i = 0; i <= data.len && !status; i++) {
@@ -204,8 +261,11 @@ static int cmd_append(ss_client *c, const cli *o, ss_client_result *r) {
             }
             start = i + 1;
         }
-        if (!status && o->close)
-            status = report(ss_client_close(c, o->url, r), r);
+        if (!status && o->close) {
+            ao.data = SS_SLICE_NULL;
+            ao.close = true;
+            status = report(ss_client_append(c, o->url, &ao, r), r);
+        }
     } else {
         ao.data = data;
         ao.close = o->close;
@@ -213,7 +273,37 @@ static int cmd_append(ss_client *c, const cli *o, ss_client_result *r) {
     }
     if (!status)
         printf("%s\n", r->next_offset);
+    if (!status && r->duplicate)
+        fprintf(stderr, "streamsy: the last append was a repeat of one the server already has (nothing new "
+                        "appended by it); new data needs a new --epoch or --seq\n");
+    if (o->producer && (!status || r->status == 409 || r->status == 403))
+        fprintf(stderr, "producer %s: epoch %llu, next seq %llu\n", o->producer,
+                (unsigned long long)producer.epoch, (unsigned long long)producer.seq);
     ss_buf_release(&in);
+    return status;
+}
+
+/* The path of a source given as a URL (the server names fork sources by path). */
+static const char *source_path(const char *source) {
+    const char *p = strstr(source, "://");
+    if (!p)
+        return source;
+    p = strchr(p + 3, '/');
+    return p ? p : "/";
+}
+
+static int cmd_fork(ss_client *c, const cli *o, ss_client_result *r) {
+    if (!o->from)
+        return usage_error("fork needs --from SOURCE", NULL);
+    ss_client_create_options co = {.content_type = o->content_type,
+                                   .has_ttl = o->has_ttl,
+                                   .ttl_s = o->ttl_s,
+                                   .expires_at = o->expires_at,
+                                   .forked_from = source_path(o->from),
+                                   .fork_offset = o->fork_at};
+    int status = report(ss_client_create(c, o->url, &co, r), r);
+    if (!status)
+        printf("%s\n", r->next_offset);
     return status;
 }
 
@@ -224,7 +314,7 @@ static int cmd_read(ss_client *c, const cli *o, ss_client_result *r) {
         int status = report(ss_client_read(c, o->url, offset, r), r);
         if (status)
             return status;
-        if (r->body.len && !write_all(r->body.p, r->body.len))
+        if (r->body.len && !print_body(o, ss_buf_slice(&r->body)))
             return EXIT_REFUSED;
         if (r->up_to_date || r->closed || !r->next_offset[0] || !strcmp(offset, r->next_offset))
             return 0;
@@ -232,18 +322,27 @@ static int cmd_read(ss_client *c, const cli *o, ss_client_result *r) {
     }
 }
 
+typedef struct tail_state {
+    const cli *o;
+    bool output_failed; /* stdout closed, or --json on a body that is not JSON */
+} tail_state;
+
 static bool on_tail(void *ctx, const ss_client_result *r) {
-    const cli *o = ctx;
-    if (r->body.len && !write_all(r->body.p, r->body.len))
+    tail_state *t = ctx;
+    if (r->body.len && !print_body(t->o, ss_buf_slice(&r->body))) {
+        t->output_failed = true;
         return false;
-    if (o->print_offsets)
+    }
+    if (t->o->print_offsets)
         fprintf(stderr, "OFFSET %s\n", r->next_offset);
     return true;
 }
 
 static int cmd_tail(ss_client *c, const cli *o, ss_client_result *r) {
-    ss_client_tail_options to = {.offset = o->from};
-    return report(ss_client_tail(c, o->url, &to, on_tail, (void *)o, r), r);
+    ss_client_tail_options to = {.offset = o->from, .long_poll = o->long_poll};
+    tail_state t = {o, false};
+    int status = report(ss_client_tail(c, o->url, &to, on_tail, &t, r), r);
+    return status ? status : t.output_failed ? EXIT_REFUSED : 0;
 }
 
 static int cmd_head(ss_client *c, const cli *o, ss_client_result *r) {
@@ -273,7 +372,8 @@ static int cmd_create(ss_client *c, const cli *o, ss_client_result *r) {
 }
 
 bool ss_client_cli_is_command(const char *arg) {
-    static const char *const commands[] = {"create", "append", "read", "tail", "head", "close", "delete"};
+    /* (keep in step with the dispatch in ss_client_cli_main) */
+    static const char *const commands[] = {"create", "append", "read", "tail", "head", "close", "delete", "fork"};
     for (size_t i = 0; arg && i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(arg, commands[i]))
             return true;
@@ -305,6 +405,8 @@ int ss_client_cli_main(int argc, char **argv) {
         status = cmd_tail(c, &o, &r);
     else if (!strcmp(o.command, "head"))
         status = cmd_head(c, &o, &r);
+    else if (!strcmp(o.command, "fork"))
+        status = cmd_fork(c, &o, &r);
     else if (!strcmp(o.command, "close"))
         status = report(ss_client_close(c, o.url, &r), &r);
     else

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-/* True for create, append, read, tail, head, close and delete. */
+/* True for create, append, read, tail, head, close, delete and fork. */
 bool ss_client_cli_is_command(const char *arg);
 /* Runs `streamsy COMMAND URL [flags]`; returns the exit status. */
 int ss_client_cli_main(int argc, char **argv);

@@ -136,6 +136,38 @@ def live_tail(base):
     check(err.decode().count("OFFSET ") >= 3, "--print-offsets: " + err.decode())
 
 
+def modes_and_binary(base):
+    s = base + "/cli/modes"
+    run("create", s, "--content-type", "text/plain", "x")
+    t = subprocess.Popen([BIN, "tail", s, "--long-poll"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    run("append", s, "y", "--close")
+    out, err = t.communicate(timeout=10)
+    check(t.returncode == 0 and out == b"xy", "tail --long-poll: %r %r" % (out, err))
+    # a binary stream over SSE arrives base64-encoded and is decoded
+    b = base + "/cli/binary"
+    blob = bytes(range(256)) + b"\r\n\n\r" + bytes(range(255, -1, -1))
+    run("create", b)
+    run("append", b, stdin=blob)
+    t = subprocess.Popen([BIN, "tail", b], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    run("append", b, stdin=b"\x00end\xff")
+    run("close", b)
+    out, err = t.communicate(timeout=10)
+    check(t.returncode == 0 and out == blob + b"\x00end\xff", "binary bytes over SSE, exactly: %r" % err)
+    # --json: one value per line, from a read and from a live tail
+    j = base + "/cli/jsonl"
+    run("create", j, "--content-type", "application/json", '[{"n":1},{"n":2}]')
+    out, _ = run("read", j, "--json")
+    check(out == '{"n":1}\n{"n":2}\n', "read --json: %r" % out)
+    t = subprocess.Popen([BIN, "tail", j, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.3)
+    run("append", j, '{"n":3}', "--close")
+    out, err = t.communicate(timeout=10)
+    check(t.returncode == 0 and out == b'{"n":1}\n{"n":2}\n{"n":3}\n', "tail --json: %r %r" % (out, err))
+    run("read", s, "--json", code=1)  # text is not JSON
+
+
 def resume_after_restart():
     port = free_port()
     db = os.path.join(TMP, "resume.db")
@@ -174,6 +206,101 @@ class Capture(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class DroppingProxy(threading.Thread):
+    """Forwards HTTP/1.1 requests to the server, one per connection, but for
+    the first `drop` requests that carry a Producer-Id it delivers the request
+    and then closes the client's connection without the answer: an append
+    that landed but whose acknowledgement was lost."""
+
+    def __init__(self, port, drop):
+        super().__init__(daemon=True)
+        self.target, self.drop, self.seen = port, drop, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+
+    @staticmethod
+    def read_request(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v.strip())
+        while len(body) < length:
+            body += conn.recv(65536)
+        return head, body
+
+    def run(self):
+        while True:
+            conn, _ = self.sock.accept()
+            req = self.read_request(conn)
+            if req is None:
+                conn.close()
+                continue
+            head, body = req
+            head = b"\r\n".join(l for l in head.split(b"\r\n") if not l.lower().startswith(b"connection:"))
+            up = socket.create_connection(("127.0.0.1", self.target))
+            up.sendall(head + b"\r\nConnection: close\r\n\r\n" + body)
+            answer = b""
+            while True:
+                chunk = up.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            up.close()
+            if b"producer-id:" in head.lower() and self.seen < self.drop:
+                self.seen += 1
+                conn.close()  # the append landed; its answer is lost
+                continue
+            conn.sendall(answer)
+            conn.close()
+
+
+def producer_and_fork(base, port):
+    s = base + "/cli/producer"
+    run("create", s, "--content-type", "text/plain")
+    _, err = run("append", s, "--lines", "--producer", "w1", stdin=b"a\nb\nc\n")
+    check("epoch 0, next seq 3" in err, "the producer's state after three appends: " + err)
+    # the same command again, with one more line: only the new line lands
+    _, err = run("append", s, "--lines", "--producer", "w1", stdin=b"a\nb\nc\nd\n")
+    out, _ = run("read", s)
+    check(out == "a\nb\nc\nd\n", "a re-run appends nothing twice: %r" % out)
+    _, err = run("append", s, "again", "--producer", "w1")
+    check("repeat" in err, "a lone repeat says nothing new was appended: " + err)
+    # a lost acknowledgement: the append is retried as is and lands once
+    proxy = DroppingProxy(port, drop=2)
+    proxy.start()
+    via = f"http://127.0.0.1:{proxy.port}/v1/stream/cli/producer"
+    run("append", via, "e\n", "--producer", "w1", "--epoch", "1", "--content-type", "text/plain")
+    check(proxy.seen == 2, "two answers were dropped (%d)" % proxy.seen)
+    out, _ = run("read", s)
+    check(out == "a\nb\nc\nd\ne\n", "retried after lost answers, the append landed exactly once: %r" % out)
+    # a newer epoch fences an older one; --auto-claim takes the next
+    _, err = run("append", s, "zombie", "--producer", "w1", "--epoch", "0", "--seq", "9", code=1)
+    check("403" in err, "a stale epoch is refused: " + err)
+    _, err = run("append", s, "f\n", "--producer", "w1", "--epoch", "0", "--auto-claim")
+    check("epoch 2, next seq 1" in err, "auto-claim moved to the server's epoch + 1: " + err)
+    out, _ = run("read", s)
+    check(out == "a\nb\nc\nd\ne\nf\n", "auto-claimed append landed: %r" % out)
+    # fork: the source's content up to the fork point, then its own
+    f = base + "/cli/fork"
+    run("fork", f, "--from", s)
+    run("append", f, "g\n")
+    out, _ = run("read", f)
+    check(out == "a\nb\nc\nd\ne\nf\ng\n", "a fork reads its source, then its own appends: %r" % out)
+    out, _ = run("read", s)
+    check(out.endswith("f\n"), "the source is unchanged")
+    run("fork", f + "2", code=2)  # no --from
+
+
 def headers_and_errors(base):
     srv = http.server.HTTPServer(("127.0.0.1", 0), Capture)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -201,6 +328,8 @@ def main():
         basics(base)
         ttl_and_json(base)
         live_tail(base)
+        producer_and_fork(base, port)
+        modes_and_binary(base)
         headers_and_errors(base)
     finally:
         stop_server(srv)

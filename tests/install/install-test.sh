@@ -2,7 +2,8 @@
 # The installed library, as another program sees it:
 #   1. make install (cmake --install) into a scratch prefix, with DESTDIR;
 #   2. the shared library's soname, and that it exports public names only;
-#   3. the examples built out of tree through pkg-config, and run;
+#   3. the examples built out of tree through pkg-config, and run (the client
+#      example against the installed server);
 #   4. the examples built by a separate CMake project through
 #      find_package(streamsy), on the shared and the static library, and run;
 #   5. a C++ program through the headers (extern "C") checking ss_version().
@@ -52,6 +53,17 @@ for ex in json_cas_counter state_todos; do
     bad "$ex with pkg-config"; cat "$WORK/cc.log" "$WORK/$ex.out" 2>/dev/null | tail -20
   fi
 done
+
+# The client example through pkg-config, run against the installed server.
+# shellcheck disable=SC2086
+if $CC -std=c17 -Wall -Wextra -Werror $XFLAGS -o "$WORK/tail_and_append" "$ROOT/examples/client/tail_and_append.c" \
+     $flags >"$WORK/cc.log" 2>&1 &&
+   LD_LIBRARY_PATH="$LIBDIR" "$ROOT/tests/client/with-server.sh" "$P/bin/streamsy" "$WORK/tail_and_append" \
+     >"$WORK/client.out" 2>&1; then
+  ok "tail_and_append (the client library) built with pkg-config and run"
+else
+  bad "tail_and_append with pkg-config"; cat "$WORK/cc.log" "$WORK/client.out" 2>/dev/null | tail -20
+fi
 
 # find_package(streamsy)
 if cmake -S "$ROOT/tests/install" -B "$WORK/consumer" -G Ninja -DCMAKE_PREFIX_PATH="$P" \

@@ -1,0 +1,51 @@
+/* Client internals shared by the files of src/client/. */
+#ifndef SS_CLIENT_INTERNAL_H
+#define SS_CLIENT_INTERNAL_H
+
+#include <curl/curl.h>
+
+#include "streamsy/client.h"
+
+#define DEFAULT_MAX_RESPONSE_BYTES ((size_t)256 << 20)
+#define DEFAULT_MAX_RETRIES 10
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 5000
+
+struct ss_client {
+    CURL *curl;
+    struct curl_slist *headers; /* the options' headers, copied */
+    long timeout_ms;
+    size_t max_response_bytes;
+};
+
+/* Takes a 2xx response's body as it arrives; false stops the transfer
+ * (the request then ends with SS_OK). r holds the status and headers. */
+typedef bool (*ss__sink)(void *ctx, const char *p, size_t n, const ss_client_result *r);
+
+typedef struct ss__request {
+    const char *method; /* GET, HEAD, PUT, POST, DELETE */
+    const char *url;
+    struct curl_slist *headers; /* this request's own */
+    ss_slice body;
+    bool live;     /* a long-poll or SSE: allow for the server's wait */
+    ss__sink sink; /* NULL: the body collects in r->body */
+    void *sink_ctx;
+} ss__request;
+
+/* One exchange: SS_OK when a response arrived (r->status, headers, and the
+ * body or the sink's), SS_IOERR when none did (r->message says why). */
+SS_MUST_USE ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r);
+/* url?offset=O[&live=LIVE][&cursor=C], escaped; NULL when out of memory;
+ * the caller frees it (ss_free). */
+char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live, const char *cursor);
+void ss__client_sleep_ms(long ms);
+
+/* One SSE connection of a tail from *offset (sse.c): delivers each data
+ * run to fn at its control event, and moves offset and cursor along.
+ * *ended: the stream closed or fn said stop. *not_sse: the server answered
+ * 2xx but not with an event stream (use long-poll). */
+SS_MUST_USE ss_rc ss__client_sse_once(ss_client *c, const char *url, char *offset, size_t offset_cap, char *cursor,
+                                      size_t cursor_cap, ss_client_tail_fn fn, void *ctx, ss_client_result *last,
+                                      bool *ended, bool *not_sse);
+
+#endif

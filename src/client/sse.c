@@ -1,0 +1,207 @@
+/* A tail's Server-Sent Events connection: the event-stream parser (lines,
+ * `event:` and `data:` fields, events ended by a blank line), base64 data
+ * of binary streams, and the control events that carry the offset to
+ * resume from. Data is handed to the caller at each control event, so what
+ * it has seen always ends at an offset it can resume from. */
+#include <string.h>
+
+#include "internal.h"
+#include "streamsy/alloc.h"
+
+#define MAX_EVENT_BYTES ((size_t)64 << 20)
+
+typedef struct sse {
+    ss_client_tail_fn fn;
+    void *ctx;
+    ss_client_result *last; /* what fn is shown */
+    char *offset, *cursor;
+    size_t offset_cap, cursor_cap;
+    ss_buf line;    /* the line being read */
+    ss_buf data;    /* this event's data lines, joined with '\n' */
+    ss_buf pending; /* decoded data since the last control event */
+    char event[16];
+    bool cr;     /* the last byte was '\r' (a following '\n' belongs to it) */
+    bool base64; /* the response said Stream-SSE-Data-Encoding: base64 */
+    bool ended;  /* closed, or fn said stop */
+    ss_rc err;
+} sse;
+
+static int b64_value(unsigned char ch) {
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Standard base64 (padding optional); false on anything else. */
+static bool base64_decode(ss_slice in, ss_buf *out) {
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        unsigned char ch = (unsigned char)in.p[i];
+        if (ch == '=')
+            break;
+        int v = b64_value(ch);
+        if (v < 0)
+            return false;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char byte = (char)(acc >> bits & 0xff);
+            if (ss_buf_append(out, &byte, 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* The string value of "key":"..." in a control event (no escapes expected
+ * in offsets and cursors); false when absent. */
+static bool json_string(ss_slice json, const char *key, char *dst, size_t cap) {
+    char pat[48];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = memmem(json.p, json.len, pat, strlen(pat));
+    if (!p)
+        return false;
+    const char *end = json.p + json.len;
+    p += strlen(pat);
+    while (p < end && (*p == ' ' || *p == ':'))
+        p++;
+    if (p >= end || *p != '"')
+        return false;
+    p++;
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (!q || (size_t)(q - p) >= cap)
+        return false;
+    memcpy(dst, p, (size_t)(q - p));
+    dst[q - p] = '\0';
+    return true;
+}
+
+static bool json_true(ss_slice json, const char *key) {
+    char pat[48];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = memmem(json.p, json.len, pat, strlen(pat));
+    if (!p)
+        return false;
+    const char *end = json.p + json.len;
+    p += strlen(pat);
+    while (p < end && (*p == ' ' || *p == ':'))
+        p++;
+    return end - p >= 4 && memcmp(p, "true", 4) == 0;
+}
+
+/* A blank line: the event is complete. */
+static void dispatch(sse *s) {
+    ss_slice data = ss_buf_slice(&s->data);
+    if (!strcmp(s->event, "data")) {
+        bool ok = s->base64 ? base64_decode(data, &s->pending) : ss_buf_append(&s->pending, data.p, data.len) == 0;
+        if (!ok)
+            s->err = s->pending.err ? s->pending.err : SS_BADARG; /* not base64: a broken server */
+    } else if (!strcmp(s->event, "control")) {
+        char offset[SS_OFFSET_MAX + 1];
+        if (json_string(data, "streamNextOffset", offset, sizeof offset))
+            snprintf(s->offset, s->offset_cap, "%s", offset);
+        (void)json_string(data, "streamCursor", s->cursor, s->cursor_cap);
+        ss_client_result *r = s->last;
+        snprintf(r->next_offset, sizeof r->next_offset, "%s", s->offset);
+        snprintf(r->cursor, sizeof r->cursor, "%s", s->cursor);
+        r->up_to_date = json_true(data, "upToDate");
+        r->closed = json_true(data, "streamClosed");
+        ss_buf_clear(&r->body);
+        if (s->pending.len && ss_buf_append(&r->body, s->pending.p, s->pending.len))
+            s->err = r->body.err;
+        ss_buf_clear(&s->pending);
+        if (!s->err && (r->body.len || r->closed) && !s->fn(s->ctx, r))
+            s->ended = true;
+        if (r->closed)
+            s->ended = true;
+    }
+    ss_buf_clear(&s->data);
+    s->event[0] = '\0';
+}
+
+/* One line (without its end). */
+static void field(sse *s) {
+    ss_slice l = ss_buf_slice(&s->line);
+    if (!l.len) {
+        dispatch(s);
+        return;
+    }
+    if (l.p[0] == ':')
+        return; /* a comment */
+    const char *colon = memchr(l.p, ':', l.len);
+    size_t nl = colon ? (size_t)(colon - l.p) : l.len;
+    ss_slice v = colon ? (ss_slice){colon + 1, l.len - nl - 1} : SS_SLICE_NULL;
+    if (v.len && v.p[0] == ' ')
+        v = (ss_slice){v.p + 1, v.len - 1};
+    if (nl == 5 && !memcmp(l.p, "event", 5)) {
+        size_t n = v.len < sizeof s->event - 1 ? v.len : sizeof s->event - 1;
+        memcpy(s->event, v.p, n);
+        s->event[n] = '\0';
+    } else if (nl == 4 && !memcmp(l.p, "data", 4)) {
+        if (s->data.len)
+            ss_buf_append(&s->data, "\n", 1);
+        ss_buf_append(&s->data, v.p, v.len);
+        if (s->data.err)
+            s->err = s->data.err;
+    }
+}
+
+static bool on_bytes(void *ctx, const char *p, size_t n, const ss_client_result *r) {
+    sse *s = ctx;
+    s->base64 = r->sse_base64;
+    for (size_t i = 0; i < n && !s->ended && !s->err; i++) {
+        char ch = p[i];
+        if (ch == '\n' && s->cr) {
+            s->cr = false;
+            continue; /* the '\n' of a "\r\n" */
+        }
+        s->cr = ch == '\r';
+        if (ch == '\r' || ch == '\n') {
+            field(s);
+            ss_buf_clear(&s->line);
+        } else if (ss_buf_append(&s->line, &ch, 1)) {
+            s->err = s->line.err;
+        }
+    }
+    return !s->ended && !s->err;
+}
+
+ss_rc ss__client_sse_once(ss_client *c, const char *url, char *offset, size_t offset_cap, char *cursor,
+                          size_t cursor_cap, ss_client_tail_fn fn, void *ctx, ss_client_result *last, bool *ended,
+                          bool *not_sse) {
+    *ended = *not_sse = false;
+    sse s = {.fn = fn,
+             .ctx = ctx,
+             .last = last,
+             .offset = offset,
+             .cursor = cursor,
+             .offset_cap = offset_cap,
+             .cursor_cap = cursor_cap};
+    ss_buf_init(&s.line, MAX_EVENT_BYTES);
+    ss_buf_init(&s.data, MAX_EVENT_BYTES);
+    ss_buf_init(&s.pending, MAX_EVENT_BYTES);
+    char *u = ss__client_read_url(c, url, offset, "sse", cursor);
+    ss_rc rc = SS_NOMEM;
+    if (u) {
+        /* The event stream would be checked as it arrives; a server without
+         * SSE answers something else, caught after the exchange. */
+        rc = ss__client_perform(
+            c, &(ss__request){.method = "GET", .url = u, .live = true, .sink = on_bytes, .sink_ctx = &s}, last);
+        ss_free(u);
+    }
+    if (!rc && last->status / 100 == 2 && strncmp(last->content_type, "text/event-stream", 17) != 0)
+        *not_sse = true;
+    if (!rc && s.err)
+        rc = s.err;
+    *ended = s.ended;
+    ss_buf_release(&s.line);
+    ss_buf_release(&s.data);
+    ss_buf_release(&s.pending);
+    return rc;
+}
