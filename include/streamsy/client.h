@@ -33,10 +33,19 @@ extern "C" {
 
 typedef struct ss_client ss_client;
 
+/* Values computed per request (a fresh token, a request id): the client
+ * calls the options' `dynamic` function before every request, which adds
+ * them with these two. Names and values are copied at once. */
+typedef struct ss_client_dynamic ss_client_dynamic;
+void ss_client_dynamic_header(ss_client_dynamic *d, const char *name, const char *value);
+void ss_client_dynamic_param(ss_client_dynamic *d, const char *name, const char *value);
+
 typedef struct ss_client_options {
-    long timeout_ms;            /* a whole request; 0: 30000 (a live read adds its wait) */
-    size_t max_response_bytes;  /* 0: 256 MiB */
-    const char *const *headers; /* "Name: value", NULL-terminated; sent with every request */
+    long timeout_ms;                                  /* a whole request; 0: 30000 (a live read adds its wait) */
+    size_t max_response_bytes;                        /* 0: 256 MiB */
+    const char *const *headers;                       /* "Name: value", NULL-terminated; sent with every request */
+    void (*dynamic)(void *ctx, ss_client_dynamic *d); /* optional, see above */
+    void *dynamic_ctx;
 } ss_client_options;
 
 #define SS_CLIENT_MESSAGE_MAX 256
@@ -70,6 +79,10 @@ void ss_client_result_release(ss_client_result *r);
 
 SS_MUST_USE ss_rc ss_client_new(const ss_client_options *o, ss_client **out);
 void ss_client_free(ss_client *c);
+/* Headers ("Name: value", NULL-terminated; NULL: none) added to every
+ * request from now on, after the options' and the dynamic ones (each is
+ * sent: give a name in one place only). Copied. */
+SS_MUST_USE ss_rc ss_client_set_headers(ss_client *c, const char *const *headers);
 
 typedef struct ss_client_create_options {
     const char *content_type; /* NULL: application/octet-stream (a fork: the source's) */
@@ -112,7 +125,9 @@ SS_MUST_USE ss_rc ss_client_head(ss_client *c, const char *url, ss_client_result
 /* POST. r->next_offset is the tail after the append. With a producer, a
  * duplicate (204) counts as done (r->duplicate), a lost answer or a 5xx is
  * sent again unchanged (with backoff), and a 403 with auto_claim moves to the
- * server's epoch + 1. */
+ * server's epoch + 1. When the retries run out the seq stays where it was:
+ * the append may have landed, so send the same data again before anything
+ * else. */
 SS_MUST_USE ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_options *o,
                                    ss_client_result *r);
 /* POST with no data and Stream-Closed: true. */
@@ -122,6 +137,36 @@ SS_MUST_USE ss_rc ss_client_delete(ss_client *c, const char *url, ss_client_resu
  * read; more may follow (r->up_to_date false): read again from
  * r->next_offset. */
 SS_MUST_USE ss_rc ss_client_read(ss_client *c, const char *url, const char *offset, ss_client_result *r);
+
+/* ---- batching producer ---------------------------------------------------------------- */
+
+/* Appends through a producer, several items per request: a batch is sent
+ * when it reaches max_bytes or max_items, when an item is added after the
+ * oldest waiting one is linger_ms old, and on flush. A JSON stream's batch
+ * is one JSON array of the items (each item one JSON value); any other
+ * stream's is the items' bytes one after another. */
+typedef struct ss_client_batcher ss_client_batcher;
+
+typedef struct ss_client_batch_options {
+    size_t max_bytes;         /* 0: 1 MiB */
+    size_t max_items;         /* 0: 1000 */
+    long linger_ms;           /* 0: every add sends at once */
+    bool json;                /* items are JSON values: send "[a,b,...]" */
+    const char *content_type; /* NULL: application/json when json, else the stream's */
+} ss_client_batch_options;
+
+/* The batcher borrows c, url and p (which must outlive it). */
+SS_MUST_USE ss_rc ss_client_batcher_new(ss_client *c, const char *url, ss_client_producer *p,
+                                        const ss_client_batch_options *o, ss_client_batcher **out);
+/* Adds one item; may send a batch (then *r is its answer and *sent true).
+ * An item larger than max_bytes goes alone. A refused batch (4xx) is
+ * reported in *r and dropped; one that got no answer or a 5xx after the
+ * retries stays, and the next send repeats it with the same seq. */
+SS_MUST_USE ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_result *r, bool *sent);
+/* Sends what waits (nothing: SS_OK, *sent false). */
+SS_MUST_USE ss_rc ss_client_batcher_flush(ss_client_batcher *b, ss_client_result *r, bool *sent);
+/* Frees it; unsent items are dropped (flush first). */
+void ss_client_batcher_free(ss_client_batcher *b);
 
 /* A live read: called with each response that carries data (r->body) and
  * once more when the stream closes (r->closed). Return false to stop. */

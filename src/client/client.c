@@ -45,6 +45,8 @@ ss_rc ss_client_new(const ss_client_options *o, ss_client **out) {
         return SS_NOMEM;
     }
     c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->dynamic = o->dynamic;
+    c->dynamic_ctx = o->dynamic_ctx;
     c->max_response_bytes = o->max_response_bytes ? o->max_response_bytes : DEFAULT_MAX_RESPONSE_BYTES;
     c->curl = curl_easy_init();
     bool ok = c->curl != NULL;
@@ -66,10 +68,76 @@ void ss_client_free(ss_client *c) {
     if (!c)
         return;
     curl_slist_free_all(c->headers);
+    curl_slist_free_all(c->call_headers);
     if (c->curl)
         curl_easy_cleanup(c->curl);
     ss_free(c);
     curl_global_cleanup(); /* counted: the last client's free releases libcurl's globals */
+}
+
+/* Appends copies of every line of `from` to *to. */
+static ss_rc append_lines(struct curl_slist **to, const struct curl_slist *from) {
+    for (; from; from = from->next) {
+        struct curl_slist *next = curl_slist_append(*to, from->data);
+        if (!next)
+            return SS_NOMEM;
+        *to = next;
+    }
+    return SS_OK;
+}
+
+ss_rc ss_client_set_headers(ss_client *c, const char *const *headers) {
+    if (!c)
+        return SS_MISUSE;
+    struct curl_slist *l = NULL;
+    for (const char *const *h = headers; h && *h; h++) {
+        if (!strchr(*h, ':')) {
+            curl_slist_free_all(l);
+            return SS_BADARG;
+        }
+        struct curl_slist *next = curl_slist_append(l, *h);
+        if (!next) {
+            curl_slist_free_all(l);
+            return SS_NOMEM;
+        }
+        l = next;
+    }
+    curl_slist_free_all(c->call_headers);
+    c->call_headers = l;
+    return SS_OK;
+}
+
+void ss_client_dynamic_header(ss_client_dynamic *d, const char *name, const char *value) {
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s: %s", name, value);
+    if (d->err)
+        return;
+    if (n < 0 || (size_t)n >= sizeof line || strchr(name, ':')) {
+        d->err = SS_BADARG;
+        return;
+    }
+    struct curl_slist *next = curl_slist_append(d->headers, line);
+    if (next)
+        d->headers = next;
+    else
+        d->err = SS_NOMEM;
+}
+
+void ss_client_dynamic_param(ss_client_dynamic *d, const char *name, const char *value) {
+    if (d->err)
+        return;
+    char *n = curl_easy_escape(d->curl, name, 0), *v = curl_easy_escape(d->curl, value, 0);
+    if (!n || !v) {
+        d->err = SS_NOMEM;
+    } else {
+        ss_buf_append(&d->params, "&", 1);
+        ss_buf_append_cstr(&d->params, n);
+        ss_buf_append(&d->params, "=", 1);
+        ss_buf_append_cstr(&d->params, v);
+        d->err = d->params.err;
+    }
+    curl_free(n);
+    curl_free(v);
 }
 
 /* ---- one exchange ------------------------------------------------------------------- */
@@ -184,14 +252,28 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
     result_reset(r, c->max_response_bytes);
     curl_easy_reset(h);
     struct curl_slist *all = NULL;
-    ss_rc rc = SS_OK;
-    for (struct curl_slist *s = c->headers; s && !rc; s = s->next) {
-        struct curl_slist *next = curl_slist_append(all, s->data);
-        if (next)
-            all = next;
+    ss_client_dynamic d = {.curl = h};
+    ss_buf_init(&d.params, 64 << 10);
+    if (c->dynamic)
+        c->dynamic(c->dynamic_ctx, &d);
+    ss_rc rc = d.err;
+    if (!rc)
+        rc = append_lines(&all, c->headers);
+    if (!rc)
+        rc = append_lines(&all, d.headers);
+    if (!rc)
+        rc = append_lines(&all, c->call_headers);
+    curl_slist_free_all(d.headers);
+    char *url = NULL;
+    if (!rc && d.params.len) { /* the dynamic parameters join the query */
+        size_t n = strlen(q->url) + d.params.len + 2;
+        url = ss_malloc(n);
+        if (url)
+            snprintf(url, n, "%s%c%s", q->url, strchr(q->url, '?') ? '&' : '?', d.params.p + 1);
         else
             rc = SS_NOMEM;
     }
+    ss_buf_release(&d.params);
     bool has_type = false;
     for (struct curl_slist *s = q->headers; s && !rc; s = s->next) {
         has_type |= strncasecmp(s->data, "Content-Type:", 13) == 0;
@@ -210,10 +292,11 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
     }
     if (rc) {
         curl_slist_free_all(all);
+        ss_free(url);
         return rc;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, q->url);
+    curl_easy_setopt(h, CURLOPT_URL, url ? url : q->url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms + (q->live ? LIVE_EXTRA_TIMEOUT_MS : 0));
@@ -235,6 +318,7 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
     }
     CURLcode cc = curl_easy_perform(h);
     curl_slist_free_all(all);
+    ss_free(url);
     if (cc == CURLE_WRITE_ERROR && target.stopped)
         cc = CURLE_OK; /* the sink had what it wanted */
     if (cc == CURLE_WRITE_ERROR && r->body.err) {

@@ -13,9 +13,20 @@
 
 struct ss_client {
     CURL *curl;
-    struct curl_slist *headers; /* the options' headers, copied */
+    struct curl_slist *headers;      /* the options' headers, copied */
+    struct curl_slist *call_headers; /* ss_client_set_headers */
     long timeout_ms;
     size_t max_response_bytes;
+    void (*dynamic)(void *ctx, ss_client_dynamic *d);
+    void *dynamic_ctx;
+};
+
+/* What one call of the dynamic function added (client.c). */
+struct ss_client_dynamic {
+    CURL *curl; /* for escaping */
+    struct curl_slist *headers;
+    ss_buf params; /* "&name=value..." escaped */
+    ss_rc err;     /* the first failure (sticky) */
 };
 
 /* Takes a 2xx response's body as it arrives; false stops the transfer
