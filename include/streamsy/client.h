@@ -60,9 +60,11 @@ typedef struct ss_client_result {
     char expires_at[SS_CLIENT_TEXT_MAX]; /* Stream-Expires-At */
     bool has_ttl;
     uint64_t ttl_s;
-    bool up_to_date; /* Stream-Up-To-Date: true */
-    bool closed;     /* Stream-Closed: true */
-    bool sse_base64; /* Stream-SSE-Data-Encoding: base64 (a binary stream over SSE) */
+    bool up_to_date;    /* Stream-Up-To-Date: true */
+    bool closed;        /* Stream-Closed: true */
+    bool sse_base64;    /* Stream-SSE-Data-Encoding: base64 (a binary stream over SSE) */
+    long retry_after_s; /* Retry-After in seconds (a 429 or 503); 0 when absent */
+    bool timed_out;     /* SS_IOERR because the request's time ran out */
     /* An append with a producer: what the server said of it. */
     bool duplicate;          /* 204: this (id, epoch, seq) was already accepted */
     bool has_producer_epoch; /* Producer-Epoch (200, 204; 403: the current epoch) */
@@ -83,6 +85,9 @@ void ss_client_free(ss_client *c);
  * request from now on, after the options' and the dynamic ones (each is
  * sent: give a name in one place only). Copied. */
 SS_MUST_USE ss_rc ss_client_set_headers(ss_client *c, const char *const *headers);
+/* The request timeout from now on (ms > 0; a live request gets a minute
+ * more). */
+void ss_client_set_timeout(ss_client *c, long ms);
 
 typedef struct ss_client_create_options {
     const char *content_type; /* NULL: application/octet-stream (a fork: the source's) */
@@ -108,8 +113,9 @@ typedef struct ss_client_producer {
 
 typedef struct ss_client_append_options {
     const char *content_type;     /* NULL: the stream's (read with HEAD first) */
-    ss_slice data;                /* may be empty only with close */
+    ss_slice data;                /* empty without close: the server refuses it (400) */
     const char *expected_offset;  /* Stream-Expected-Offset (compare-and-swap), or NULL */
+    const char *stream_seq;       /* Stream-Seq (the writer's ordering token), or NULL */
     bool close;                   /* Stream-Closed: true (close after this append) */
     ss_client_producer *producer; /* or NULL; updated (seq, and epoch on auto-claim) */
     int max_retries;              /* with a producer: a lost answer or a 5xx is retried
@@ -137,6 +143,30 @@ SS_MUST_USE ss_rc ss_client_delete(ss_client *c, const char *url, ss_client_resu
  * read; more may follow (r->up_to_date false): read again from
  * r->next_offset. */
 SS_MUST_USE ss_rc ss_client_read(ss_client *c, const char *url, const char *offset, ss_client_result *r);
+
+/* A live read's consumer: called with each batch of data (r->body) and
+ * once more when the stream closes (r->closed). Return false to stop. */
+typedef bool (*ss_client_tail_fn)(void *ctx, const ss_client_result *r);
+
+/* One long-poll request: GET ?offset=OFFSET&live=long-poll[&cursor=CURSOR].
+ * 200 with data, or 204 when the server's wait ended with nothing new.
+ * timeout_ms > 0 bounds it (then SS_IOERR with r->timed_out); 0: the
+ * client's request timeout plus a minute. */
+SS_MUST_USE ss_rc ss_client_poll(ss_client *c, const char *url, const char *offset, const char *cursor,
+                                 long timeout_ms, ss_client_result *r);
+
+/* One SSE connection from OFFSET (moved along with each control event, as is
+ * CURSOR, a buffer of SS_CLIENT_TEXT_MAX), until the server ends it, the
+ * stream closes, fn returns false or timeout_ms passes (0: the client's
+ * request timeout plus a minute). fn gets each control event's batch: the
+ * data since the previous one (r->body: decoded from base64 for binary
+ * streams; with `json`, the events' JSON arrays merged into one), next
+ * offset, up-to-date and closed. *ended: closed or stopped by fn. A
+ * malformed event stream (a control event that is not JSON, bad base64)
+ * is SS_CORRUPT; a timeout is SS_OK with *timed_out. */
+SS_MUST_USE ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1],
+                                char cursor[SS_CLIENT_TEXT_MAX], bool json, long timeout_ms, ss_client_tail_fn fn,
+                                void *ctx, ss_client_result *r, bool *ended, bool *timed_out);
 
 /* ---- batching producer ---------------------------------------------------------------- */
 
@@ -167,10 +197,6 @@ SS_MUST_USE ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_
 SS_MUST_USE ss_rc ss_client_batcher_flush(ss_client_batcher *b, ss_client_result *r, bool *sent);
 /* Frees it; unsent items are dropped (flush first). */
 void ss_client_batcher_free(ss_client_batcher *b);
-
-/* A live read: called with each response that carries data (r->body) and
- * once more when the stream closes (r->closed). Return false to stop. */
-typedef bool (*ss_client_tail_fn)(void *ctx, const ss_client_result *r);
 
 typedef struct ss_client_tail_options {
     const char *offset; /* where to start: an offset, "now" or NULL/"-1" (the beginning) */

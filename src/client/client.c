@@ -86,6 +86,11 @@ static ss_rc append_lines(struct curl_slist **to, const struct curl_slist *from)
     return SS_OK;
 }
 
+void ss_client_set_timeout(ss_client *c, long ms) {
+    if (c && ms > 0)
+        c->timeout_ms = ms;
+}
+
 ss_rc ss_client_set_headers(ss_client *c, const char *const *headers) {
     if (!c)
         return SS_MISUSE;
@@ -227,6 +232,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx) {
         r->has_producer_seq = parse_u64(ttl, &r->producer_seq);
     else if (header_value(p, len, "Producer-Expected-Seq", ttl, sizeof ttl))
         r->has_producer_expected_seq = parse_u64(ttl, &r->producer_expected_seq);
+    else if (header_value(p, len, "Retry-After", ttl, sizeof ttl)) {
+        uint64_t v;
+        r->retry_after_s = parse_u64(ttl, &v) && v < 3600 ? (long)v : 0;
+    }
     return len;
 }
 
@@ -299,7 +308,8 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
     curl_easy_setopt(h, CURLOPT_URL, url ? url : q->url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms + (q->live ? LIVE_EXTRA_TIMEOUT_MS : 0));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+                     q->timeout_ms > 0 ? q->timeout_ms : c->timeout_ms + (q->live ? LIVE_EXTRA_TIMEOUT_MS : 0));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
     body_target target = {q, r, false};
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -326,7 +336,9 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
         return r->body.err;
     }
     if (cc != CURLE_OK) {
-        r->status = 0;
+        r->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
+        if (!r->timed_out)
+            r->status = 0; /* (a timed-out live read keeps the status it had) */
         snprintf(r->message, sizeof r->message, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
         return SS_IOERR;
     }
@@ -407,6 +419,8 @@ static ss_rc post_append(ss_client *c, const char *url, const ss_client_append_o
         rc = add_header(&hs, "Content-Type", content_type);
     if (!rc && o->expected_offset)
         rc = add_header(&hs, "Stream-Expected-Offset", o->expected_offset);
+    if (!rc && o->stream_seq)
+        rc = add_header(&hs, "Stream-Seq", o->stream_seq);
     if (!rc && o->close)
         rc = add_header(&hs, "Stream-Closed", "true");
     if (!rc && o->producer) {
@@ -425,8 +439,7 @@ static ss_rc post_append(ss_client *c, const char *url, const ss_client_append_o
 }
 
 ss_rc ss_client_append(ss_client *c, const char *url, const ss_client_append_options *o, ss_client_result *r) {
-    if (!c || !r || !o || bad_url(url) || (!o->data.len && !o->close) ||
-        (o->producer && (!o->producer->id || !o->producer->id[0])))
+    if (!c || !r || !o || bad_url(url) || (o->producer && (!o->producer->id || !o->producer->id[0])))
         return SS_BADARG;
     char content_type[SS_CLIENT_TEXT_MAX] = "";
     ss_rc rc = SS_OK;
@@ -508,6 +521,19 @@ ss_rc ss_client_read(ss_client *c, const char *url, const char *offset, ss_clien
     return get(c, url, offset, false, NULL, r);
 }
 
+ss_rc ss_client_poll(ss_client *c, const char *url, const char *offset, const char *cursor, long timeout_ms,
+                     ss_client_result *r) {
+    if (!c || !r || bad_url(url) || !offset)
+        return SS_BADARG;
+    char *u = ss__client_read_url(c, url, offset, "long-poll", cursor);
+    if (!u)
+        return SS_NOMEM;
+    ss_rc rc =
+        ss__client_perform(c, &(request){.method = "GET", .url = u, .live = true, .timeout_ms = timeout_ms}, r);
+    ss_free(u);
+    return rc;
+}
+
 /* A failed attempt: SS_IOERR once max_retries in a row failed, else waits
  * the backoff and returns SS_OK (try again). */
 static ss_rc retry_later(int *failures, int max_retries, long *backoff, ss_rc rc) {
@@ -533,15 +559,23 @@ ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options
     char offset[SS_OFFSET_MAX + 1], cursor[SS_CLIENT_TEXT_MAX] = "";
     snprintf(offset, sizeof offset, "%s", o->offset ? o->offset : "-1");
     bool sse = !o->long_poll;
+    bool json = false; /* SSE: a JSON stream's events are merged into one array per batch */
+    if (sse) {
+        ss_rc rc = ss_client_head(c, url, last);
+        if (rc == SS_OK && last->status / 100 != 2)
+            return SS_OK; /* refused */
+        json = rc == SS_OK && strncasecmp(last->content_type, "application/json", 16) == 0;
+    }
     bool live = false; /* long-poll: catch up first */
     int failures = 0;
     long backoff = BACKOFF_FIRST_MS;
     for (;;) {
         ss_rc rc;
         if (sse) {
-            bool ended, not_sse;
-            rc = ss__client_sse_once(c, url, offset, sizeof offset, cursor, sizeof cursor, fn, ctx, last, &ended,
-                                     &not_sse);
+            bool ended, timed_out;
+            rc = ss_client_sse(c, url, offset, cursor, json, 0, fn, ctx, last, &ended, &timed_out);
+            bool not_sse = rc == SS_OK && last->status / 100 == 2 &&
+                           strncasecmp(last->content_type, "text/event-stream", 17) != 0;
             if (rc == SS_OK && ended)
                 return SS_OK;
             if (rc == SS_OK && (not_sse || last->status == 400)) {

@@ -38,8 +38,9 @@ typedef struct ss__request {
     const char *url;
     struct curl_slist *headers; /* this request's own */
     ss_slice body;
-    bool live;     /* a long-poll or SSE: allow for the server's wait */
-    ss__sink sink; /* NULL: the body collects in r->body */
+    bool live;       /* a long-poll or SSE: allow for the server's wait */
+    long timeout_ms; /* > 0: this request's own limit instead */
+    ss__sink sink;   /* NULL: the body collects in r->body */
     void *sink_ctx;
 } ss__request;
 
@@ -50,13 +51,5 @@ SS_MUST_USE ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_clie
  * the caller frees it (ss_free). */
 char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live, const char *cursor);
 void ss__client_sleep_ms(long ms);
-
-/* One SSE connection of a tail from *offset (sse.c): delivers each data
- * run to fn at its control event, and moves offset and cursor along.
- * *ended: the stream closed or fn said stop. *not_sse: the server answered
- * 2xx but not with an event stream (use long-poll). */
-SS_MUST_USE ss_rc ss__client_sse_once(ss_client *c, const char *url, char *offset, size_t offset_cap, char *cursor,
-                                      size_t cursor_cap, ss_client_tail_fn fn, void *ctx, ss_client_result *last,
-                                      bool *ended, bool *not_sse);
 
 #endif

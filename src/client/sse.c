@@ -5,6 +5,7 @@
  * it has seen always ends at an offset it can resume from. */
 #include <string.h>
 
+#include "base/json_scan.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
 
@@ -20,9 +21,11 @@ typedef struct sse {
     ss_buf data;    /* this event's data lines, joined with '\n' */
     ss_buf pending; /* decoded data since the last control event */
     char event[16];
-    bool cr;     /* the last byte was '\r' (a following '\n' belongs to it) */
-    bool base64; /* the response said Stream-SSE-Data-Encoding: base64 */
-    bool ended;  /* closed, or fn said stop */
+    bool cr;      /* the last byte was '\r' (a following '\n' belongs to it) */
+    bool base64;  /* the response said Stream-SSE-Data-Encoding: base64 */
+    bool json;    /* a JSON stream: each data event is an array; merge them */
+    size_t parts; /* data events in pending */
+    bool ended;   /* closed, or fn said stop */
     ss_rc err;
 } sse;
 
@@ -42,6 +45,8 @@ static bool base64_decode(ss_slice in, ss_buf *out) {
     int bits = 0;
     for (size_t i = 0; i < in.len; i++) {
         unsigned char ch = (unsigned char)in.p[i];
+        if (ch == '\r' || ch == '\n')
+            continue; /* lines of one payload */
         if (ch == '=')
             break;
         int v = b64_value(ch);
@@ -95,14 +100,46 @@ static bool json_true(ss_slice json, const char *key) {
     return end - p >= 4 && memcmp(p, "true", 4) == 0;
 }
 
+/* A JSON stream's data event is an array: pending collects the elements,
+ * comma-separated, and gets its brackets back at the control event. */
+static bool add_json_part(sse *s, ss_slice part) {
+    size_t a = 0, b = part.len;
+    while (a < b && (part.p[a] == ' ' || part.p[a] == '\n' || part.p[a] == '\r' || part.p[a] == '\t'))
+        a++;
+    while (b > a &&
+           (part.p[b - 1] == ' ' || part.p[b - 1] == '\n' || part.p[b - 1] == '\r' || part.p[b - 1] == '\t'))
+        b--;
+    if (b - a < 2 || part.p[a] != '[' || part.p[b - 1] != ']')
+        return false;
+    ss_slice inner = {part.p + a + 1, b - a - 2};
+    bool empty = true;
+    for (size_t i = 0; i < inner.len && empty; i++)
+        empty = inner.p[i] == ' ' || inner.p[i] == '\n' || inner.p[i] == '\r' || inner.p[i] == '\t';
+    if (empty)
+        return true;
+    if (s->pending.len)
+        ss_buf_append(&s->pending, ",", 1);
+    ss_buf_append(&s->pending, inner.p, inner.len);
+    return s->pending.err == SS_OK;
+}
+
 /* A blank line: the event is complete. */
 static void dispatch(sse *s) {
     ss_slice data = ss_buf_slice(&s->data);
     if (!strcmp(s->event, "data")) {
-        bool ok = s->base64 ? base64_decode(data, &s->pending) : ss_buf_append(&s->pending, data.p, data.len) == 0;
+        bool ok = s->base64 ? base64_decode(data, &s->pending)
+                  : s->json ? add_json_part(s, data)
+                            : ss_buf_append(&s->pending, data.p, data.len) == 0;
         if (!ok)
-            s->err = s->pending.err ? s->pending.err : SS_BADARG; /* not base64: a broken server */
+            s->err = s->pending.err ? s->pending.err : SS_CORRUPT; /* not base64 / not an array: a broken server */
+        s->parts++;
     } else if (!strcmp(s->event, "control")) {
+        if (!ss_json_is_valid(data) || data.len == 0 || data.p[0] != '{') {
+            s->err = SS_CORRUPT; /* a control event must be a JSON object */
+            ss_buf_clear(&s->data);
+            s->event[0] = '\0';
+            return;
+        }
         char offset[SS_OFFSET_MAX + 1];
         if (json_string(data, "streamNextOffset", offset, sizeof offset))
             snprintf(s->offset, s->offset_cap, "%s", offset);
@@ -113,10 +150,18 @@ static void dispatch(sse *s) {
         r->up_to_date = json_true(data, "upToDate");
         r->closed = json_true(data, "streamClosed");
         ss_buf_clear(&r->body);
-        if (s->pending.len && ss_buf_append(&r->body, s->pending.p, s->pending.len))
+        if (s->json && s->pending.len)
+            ss_buf_append(&r->body, "[", 1);
+        if (s->pending.len)
+            ss_buf_append(&r->body, s->pending.p, s->pending.len);
+        if (s->json && s->pending.len)
+            ss_buf_append(&r->body, "]", 1);
+        if (r->body.err)
             s->err = r->body.err;
+        bool had_data = s->parts > 0;
         ss_buf_clear(&s->pending);
-        if (!s->err && (r->body.len || r->closed) && !s->fn(s->ctx, r))
+        s->parts = 0;
+        if (!s->err && (had_data || r->closed || r->up_to_date) && !s->fn(s->ctx, r))
             s->ended = true;
         if (r->closed)
             s->ended = true;
@@ -172,31 +217,35 @@ static bool on_bytes(void *ctx, const char *p, size_t n, const ss_client_result 
     return !s->ended && !s->err;
 }
 
-ss_rc ss__client_sse_once(ss_client *c, const char *url, char *offset, size_t offset_cap, char *cursor,
-                          size_t cursor_cap, ss_client_tail_fn fn, void *ctx, ss_client_result *last, bool *ended,
-                          bool *not_sse) {
-    *ended = *not_sse = false;
+ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1], char cursor[SS_CLIENT_TEXT_MAX],
+                    bool json, long timeout_ms, ss_client_tail_fn fn, void *ctx, ss_client_result *r, bool *ended,
+                    bool *timed_out) {
+    *ended = *timed_out = false;
+    if (!c || !url || !fn || !r)
+        return SS_BADARG;
     sse s = {.fn = fn,
              .ctx = ctx,
-             .last = last,
+             .last = r,
              .offset = offset,
              .cursor = cursor,
-             .offset_cap = offset_cap,
-             .cursor_cap = cursor_cap};
+             .offset_cap = SS_OFFSET_MAX + 1,
+             .cursor_cap = SS_CLIENT_TEXT_MAX,
+             .json = json};
     ss_buf_init(&s.line, MAX_EVENT_BYTES);
     ss_buf_init(&s.data, MAX_EVENT_BYTES);
     ss_buf_init(&s.pending, MAX_EVENT_BYTES);
     char *u = ss__client_read_url(c, url, offset, "sse", cursor);
     ss_rc rc = SS_NOMEM;
     if (u) {
-        /* The event stream would be checked as it arrives; a server without
-         * SSE answers something else, caught after the exchange. */
-        rc = ss__client_perform(
-            c, &(ss__request){.method = "GET", .url = u, .live = true, .sink = on_bytes, .sink_ctx = &s}, last);
+        ss__request q = {
+            .method = "GET", .url = u, .live = true, .sink = on_bytes, .sink_ctx = &s, .timeout_ms = timeout_ms};
+        rc = ss__client_perform(c, &q, r);
         ss_free(u);
     }
-    if (!rc && last->status / 100 == 2 && strncmp(last->content_type, "text/event-stream", 17) != 0)
-        *not_sse = true;
+    if (rc == SS_IOERR && r->status / 100 == 2 && r->timed_out) {
+        rc = SS_OK; /* the deadline, not a failure */
+        *timed_out = true;
+    }
     if (!rc && s.err)
         rc = s.err;
     *ended = s.ended;
