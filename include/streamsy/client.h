@@ -20,6 +20,7 @@
 #ifndef STREAMSY_CLIENT_H
 #define STREAMSY_CLIENT_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -214,6 +215,32 @@ typedef struct ss_client_tail_options {
  * (then SS_IOERR). */
 SS_MUST_USE ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options *o,
                                  ss_client_tail_fn fn, void *ctx, ss_client_result *last);
+
+/* ---- from an application's event loop ------------------------------------------------ */
+
+/* A live read that never blocks: the application waits on the watch's
+ * descriptors (with its own poll, epoll or event library) and calls
+ * ss_client_watch_run when one is ready or the timeout passed. It follows
+ * the stream over SSE from o->offset, hands each batch to fn as
+ * ss_client_tail does, and reconnects from the last offset after a dropped
+ * connection or a 5xx with the same backoff (o->max_retries in a row). The
+ * watch has a connection of its own; `co` as for ss_client_new. */
+typedef struct ss_client_watch ss_client_watch;
+
+SS_MUST_USE ss_rc ss_client_watch_new(const ss_client_options *co, const char *url,
+                                      const ss_client_tail_options *o, ss_client_tail_fn fn, void *ctx,
+                                      ss_client_watch **out);
+/* Fills up to cap descriptors to wait on (events: POLLIN and/or POLLOUT)
+ * and returns how many; *timeout_ms: the longest the application may wait
+ * before calling ss_client_watch_run anyway (0: at once). */
+size_t ss_client_watch_fds(ss_client_watch *w, struct pollfd *fds, size_t cap, long *timeout_ms);
+/* Does what is ready without blocking. *done: the watch has ended (the
+ * stream closed, fn said stop, the server refused, or the retries ran
+ * out); the result code and ss_client_watch_result say how. */
+SS_MUST_USE ss_rc ss_client_watch_run(ss_client_watch *w, bool *done);
+/* The last response (its status and message when the watch ended on a refusal). */
+const ss_client_result *ss_client_watch_result(const ss_client_watch *w);
+void ss_client_watch_free(ss_client_watch *w);
 
 #ifdef __cplusplus
 }

@@ -147,15 +147,8 @@ void ss_client_dynamic_param(ss_client_dynamic *d, const char *name, const char 
 
 /* ---- one exchange ------------------------------------------------------------------- */
 
-/* The body goes into r->body, or to the request's sink as it arrives. */
-typedef struct body_target {
-    const ss__request *q;
-    ss_client_result *r;
-    bool stopped; /* the sink said stop */
-} body_target;
-
 static size_t on_body(char *p, size_t size, size_t n, void *ctx) {
-    body_target *t = ctx;
+    ss__body_target *t = ctx;
     size_t len = size * n;
     if (t->q->sink && t->r->status / 100 == 2) {
         if (t->q->sink(t->q->sink_ctx, p, len, t->r))
@@ -256,29 +249,29 @@ static void take_message(ss_client_result *r) {
 
 typedef ss__request request;
 
-ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r) {
-    CURL *h = c->curl;
+ss_rc ss__exchange_begin(ss_client *c, CURL *h, const ss__request *q, ss_client_result *r, ss__exchange *x) {
+    memset(x, 0, sizeof *x);
+    x->q = *q;
+    x->target = (ss__body_target){&x->q, r, false};
     result_reset(r, c->max_response_bytes);
     curl_easy_reset(h);
-    struct curl_slist *all = NULL;
     ss_client_dynamic d = {.curl = h};
     ss_buf_init(&d.params, 64 << 10);
     if (c->dynamic)
         c->dynamic(c->dynamic_ctx, &d);
     ss_rc rc = d.err;
     if (!rc)
-        rc = append_lines(&all, c->headers);
+        rc = append_lines(&x->headers, c->headers);
     if (!rc)
-        rc = append_lines(&all, d.headers);
+        rc = append_lines(&x->headers, d.headers);
     if (!rc)
-        rc = append_lines(&all, c->call_headers);
+        rc = append_lines(&x->headers, c->call_headers);
     curl_slist_free_all(d.headers);
-    char *url = NULL;
     if (!rc && d.params.len) { /* the dynamic parameters join the query */
         size_t n = strlen(q->url) + d.params.len + 2;
-        url = ss_malloc(n);
-        if (url)
-            snprintf(url, n, "%s%c%s", q->url, strchr(q->url, '?') ? '&' : '?', d.params.p + 1);
+        x->url = ss_malloc(n);
+        if (x->url)
+            snprintf(x->url, n, "%s%c%s", q->url, strchr(q->url, '?') ? '&' : '?', d.params.p + 1);
         else
             rc = SS_NOMEM;
     }
@@ -286,34 +279,34 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
     bool has_type = false;
     for (struct curl_slist *s = q->headers; s && !rc; s = s->next) {
         has_type |= strncasecmp(s->data, "Content-Type:", 13) == 0;
-        struct curl_slist *next = curl_slist_append(all, s->data);
+        struct curl_slist *next = curl_slist_append(x->headers, s->data);
         if (next)
-            all = next;
+            x->headers = next;
         else
             rc = SS_NOMEM;
     }
     if (!rc && !has_type) { /* no "application/x-www-form-urlencoded" from curl for a body we send */
-        struct curl_slist *next = curl_slist_append(all, "Content-Type:");
+        struct curl_slist *next = curl_slist_append(x->headers, "Content-Type:");
         if (next)
-            all = next;
+            x->headers = next;
         else
             rc = SS_NOMEM;
     }
     if (rc) {
-        curl_slist_free_all(all);
-        ss_free(url);
+        curl_slist_free_all(x->headers);
+        ss_free(x->url);
+        x->headers = NULL;
+        x->url = NULL;
         return rc;
     }
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url ? url : q->url);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_URL, x->url ? x->url : q->url);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
                      q->timeout_ms > 0 ? q->timeout_ms : c->timeout_ms + (q->live ? LIVE_EXTRA_TIMEOUT_MS : 0));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, all);
-    body_target target = {q, r, false};
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &target);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &x->target);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "streamsy-client");
@@ -326,10 +319,16 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body.len);
         }
     }
-    CURLcode cc = curl_easy_perform(h);
-    curl_slist_free_all(all);
-    ss_free(url);
-    if (cc == CURLE_WRITE_ERROR && target.stopped)
+    return SS_OK;
+}
+
+ss_rc ss__exchange_end(ss_client *c, CURL *h, ss__exchange *x, CURLcode cc) {
+    ss_client_result *r = x->target.r;
+    curl_slist_free_all(x->headers);
+    ss_free(x->url);
+    x->headers = NULL;
+    x->url = NULL;
+    if (cc == CURLE_WRITE_ERROR && x->target.stopped)
         cc = CURLE_OK; /* the sink had what it wanted */
     if (cc == CURLE_WRITE_ERROR && r->body.err) {
         snprintf(r->message, sizeof r->message, "response larger than %zu bytes", c->max_response_bytes);
@@ -339,13 +338,24 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
         r->timed_out = cc == CURLE_OPERATION_TIMEDOUT;
         if (!r->timed_out)
             r->status = 0; /* (a timed-out live read keeps the status it had) */
-        snprintf(r->message, sizeof r->message, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        snprintf(r->message, sizeof r->message, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
         return SS_IOERR;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
     if (r->status / 100 != 2)
         take_message(r);
     return SS_OK;
+}
+
+ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r) {
+    ss__exchange *x = ss_malloc(sizeof *x); /* (the error buffer is large) */
+    if (!x)
+        return SS_NOMEM;
+    ss_rc rc = ss__exchange_begin(c, c->curl, q, r, x);
+    if (!rc)
+        rc = ss__exchange_end(c, c->curl, x, curl_easy_perform(c->curl));
+    ss_free(x);
+    return rc;
 }
 
 /* Adds "Name: value" to a header list. */

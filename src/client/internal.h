@@ -47,6 +47,39 @@ typedef struct ss__request {
 /* One exchange: SS_OK when a response arrived (r->status, headers, and the
  * body or the sink's), SS_IOERR when none did (r->message says why). */
 SS_MUST_USE ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r);
+
+/* Where a response body goes: r->body, or the request's sink. */
+typedef struct ss__body_target {
+    const ss__request *q;
+    ss_client_result *r;
+    bool stopped; /* the sink said stop */
+} ss__body_target;
+
+/* One exchange set up on an easy handle, for callers that run the transfer
+ * themselves (a curl multi handle): begin, run, end with curl's result.
+ * Holds the header list and URL until end; must not move in between. */
+typedef struct ss__exchange {
+    ss__request q;
+    ss__body_target target;
+    struct curl_slist *headers;
+    char *url;
+    char errbuf[CURL_ERROR_SIZE];
+} ss__exchange;
+SS_MUST_USE ss_rc ss__exchange_begin(ss_client *c, CURL *h, const ss__request *q, ss_client_result *r,
+                                     ss__exchange *x);
+/* The result of the exchange, as ss__client_perform's. */
+SS_MUST_USE ss_rc ss__exchange_end(ss_client *c, CURL *h, ss__exchange *x, CURLcode cc);
+
+/* The SSE parser (sse.c): feed it a 2xx event stream's bytes. */
+typedef struct ss__sse ss__sse;
+ss__sse *ss__sse_new(char *offset, char *cursor, bool json, ss_client_tail_fn fn, void *ctx, ss_client_result *r);
+void ss__sse_free(ss__sse *s);
+/* The sink for an exchange whose sink_ctx is the parser. */
+bool ss__sse_sink(void *ctx, const char *p, size_t n, const ss_client_result *r);
+/* SS_CORRUPT after a malformed stream (or a parser's allocation failure). */
+ss_rc ss__sse_error(const ss__sse *s);
+/* The stream closed or fn said stop. */
+bool ss__sse_ended(const ss__sse *s);
 /* url?offset=O[&live=LIVE][&cursor=C], escaped; NULL when out of memory;
  * the caller frees it (ss_free). */
 char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live, const char *cursor);

@@ -11,7 +11,8 @@
 
 #define MAX_EVENT_BYTES ((size_t)64 << 20)
 
-typedef struct sse {
+typedef struct ss__sse sse;
+struct ss__sse {
     ss_client_tail_fn fn;
     void *ctx;
     ss_client_result *last; /* what fn is shown */
@@ -27,7 +28,7 @@ typedef struct sse {
     size_t parts; /* data events in pending */
     bool ended;   /* closed, or fn said stop */
     ss_rc err;
-} sse;
+};
 
 static int b64_value(unsigned char ch) {
     if (ch >= 'A' && ch <= 'Z')
@@ -197,7 +198,7 @@ static void field(sse *s) {
     }
 }
 
-static bool on_bytes(void *ctx, const char *p, size_t n, const ss_client_result *r) {
+bool ss__sse_sink(void *ctx, const char *p, size_t n, const ss_client_result *r) {
     sse *s = ctx;
     s->base64 = r->sse_base64;
     for (size_t i = 0; i < n && !s->ended && !s->err; i++) {
@@ -217,40 +218,63 @@ static bool on_bytes(void *ctx, const char *p, size_t n, const ss_client_result 
     return !s->ended && !s->err;
 }
 
+ss__sse *ss__sse_new(char *offset, char *cursor, bool json, ss_client_tail_fn fn, void *ctx, ss_client_result *r) {
+    sse *s = ss_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    *s = (sse){.fn = fn,
+               .ctx = ctx,
+               .last = r,
+               .offset = offset,
+               .cursor = cursor,
+               .offset_cap = SS_OFFSET_MAX + 1,
+               .cursor_cap = SS_CLIENT_TEXT_MAX,
+               .json = json};
+    ss_buf_init(&s->line, MAX_EVENT_BYTES);
+    ss_buf_init(&s->data, MAX_EVENT_BYTES);
+    ss_buf_init(&s->pending, MAX_EVENT_BYTES);
+    return s;
+}
+
+void ss__sse_free(ss__sse *s) {
+    if (!s)
+        return;
+    ss_buf_release(&s->line);
+    ss_buf_release(&s->data);
+    ss_buf_release(&s->pending);
+    ss_free(s);
+}
+
+ss_rc ss__sse_error(const ss__sse *s) { return s->err; }
+
+bool ss__sse_ended(const ss__sse *s) { return s->ended; }
+
 ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1], char cursor[SS_CLIENT_TEXT_MAX],
                     bool json, long timeout_ms, ss_client_tail_fn fn, void *ctx, ss_client_result *r, bool *ended,
                     bool *timed_out) {
     *ended = *timed_out = false;
     if (!c || !url || !fn || !r)
         return SS_BADARG;
-    sse s = {.fn = fn,
-             .ctx = ctx,
-             .last = r,
-             .offset = offset,
-             .cursor = cursor,
-             .offset_cap = SS_OFFSET_MAX + 1,
-             .cursor_cap = SS_CLIENT_TEXT_MAX,
-             .json = json};
-    ss_buf_init(&s.line, MAX_EVENT_BYTES);
-    ss_buf_init(&s.data, MAX_EVENT_BYTES);
-    ss_buf_init(&s.pending, MAX_EVENT_BYTES);
-    char *u = ss__client_read_url(c, url, offset, "sse", cursor);
+    sse *s = ss__sse_new(offset, cursor, json, fn, ctx, r);
+    char *u = s ? ss__client_read_url(c, url, offset, "sse", cursor) : NULL;
     ss_rc rc = SS_NOMEM;
     if (u) {
-        ss__request q = {
-            .method = "GET", .url = u, .live = true, .sink = on_bytes, .sink_ctx = &s, .timeout_ms = timeout_ms};
+        ss__request q = {.method = "GET",
+                         .url = u,
+                         .live = true,
+                         .sink = ss__sse_sink,
+                         .sink_ctx = s,
+                         .timeout_ms = timeout_ms};
         rc = ss__client_perform(c, &q, r);
-        ss_free(u);
     }
+    ss_free(u);
     if (rc == SS_IOERR && r->status / 100 == 2 && r->timed_out) {
         rc = SS_OK; /* the deadline, not a failure */
         *timed_out = true;
     }
-    if (!rc && s.err)
-        rc = s.err;
-    *ended = s.ended;
-    ss_buf_release(&s.line);
-    ss_buf_release(&s.data);
-    ss_buf_release(&s.pending);
+    if (s && !rc && s->err)
+        rc = s->err;
+    *ended = s && s->ended;
+    ss__sse_free(s);
     return rc;
 }
