@@ -22,11 +22,12 @@ struct ss__sse {
     ss_buf data;    /* this event's data lines, joined with '\n' */
     ss_buf pending; /* decoded data since the last control event */
     char event[16];
-    bool cr;      /* the last byte was '\r' (a following '\n' belongs to it) */
-    bool base64;  /* the response said Stream-SSE-Data-Encoding: base64 */
-    bool json;    /* a JSON stream: each data event is an array; merge them */
-    size_t parts; /* data events in pending */
-    bool ended;   /* closed, or fn said stop */
+    bool cr;       /* the last byte was '\r' (a following '\n' belongs to it) */
+    bool base64;   /* the response said Stream-SSE-Data-Encoding: base64 */
+    bool json;     /* a JSON stream: each data event is an array; merge them */
+    size_t parts;  /* data events in pending */
+    bool has_data; /* this event had a data field (an event without one is not dispatched) */
+    bool ended;    /* closed, or fn said stop */
     ss_rc err;
 };
 
@@ -127,6 +128,11 @@ static bool add_json_part(sse *s, ss_slice part) {
 /* A blank line: the event is complete. */
 static void dispatch(sse *s) {
     ss_slice data = ss_buf_slice(&s->data);
+    if (!s->has_data) {
+        s->event[0] = '\0'; /* no data field: nothing to dispatch */
+        return;
+    }
+    s->has_data = false;
     if (!strcmp(s->event, "data")) {
         bool ok = s->base64 ? base64_decode(data, &s->pending)
                   : s->json ? add_json_part(s, data)
@@ -187,12 +193,15 @@ static void field(sse *s) {
         v = (ss_slice){v.p + 1, v.len - 1};
     if (nl == 5 && !memcmp(l.p, "event", 5)) {
         size_t n = v.len < sizeof s->event - 1 ? v.len : sizeof s->event - 1;
-        memcpy(s->event, v.p, n);
+        if (n) /* ("event" alone: an empty type; v.p may be NULL) */
+            memcpy(s->event, v.p, n);
         s->event[n] = '\0';
     } else if (nl == 4 && !memcmp(l.p, "data", 4)) {
-        if (s->data.len)
+        if (s->has_data)
             ss_buf_append(&s->data, "\n", 1);
-        ss_buf_append(&s->data, v.p, v.len);
+        s->has_data = true;
+        if (v.len)
+            ss_buf_append(&s->data, v.p, v.len);
         if (s->data.err)
             s->err = s->data.err;
     }
