@@ -4,6 +4,7 @@
  * standard input, one result per line on standard output, logs on stderr.
  * Runs until `shutdown` or the end of input. See docs/client.md. */
 #include <jansson.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +756,181 @@ static json_t *cmd_validate(json_t *cmd) {
     return json_pack("{s:s,s:b}", "type", "validate", "success", 1);
 }
 
+/* ---- benchmark operations (the runner's --bench mode) ------------------------------------------------ */
+
+static long long mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+typedef struct first_data {
+    bool got;
+    size_t bytes;
+} first_data;
+
+static bool on_first_data(void *ctx, const ss_client_result *r) {
+    first_data *f = ctx;
+    if (r->body.len) {
+        f->got = true;
+        f->bytes = r->body.len;
+        return false; /* stop: the roundtrip is complete */
+    }
+    return true;
+}
+
+/* Reads the whole stream (catch-up); counts JSON values when `json`. */
+static ss_rc read_all(const char *url, bool json, size_t *bytes, size_t *values, ss_client_result *r) {
+    char offset[SS_OFFSET_MAX + 1] = "-1";
+    *bytes = *values = 0;
+    for (;;) {
+        ss_rc rc = ss_client_read(g.c, url, offset, r);
+        if (rc || r->status / 100 != 2)
+            return rc ? rc : SS_BADARG;
+        *bytes += r->body.len;
+        if (json && r->body.len) {
+            json_t *v = json_loadb(r->body.p, r->body.len, 0, NULL);
+            if (!v)
+                return SS_CORRUPT;
+            *values += json_is_array(v) ? json_array_size(v) : 1;
+            json_decref(v);
+        }
+        if (r->up_to_date || r->closed || !strcmp(offset, r->next_offset))
+            return SS_OK;
+        snprintf(offset, sizeof offset, "%s", r->next_offset);
+    }
+}
+
+static json_t *cmd_benchmark(json_t *cmd, ss_client_result *r) {
+    json_t *op = json_object_get(cmd, "operation");
+    const char *kind = str(op, "op"), *path = str(op, "path");
+    if (!kind || !path)
+        return error_result("benchmark", 0, "INVALID_ARGUMENT", "operation.op and operation.path are required");
+    char url[1024];
+    url_of(path, url, sizeof url);
+    if (ss_client_set_headers(g.c, NULL)) /* no leftover per-command headers */
+        return error_result("benchmark", 0, "INTERNAL_ERROR", "cannot reset headers");
+    size_t size = (size_t)json_integer_value(json_object_get(op, "size"));
+    char *payload = malloc(size ? size : 1);
+    memset(payload, 42, size);
+    json_t *metrics = json_object();
+    ss_rc rc = SS_OK;
+    bool ok = true;
+    long long t0 = mono_ns();
+    if (!strcmp(kind, "append")) {
+        rc = ss_client_append(
+            g.c, url,
+            &(ss_client_append_options){.content_type = type_of(path), .data = ss_slice_of(payload, size)}, r);
+        ok = !rc && r->status / 100 == 2;
+        json_object_set_new(metrics, "bytesTransferred", json_integer((json_int_t)size));
+    } else if (!strcmp(kind, "read")) {
+        rc = ss_client_read(g.c, url, str(op, "offset") ? str(op, "offset") : "-1", r);
+        ok = !rc && r->status / 100 == 2;
+        json_object_set_new(metrics, "bytesTransferred", json_integer((json_int_t)r->body.len));
+    } else if (!strcmp(kind, "create")) {
+        const char *ct = str(op, "contentType") ? str(op, "contentType") : "application/octet-stream";
+        rc = ss_client_create(g.c, url, &(ss_client_create_options){.content_type = ct}, r);
+        ok = !rc && r->status / 100 == 2;
+    } else if (!strcmp(kind, "roundtrip")) {
+        /* create, start following live, append, wait for the data to come back */
+        const char *ct = str(op, "contentType") ? str(op, "contentType") : "application/octet-stream";
+        bool sse = str(op, "live") && !strcmp(str(op, "live"), "sse");
+        rc = ss_client_create(g.c, url, &(ss_client_create_options){.content_type = ct}, r);
+        ok = !rc && r->status / 100 == 2;
+        char tail[SS_OFFSET_MAX + 1];
+        snprintf(tail, sizeof tail, "%s", r->next_offset);
+        ss_slice body = ss_slice_of(payload, size);
+        char *wrapped = NULL;
+        if (ok && is_json_type(ct)) { /* a JSON stream takes a JSON value: a string of the bytes */
+            wrapped = malloc(size + 3);
+            wrapped[0] = '"';
+            memset(wrapped + 1, 'x', size);
+            wrapped[size + 1] = '"';
+            body = ss_slice_of(wrapped, size + 2);
+        }
+        first_data f = {0};
+        ss_client_watch *w = NULL;
+        if (ok && sse)
+            ok = ss_client_watch_new(NULL, url, &(ss_client_tail_options){.offset = tail}, on_first_data, &f,
+                                     &w) == SS_OK;
+        bool done = false;
+        if (ok && sse) /* connect before the append */
+            for (int i = 0; i < 50 && !done && ss_client_watch_result(w)->status == 0; i++) {
+                struct pollfd fds[8];
+                long timeout;
+                size_t n = ss_client_watch_fds(w, fds, 8, &timeout);
+                poll(fds, n, (int)(timeout < 10 ? timeout : 10));
+                if (ss_client_watch_run(w, &done))
+                    done = true;
+            }
+        if (ok)
+            ok = ss_client_append(g.c, url, &(ss_client_append_options){.content_type = ct, .data = body}, r) ==
+                     SS_OK &&
+                 r->status / 100 == 2;
+        if (ok && sse) {
+            for (long long until = mono_ns() + 5000000000LL; !done && !f.got && mono_ns() < until;) {
+                struct pollfd fds[8];
+                long timeout;
+                size_t n = ss_client_watch_fds(w, fds, 8, &timeout);
+                poll(fds, n, (int)(timeout < 50 ? timeout : 50));
+                if (ss_client_watch_run(w, &done))
+                    done = true;
+            }
+        } else if (ok) {
+            rc = ss_client_poll(g.c, url, tail, NULL, 5000, r);
+            f.got = !rc && r->status == 200 && r->body.len;
+            f.bytes = r->body.len;
+        }
+        ss_client_watch_free(w);
+        free(wrapped);
+        ok = ok && f.got;
+        json_object_set_new(metrics, "bytesTransferred", json_integer((json_int_t)(size + f.bytes)));
+    } else if (!strcmp(kind, "throughput_append")) {
+        /* a producer batching up to 1 MiB per request (as the TypeScript client's producer does) */
+        size_t count = (size_t)json_integer_value(json_object_get(op, "count"));
+        rc = ss_client_create(g.c, url, &(ss_client_create_options){.content_type = type_of(path)}, r);
+        if (rc == SS_OK && r->status / 100 != 2 && r->status != 409)
+            rc = SS_BADARG; /* (409: it exists with other settings; appends will say) */
+        ss_client_producer p = {.id = "bench-producer", .epoch = (uint64_t)mono_ns() / 1000000};
+        ss_client_batcher *b = NULL;
+        if (!rc)
+            rc = ss_client_batcher_new(
+                g.c, url, &p,
+                &(ss_client_batch_options){
+                    .max_bytes = 1 << 20, .max_items = 100000, .linger_ms = 60000, .content_type = type_of(path)},
+                &b);
+        bool sent;
+        for (size_t i = 0; !rc && i < count; i++)
+            rc = ss_client_batcher_add(b, ss_slice_of(payload, size), r, &sent);
+        if (!rc)
+            rc = ss_client_batcher_flush(b, r, &sent);
+        ss_client_batcher_free(b);
+        ok = !rc && (!sent || r->status / 100 == 2);
+        json_object_set_new(metrics, "bytesTransferred", json_integer((json_int_t)(count * size)));
+        json_object_set_new(metrics, "messagesProcessed", json_integer((json_int_t)count));
+    } else if (!strcmp(kind, "throughput_read")) {
+        size_t bytes, values;
+        rc = read_all(url, true, &bytes, &values, r);
+        ok = !rc;
+        json_object_set_new(metrics, "bytesTransferred", json_integer((json_int_t)bytes));
+        json_object_set_new(metrics, "messagesProcessed", json_integer((json_int_t)values));
+    } else {
+        free(payload);
+        json_decref(metrics);
+        return error_result("benchmark", 0, "NOT_SUPPORTED", "unknown benchmark operation");
+    }
+    long long ns = mono_ns() - t0;
+    free(payload);
+    if (!ok) {
+        json_decref(metrics);
+        return failure("benchmark", rc, r, url, false);
+    }
+    char d[32];
+    snprintf(d, sizeof d, "%lld", ns);
+    return json_pack("{s:s,s:b,s:O,s:s,s:o}", "type", "benchmark", "success", 1, "iterationId",
+                     json_object_get(cmd, "iterationId"), "durationNs", d, "metrics", metrics);
+}
+
 /* ---- the loop --------------------------------------------------------------------------------------- */
 
 static json_t *dispatch(json_t *cmd, const char *type, ss_client_result *r) {
@@ -790,6 +966,8 @@ static json_t *dispatch(json_t *cmd, const char *type, ss_client_result *r) {
     }
     if (!strcmp(type, "validate"))
         return cmd_validate(cmd);
+    if (!strcmp(type, "benchmark"))
+        return cmd_benchmark(cmd, r);
     if (!strcmp(type, "shutdown"))
         return json_pack("{s:s,s:b}", "type", type, "success", 1);
     return error_result(type, 0, "NOT_SUPPORTED", "command not supported");
