@@ -172,6 +172,20 @@ check(send({"type": "clear-dynamic"})["success"], "clear-dynamic")
 r = send({"type": "read", "path": "/v1/stream/t"})
 check("headersSent" not in r and "paramsSent" not in r, "none after clear: %r" % r)
 
+# the runner's benchmark operations
+for op in ({"op": "create", "path": "/v1/stream/bench"}, {"op": "append", "path": "/v1/stream/bench", "size": 100},
+           {"op": "read", "path": "/v1/stream/bench"},
+           {"op": "roundtrip", "path": "/v1/stream/rt-sse", "size": 10, "live": "sse",
+            "contentType": "application/json"},
+           {"op": "roundtrip", "path": "/v1/stream/rt-lp", "size": 10, "live": "long-poll"},
+           {"op": "throughput_append", "path": "/v1/stream/bench", "count": 1000, "size": 100}):
+    r = send({"type": "benchmark", "iterationId": "i1", "operation": op})
+    check(r["success"] and r["iterationId"] == "i1" and int(r["durationNs"]) > 0, "benchmark %r: %r" % (op, r))
+r = send({"type": "read", "path": "/v1/stream/bench"})
+check(sum(len(c["data"]) for c in r["chunks"]) == 100 + 1000 * 100, "the benchmark's appends landed: %r" % r["offset"])
+r = send({"type": "benchmark", "iterationId": "i2", "operation": {"op": "warp", "path": "/x"}})
+check(not r["success"] and r["errorCode"] == "NOT_SUPPORTED", "an unknown benchmark: %r" % r)
+
 # validation and the unknown
 bad = [({"target": "retry-options", "maxRetries": -1}, "maxRetries"),
        ({"target": "retry-options", "initialDelayMs": 0}, "initialDelayMs"),
