@@ -6,7 +6,7 @@
  * chunk size, 1 to 64 bytes); the rest is the event stream. Checked besides
  * crashes, leaks and UB: the batches handed over, and the parser's error,
  * are the same whether the stream arrives in one piece or in chunks; no
- * batch is larger than the input; offsets stay within SS_OFFSET_MAX. */
+ * batch is larger than the input; offsets fit SS_CLIENT_OFFSET_MAX. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@ typedef struct record {
 
 static bool on_batch(void *ctx, const ss_client_result *r) {
     record *rec = ctx;
-    if (r->body.len > rec->input_len || strlen(r->next_offset) > SS_OFFSET_MAX)
+    if (r->body.len > rec->input_len || strlen(r->next_offset) >= SS_CLIENT_OFFSET_MAX)
         abort();
     ss_buf_append(&rec->log, r->body.p ? r->body.p : "", r->body.len);
     ss_buf_append(&rec->log, "\0", 1);
@@ -32,7 +32,7 @@ static bool on_batch(void *ctx, const ss_client_result *r) {
 
 /* Parses data cut into pieces of `chunk` bytes; returns the parser's error. */
 static ss_rc parse(const uint8_t *data, size_t n, size_t chunk, bool base64, bool json, record *rec) {
-    char offset[SS_OFFSET_MAX + 1] = "-1", cursor[SS_CLIENT_TEXT_MAX] = "";
+    char offset[SS_CLIENT_OFFSET_MAX] = "-1", cursor[SS_CLIENT_TEXT_MAX] = "";
     ss_client_result r;
     ss_client_result_init(&r);
     r.status = 200;

@@ -83,8 +83,10 @@ static int b64v(unsigned char c) {
                                   : -1;
 }
 
-/* Standard base64 into out (malloc'ed); false on bad input. */
+/* Standard base64 into out (malloc'ed); false on bad input (*out NULL). */
 static bool unbase64(const char *in, char **out, size_t *out_len) {
+    *out = NULL;
+    *out_len = 0;
     size_t n = strlen(in);
     char *o = malloc(n + 1);
     size_t len = 0;
@@ -416,7 +418,8 @@ static json_t *cmd_close(json_t *cmd, ss_client_result *r) {
     prepare(cmd, false, &hs, &ps);
     char *body;
     size_t len;
-    (void)body_of(cmd, path, "data", &body, &len);
+    if (!body_of(cmd, path, "data", &body, &len))
+        return error_result("close", 0, "INVALID_ARGUMENT", "data is not base64");
     const char *ct = str(cmd, "contentType") ? str(cmd, "contentType") : type_of(path);
     ss_client_append_options o = {.content_type = ct, .data = ss_slice_of(body, len), .close = true};
     long deadline = now_ms() + 20000;
@@ -440,7 +443,7 @@ static json_t *cmd_close(json_t *cmd, ss_client_result *r) {
 
 typedef struct reading {
     json_t *chunks;
-    char offset[SS_OFFSET_MAX + 1];
+    char offset[SS_CLIENT_OFFSET_MAX];
     char cursor[SS_CLIENT_TEXT_MAX];
     bool up_to_date, closed, json;
     long status;
@@ -522,7 +525,7 @@ static json_t *cmd_read(json_t *cmd, ss_client_result *r) {
         } else {
             bool ended, sse_timed_out;
             rc = ss_client_sse(g.c, url, rd.offset, rd.cursor, rd.json, left, on_sse_batch, &rd, r, &ended,
-                               &sse_timed_out);
+                               &sse_timed_out, NULL);
             if (rd.parse_error)
                 break;
             if (rc == SS_OK && r->status / 100 == 2) {
@@ -618,7 +621,8 @@ static json_t *cmd_idempotent_append(json_t *cmd, ss_client_result *r) {
     json_t *state = producer_state(cmd, key, sizeof key);
     char *body;
     size_t len;
-    (void)body_of(cmd, str(cmd, "path"), "data", &body, &len);
+    if (!body_of(cmd, str(cmd, "path"), "data", &body, &len))
+        return error_result("idempotent-append", 0, "INVALID_ARGUMENT", "data is not base64");
     ss_rc rc = producer_send(cmd, state, ss_slice_of(body, len), false, r, url, sizeof url);
     free(body);
     if (rc || r->status / 100 != 2)
@@ -695,7 +699,8 @@ static json_t *cmd_idempotent_close(json_t *cmd, ss_client_result *r) {
         return json_deep_copy(done);
     char *body;
     size_t len;
-    (void)body_of(cmd, str(cmd, "path"), "data", &body, &len);
+    if (!body_of(cmd, str(cmd, "path"), "data", &body, &len))
+        return error_result("idempotent-close", 0, "INVALID_ARGUMENT", "data is not base64");
     ss_rc rc = producer_send(cmd, state, ss_slice_of(body, len), true, r, url, sizeof url);
     free(body);
     if (rc || r->status / 100 != 2)
@@ -781,7 +786,7 @@ static bool on_first_data(void *ctx, const ss_client_result *r) {
 
 /* Reads the whole stream (catch-up); counts JSON values when `json`. */
 static ss_rc read_all(const char *url, bool json, size_t *bytes, size_t *values, ss_client_result *r) {
-    char offset[SS_OFFSET_MAX + 1] = "-1";
+    char offset[SS_CLIENT_OFFSET_MAX] = "-1";
     *bytes = *values = 0;
     for (;;) {
         ss_rc rc = ss_client_read(g.c, url, offset, r);
@@ -837,7 +842,7 @@ static json_t *cmd_benchmark(json_t *cmd, ss_client_result *r) {
         bool sse = str(op, "live") && !strcmp(str(op, "live"), "sse");
         rc = ss_client_create(g.c, url, &(ss_client_create_options){.content_type = ct}, r);
         ok = !rc && r->status / 100 == 2;
-        char tail[SS_OFFSET_MAX + 1];
+        char tail[SS_CLIENT_OFFSET_MAX];
         snprintf(tail, sizeof tail, "%s", r->next_offset);
         ss_slice body = ss_slice_of(payload, size);
         char *wrapped = NULL;

@@ -51,11 +51,14 @@ typedef struct ss_client_options {
 
 #define SS_CLIENT_MESSAGE_MAX 256
 #define SS_CLIENT_TEXT_MAX 256
+/* An offset and its NUL: the protocol allows offsets of up to 255 bytes
+ * (other servers than Streamsy may use them all). */
+#define SS_CLIENT_OFFSET_MAX 256
 
 typedef struct ss_client_result {
-    long status;                         /* HTTP status; 0 when no response came */
-    char message[SS_CLIENT_MESSAGE_MAX]; /* non-2xx: the server's text; no response: why */
-    char next_offset[SS_OFFSET_MAX + 1]; /* Stream-Next-Offset; "" when absent */
+    long status;                            /* HTTP status; 0 when no response came */
+    char message[SS_CLIENT_MESSAGE_MAX];    /* non-2xx: the server's text; no response: why */
+    char next_offset[SS_CLIENT_OFFSET_MAX]; /* Stream-Next-Offset; "" when absent */
     char content_type[SS_CLIENT_TEXT_MAX];
     char cursor[SS_CLIENT_TEXT_MAX];     /* Stream-Cursor */
     char expires_at[SS_CLIENT_TEXT_MAX]; /* Stream-Expires-At */
@@ -74,7 +77,8 @@ typedef struct ss_client_result {
     uint64_t producer_seq;
     bool has_producer_expected_seq; /* Producer-Expected-Seq (409: a gap) */
     uint64_t producer_expected_seq;
-    ss_buf body; /* a read's bytes (a 2xx body); owned: ss_client_result_release */
+    ss_buf body; /* a read's bytes (a 2xx body); owned: ss_client_result_release
+                    (keep it last: the client clears every field before it) */
 } ss_client_result;
 
 void ss_client_result_init(ss_client_result *r);
@@ -164,10 +168,13 @@ SS_MUST_USE ss_rc ss_client_poll(ss_client *c, const char *url, const char *offs
  * streams; with `json`, the events' JSON arrays merged into one), next
  * offset, up-to-date and closed. *ended: closed or stopped by fn. A
  * malformed event stream (a control event that is not JSON, bad base64)
- * is SS_CORRUPT; a timeout is SS_OK with *timed_out. */
-SS_MUST_USE ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1],
+ * is SS_CORRUPT; a timeout is SS_OK with *timed_out. *controls (may be
+ * NULL): how many control events came (keep-alives too; none: the
+ * connection made no progress). A 2xx that is not an event stream is not
+ * parsed (r->content_type says what it was). */
+SS_MUST_USE ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_CLIENT_OFFSET_MAX],
                                 char cursor[SS_CLIENT_TEXT_MAX], bool json, long timeout_ms, ss_client_tail_fn fn,
-                                void *ctx, ss_client_result *r, bool *ended, bool *timed_out);
+                                void *ctx, ss_client_result *r, bool *ended, bool *timed_out, size_t *controls);
 
 /* ---- batching producer ---------------------------------------------------------------- */
 
@@ -183,16 +190,19 @@ typedef struct ss_client_batch_options {
     size_t max_items;         /* 0: 1000 */
     long linger_ms;           /* 0: every add sends at once */
     bool json;                /* items are JSON values: send "[a,b,...]" */
+    int max_retries;          /* per send, as ss_client_append_options.max_retries (0: 10) */
     const char *content_type; /* NULL: application/json when json, else the stream's */
 } ss_client_batch_options;
 
 /* The batcher borrows c, url and p (which must outlive it). */
 SS_MUST_USE ss_rc ss_client_batcher_new(ss_client *c, const char *url, ss_client_producer *p,
                                         const ss_client_batch_options *o, ss_client_batcher **out);
-/* Adds one item; may send a batch (then *r is its answer and *sent true).
- * An item larger than max_bytes goes alone. A refused batch (4xx) is
- * reported in *r and dropped; one that got no answer or a 5xx after the
- * retries stays, and the next send repeats it with the same seq. */
+/* Adds one item; may send a batch (then *r is its answer and *sent true;
+ * at most one batch per call). An item larger than max_bytes goes alone. A
+ * refused batch (4xx) is reported in *r and dropped. A batch that got no
+ * answer or a 5xx after the retries is frozen (it may have landed under its
+ * seq): the next add or flush sends it again unchanged, and until it is
+ * answered add returns that failure or SS_BUSY without taking the item. */
 SS_MUST_USE ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_result *r, bool *sent);
 /* Sends what waits (nothing: SS_OK, *sent false). */
 SS_MUST_USE ss_rc ss_client_batcher_flush(ss_client_batcher *b, ss_client_result *r, bool *sent);
@@ -203,6 +213,8 @@ typedef struct ss_client_tail_options {
     const char *offset; /* where to start: an offset, "now" or NULL/"-1" (the beginning) */
     int max_retries;    /* consecutive failed requests before giving up; 0: 10 */
     bool long_poll;     /* use long-poll only (default: SSE, long-poll if the server has none) */
+    bool json;          /* ss_client_watch: a JSON stream (each batch's arrays merged into one);
+                           ss_client_tail finds out itself */
 } ss_client_tail_options;
 
 /* Follows the stream over SSE (binary streams arrive base64-encoded and are
@@ -212,7 +224,9 @@ typedef struct ss_client_tail_options {
  * offset after it (r->body, r->next_offset, r->up_to_date). A dropped
  * connection or a 5xx is retried from the last offset with exponential
  * backoff (100 ms doubling to 5 s), at most max_retries times in a row
- * (then SS_IOERR). */
+ * (then SS_IOERR, or SS_OK with the last 5xx in *last); a connection that
+ * delivered nothing counts as a failure, one that made progress resets the
+ * count. */
 SS_MUST_USE ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options *o,
                                  ss_client_tail_fn fn, void *ctx, ss_client_result *last);
 
@@ -236,7 +250,12 @@ SS_MUST_USE ss_rc ss_client_watch_new(const ss_client_options *co, const char *u
 size_t ss_client_watch_fds(ss_client_watch *w, struct pollfd *fds, size_t cap, long *timeout_ms);
 /* Does what is ready without blocking. *done: the watch has ended (the
  * stream closed, fn said stop, the server refused, or the retries ran
- * out); the result code and ss_client_watch_result say how. */
+ * out); the result code and ss_client_watch_result say how: SS_OK (closed,
+ * stopped, or the server's refusal or last 5xx in the result), SS_IOERR
+ * (no answer), SS_CORRUPT (a malformed event stream), SS_NOTSUP (a 2xx
+ * that is not an event stream: this server has no SSE). Descriptors
+ * numbered FD_SETSIZE or more are not reported (curl_multi_fdset); the
+ * timeout then stays short (100 ms). */
 SS_MUST_USE ss_rc ss_client_watch_run(ss_client_watch *w, bool *done);
 /* The last response (its status and message when the watch ended on a refusal). */
 const ss_client_result *ss_client_watch_result(const ss_client_watch *w);

@@ -18,6 +18,8 @@ struct ss_client_batcher {
     ss_buf body;    /* the waiting items ("a,b" for JSON: brackets added when sent) */
     size_t items;   /* how many wait */
     long oldest_ms; /* when the first of them was added */
+    bool kept;      /* the waiting batch was sent and got no answer or a 5xx: frozen until
+                       it is answered (it may have landed under its seq) */
 };
 
 static long now_ms(void) {
@@ -77,13 +79,17 @@ ss_rc ss_client_batcher_flush(ss_client_batcher *b, ss_client_result *r, bool *s
     }
     ss_client_append_options ao = {.content_type = b->o.content_type,
                                    .data = b->o.json ? ss_buf_slice(&framed) : ss_buf_slice(&b->body),
-                                   .producer = b->p};
+                                   .producer = b->p,
+                                   .max_retries = b->o.max_retries};
     ss_rc rc = ss_client_append(b->c, b->url, &ao, r);
     ss_buf_release(&framed);
-    if (rc == SS_IOERR || (rc == SS_OK && (r->status >= 500 || r->status == 429)))
-        return rc; /* kept: it may have landed, so only the same batch may use this seq */
+    if (rc == SS_IOERR || (rc == SS_OK && (r->status >= 500 || r->status == 429))) {
+        b->kept = true; /* it may have landed, so only this very batch may use this seq */
+        return rc;
+    }
     ss_buf_clear(&b->body);
     b->items = 0;
+    b->kept = false;
     *sent = rc == SS_OK;
     return rc;
 }
@@ -91,11 +97,19 @@ ss_rc ss_client_batcher_flush(ss_client_batcher *b, ss_client_result *r, bool *s
 ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_result *r, bool *sent) {
     *sent = false;
     ss_rc rc = SS_OK;
+    if (b->kept) { /* the frozen batch first, unchanged */
+        if ((rc = ss_client_batcher_flush(b, r, sent)))
+            return rc;
+        if (b->kept)
+            return SS_BUSY; /* still unanswered: the item was not added */
+    }
     size_t extra = item.len + (b->o.json && b->items ? 1 : 0);
     bool lingered = b->items && now_ms() - b->oldest_ms >= b->o.linger_ms;
     if (b->items && (lingered || b->body.len + extra > b->o.max_bytes)) {
         if ((rc = ss_client_batcher_flush(b, r, sent)))
             return rc;
+        if (b->kept)
+            return SS_BUSY; /* unanswered: frozen; the item was not added */
     }
     if (b->o.json && b->items)
         ss_buf_append(&b->body, ",", 1);
@@ -104,10 +118,9 @@ ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_resul
         return b->body.err;
     if (!b->items++)
         b->oldest_ms = now_ms();
-    if (b->items >= b->o.max_items || b->body.len >= b->o.max_bytes || b->o.linger_ms == 0) {
-        bool also;
-        rc = ss_client_batcher_flush(b, r, &also);
-        *sent |= also;
-    }
+    /* One answer per call: when a batch already went (its answer is in *r),
+     * the new item waits for the next add or flush. */
+    if (!*sent && (b->items >= b->o.max_items || b->body.len >= b->o.max_bytes || b->o.linger_ms == 0))
+        rc = ss_client_batcher_flush(b, r, sent);
     return rc;
 }

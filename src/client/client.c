@@ -15,6 +15,9 @@
 #define DEFAULT_TIMEOUT_MS 30000
 #define LIVE_EXTRA_TIMEOUT_MS 60000 /* a long-poll may wait this much longer than a request */
 
+/* A header line must stay one line: no CR or LF anywhere. */
+static bool one_line(const char *s) { return s && !strpbrk(s, "\r\n"); }
+
 void ss_client_result_init(ss_client_result *r) {
     memset(r, 0, sizeof *r);
     ss_buf_init(&r->body, DEFAULT_MAX_RESPONSE_BYTES);
@@ -51,6 +54,10 @@ ss_rc ss_client_new(const ss_client_options *o, ss_client **out) {
     c->curl = curl_easy_init();
     bool ok = c->curl != NULL;
     for (const char *const *h = o->headers; ok && h && *h; h++) {
+        if (!strchr(*h, ':') || !one_line(*h)) {
+            ss_client_free(c);
+            return SS_BADARG;
+        }
         struct curl_slist *next = curl_slist_append(c->headers, *h);
         ok = next != NULL;
         if (ok)
@@ -96,7 +103,7 @@ ss_rc ss_client_set_headers(ss_client *c, const char *const *headers) {
         return SS_MISUSE;
     struct curl_slist *l = NULL;
     for (const char *const *h = headers; h && *h; h++) {
-        if (!strchr(*h, ':')) {
+        if (!strchr(*h, ':') || !one_line(*h)) {
             curl_slist_free_all(l);
             return SS_BADARG;
         }
@@ -113,11 +120,15 @@ ss_rc ss_client_set_headers(ss_client *c, const char *const *headers) {
 }
 
 void ss_client_dynamic_header(ss_client_dynamic *d, const char *name, const char *value) {
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%s: %s", name, value);
     if (d->err)
         return;
-    if (n < 0 || (size_t)n >= sizeof line || strchr(name, ':')) {
+    if (!one_line(name) || !one_line(value) || !name[0] || strchr(name, ':')) {
+        d->err = SS_BADARG;
+        return;
+    }
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s: %s", name, value);
+    if (n < 0 || (size_t)n >= sizeof line) {
         d->err = SS_BADARG;
         return;
     }
@@ -131,6 +142,10 @@ void ss_client_dynamic_header(ss_client_dynamic *d, const char *name, const char
 void ss_client_dynamic_param(ss_client_dynamic *d, const char *name, const char *value) {
     if (d->err)
         return;
+    if (!name || !value) {
+        d->err = SS_BADARG;
+        return;
+    }
     char *n = curl_easy_escape(d->curl, name, 0), *v = curl_easy_escape(d->curl, value, 0);
     if (!n || !v) {
         d->err = SS_NOMEM;
@@ -360,6 +375,8 @@ ss_rc ss__client_perform(ss_client *c, const ss__request *q, ss_client_result *r
 
 /* Adds "Name: value" to a header list. */
 static ss_rc add_header(struct curl_slist **l, const char *name, const char *value) {
+    if (!one_line(name) || !one_line(value))
+        return SS_BADARG; /* (a CR or LF would smuggle in headers of its own) */
     char line[1024];
     int n = snprintf(line, sizeof line, "%s: %s", name, value);
     if (n < 0 || (size_t)n >= sizeof line)
@@ -544,14 +561,18 @@ ss_rc ss_client_poll(ss_client *c, const char *url, const char *offset, const ch
     return rc;
 }
 
-/* A failed attempt: SS_IOERR once max_retries in a row failed, else waits
- * the backoff and returns SS_OK (try again). */
-static ss_rc retry_later(int *failures, int max_retries, long *backoff, ss_rc rc) {
+/* A failed attempt: after max_retries in a row, the error (SS_IOERR, or
+ * SS_OK with the server's last 5xx/429 in r); else waits the backoff and
+ * returns false (try again). */
+static bool give_up(int *failures, int max_retries, long *backoff, const ss_client_result *r) {
     if (++*failures > max_retries)
-        return rc ? rc : SS_IOERR;
-    ss__client_sleep_ms(*backoff);
+        return true;
+    long wait = *backoff;
+    if (r->retry_after_s * 1000 > wait)
+        wait = r->retry_after_s * 1000;
+    ss__client_sleep_ms(wait);
     *backoff = *backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *backoff * 2;
-    return SS_OK;
+    return false;
 }
 
 static bool transient(ss_rc rc, const ss_client_result *r) {
@@ -566,42 +587,54 @@ ss_rc ss_client_tail(ss_client *c, const char *url, const ss_client_tail_options
     if (!o)
         o = &none;
     int max_retries = o->max_retries > 0 ? o->max_retries : DEFAULT_MAX_RETRIES;
-    char offset[SS_OFFSET_MAX + 1], cursor[SS_CLIENT_TEXT_MAX] = "";
+    char offset[SS_CLIENT_OFFSET_MAX], cursor[SS_CLIENT_TEXT_MAX] = "";
     snprintf(offset, sizeof offset, "%s", o->offset ? o->offset : "-1");
     bool sse = !o->long_poll;
-    bool json = false; /* SSE: a JSON stream's events are merged into one array per batch */
-    if (sse) {
-        ss_rc rc = ss_client_head(c, url, last);
-        if (rc == SS_OK && last->status / 100 != 2)
-            return SS_OK; /* refused */
-        json = rc == SS_OK && strncasecmp(last->content_type, "application/json", 16) == 0;
-    }
-    bool live = false; /* long-poll: catch up first */
+    bool json = false, json_known = false; /* SSE: a JSON stream's events are merged into one array per batch */
+    bool live = false;                     /* long-poll: catch up first */
     int failures = 0;
     long backoff = BACKOFF_FIRST_MS;
     for (;;) {
         ss_rc rc;
-        if (sse) {
+        if (sse && !json_known) { /* what kind of stream (and whether it is there) */
+            rc = ss_client_head(c, url, last);
+            if (rc == SS_OK && !transient(rc, last)) {
+                if (last->status / 100 != 2)
+                    return SS_OK; /* refused */
+                json = strncasecmp(last->content_type, "application/json", 16) == 0;
+                json_known = true;
+                continue;
+            }
+        } else if (sse) {
             bool ended, timed_out;
-            rc = ss_client_sse(c, url, offset, cursor, json, 0, fn, ctx, last, &ended, &timed_out);
+            size_t controls;
+            rc = ss_client_sse(c, url, offset, cursor, json, 0, fn, ctx, last, &ended, &timed_out, &controls);
             bool not_sse = rc == SS_OK && last->status / 100 == 2 &&
                            strncasecmp(last->content_type, "text/event-stream", 17) != 0;
             if (rc == SS_OK && ended)
                 return SS_OK;
-            if (rc == SS_OK && (not_sse || last->status == 400)) {
+            if (controls) { /* progress before whatever ended it: earlier failures are forgiven */
+                failures = 0;
+                backoff = BACKOFF_FIRST_MS;
+            }
+            if (not_sse || (rc == SS_OK && last->status == 400)) {
                 sse = false; /* this server has no SSE (for this stream): long-poll instead */
                 continue;
             }
-            if (rc == SS_OK && last->status / 100 == 2) { /* the server ended the response: reconnect */
-                failures = 0;
-                backoff = BACKOFF_FIRST_MS;
+            if (rc == SS_OK && last->status / 100 == 2) { /* the server ended the response (or our timeout) */
+                if (controls)
+                    continue;                                        /* it made progress: reconnect at once */
+                if (give_up(&failures, max_retries, &backoff, last)) /* an empty answer: not a loop */
+                    return SS_IOERR;
                 continue;
             }
         } else {
             rc = get(c, url, offset, live, cursor, last);
+            if (rc == SS_IOERR && live && last->timed_out)
+                continue; /* a long-poll longer than our timeout: ask again */
         }
         if (transient(rc, last)) {
-            if ((rc = retry_later(&failures, max_retries, &backoff, rc)))
+            if (give_up(&failures, max_retries, &backoff, last))
                 return rc;
             continue;
         }

@@ -80,6 +80,8 @@ bool ss__sse_sink(void *ctx, const char *p, size_t n, const ss_client_result *r)
 ss_rc ss__sse_error(const ss__sse *s);
 /* The stream closed or fn said stop. */
 bool ss__sse_ended(const ss__sse *s);
+/* Control events seen so far (a connection that delivered none made no progress). */
+size_t ss__sse_controls(const ss__sse *s);
 /* url?offset=O[&live=LIVE][&cursor=C], escaped; NULL when out of memory;
  * the caller frees it (ss_free). */
 char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live, const char *cursor);

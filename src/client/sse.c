@@ -4,12 +4,13 @@
  * resume from. Data is handed to the caller at each control event, so what
  * it has seen always ends at an offset it can resume from. */
 #include <string.h>
+#include <strings.h>
 
 #include "base/json_scan.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
 
-#define MAX_EVENT_BYTES ((size_t)64 << 20)
+#define MAX_EVENT_BYTES ((size_t)128 << 20) /* a 64 MiB message, base64-encoded, with room */
 
 typedef struct ss__sse sse;
 struct ss__sse {
@@ -22,12 +23,13 @@ struct ss__sse {
     ss_buf data;    /* this event's data lines, joined with '\n' */
     ss_buf pending; /* decoded data since the last control event */
     char event[16];
-    bool cr;       /* the last byte was '\r' (a following '\n' belongs to it) */
-    bool base64;   /* the response said Stream-SSE-Data-Encoding: base64 */
-    bool json;     /* a JSON stream: each data event is an array; merge them */
-    size_t parts;  /* data events in pending */
-    bool has_data; /* this event had a data field (an event without one is not dispatched) */
-    bool ended;    /* closed, or fn said stop */
+    bool cr;         /* the last byte was '\r' (a following '\n' belongs to it) */
+    bool base64;     /* the response said Stream-SSE-Data-Encoding: base64 */
+    bool json;       /* a JSON stream: each data event is an array; merge them */
+    size_t parts;    /* data events in pending */
+    bool has_data;   /* this event had a data field (an event without one is not dispatched) */
+    bool ended;      /* closed, or fn said stop */
+    size_t controls; /* control events seen (keep-alives included) */
     ss_rc err;
 };
 
@@ -141,13 +143,14 @@ static void dispatch(sse *s) {
             s->err = s->pending.err ? s->pending.err : SS_CORRUPT; /* not base64 / not an array: a broken server */
         s->parts++;
     } else if (!strcmp(s->event, "control")) {
+        s->controls++;
         if (!ss_json_is_valid(data) || data.len == 0 || data.p[0] != '{') {
             s->err = SS_CORRUPT; /* a control event must be a JSON object */
             ss_buf_clear(&s->data);
             s->event[0] = '\0';
             return;
         }
-        char offset[SS_OFFSET_MAX + 1];
+        char offset[SS_CLIENT_OFFSET_MAX];
         if (json_string(data, "streamNextOffset", offset, sizeof offset))
             snprintf(s->offset, s->offset_cap, "%s", offset);
         (void)json_string(data, "streamCursor", s->cursor, s->cursor_cap);
@@ -209,6 +212,8 @@ static void field(sse *s) {
 
 bool ss__sse_sink(void *ctx, const char *p, size_t n, const ss_client_result *r) {
     sse *s = ctx;
+    if (strncasecmp(r->content_type, "text/event-stream", 17) != 0)
+        return true; /* not an event stream (the caller sees it and falls back): not parsed */
     s->base64 = r->sse_base64;
     for (size_t i = 0; i < n && !s->ended && !s->err; i++) {
         char ch = p[i];
@@ -236,7 +241,7 @@ ss__sse *ss__sse_new(char *offset, char *cursor, bool json, ss_client_tail_fn fn
                .last = r,
                .offset = offset,
                .cursor = cursor,
-               .offset_cap = SS_OFFSET_MAX + 1,
+               .offset_cap = SS_CLIENT_OFFSET_MAX,
                .cursor_cap = SS_CLIENT_TEXT_MAX,
                .json = json};
     ss_buf_init(&s->line, MAX_EVENT_BYTES);
@@ -256,12 +261,16 @@ void ss__sse_free(ss__sse *s) {
 
 ss_rc ss__sse_error(const ss__sse *s) { return s->err; }
 
+size_t ss__sse_controls(const ss__sse *s) { return s->controls; }
+
 bool ss__sse_ended(const ss__sse *s) { return s->ended; }
 
-ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1], char cursor[SS_CLIENT_TEXT_MAX],
-                    bool json, long timeout_ms, ss_client_tail_fn fn, void *ctx, ss_client_result *r, bool *ended,
-                    bool *timed_out) {
+ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_CLIENT_OFFSET_MAX],
+                    char cursor[SS_CLIENT_TEXT_MAX], bool json, long timeout_ms, ss_client_tail_fn fn, void *ctx,
+                    ss_client_result *r, bool *ended, bool *timed_out, size_t *controls) {
     *ended = *timed_out = false;
+    if (controls)
+        *controls = 0;
     if (!c || !url || !fn || !r)
         return SS_BADARG;
     sse *s = ss__sse_new(offset, cursor, json, fn, ctx, r);
@@ -284,6 +293,8 @@ ss_rc ss_client_sse(ss_client *c, const char *url, char offset[SS_OFFSET_MAX + 1
     if (s && !rc && s->err)
         rc = s->err;
     *ended = s && s->ended;
+    if (controls && s)
+        *controls = s->controls;
     ss__sse_free(s);
     return rc;
 }

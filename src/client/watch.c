@@ -3,6 +3,7 @@
  * watch is a small state machine: connecting/streaming, waiting out a
  * backoff, ended. */
 #include <string.h>
+#include <strings.h>
 #include <sys/select.h>
 #include <time.h>
 
@@ -17,7 +18,7 @@ struct ss_client_watch {
     CURL *easy;   /* this watch's own connection */
     CURLM *multi;
     char *url;
-    char offset[SS_OFFSET_MAX + 1];
+    char offset[SS_CLIENT_OFFSET_MAX];
     char cursor[SS_CLIENT_TEXT_MAX];
     ss_client_tail_fn fn;
     void *ctx;
@@ -25,7 +26,9 @@ struct ss_client_watch {
     ss__exchange x;
     ss__sse *parser; /* for the exchange in flight */
     char *request_url;
+    bool json; /* merge a JSON stream's arrays */
     watch_state state;
+    bool in_flight;  /* the easy handle is in the multi handle with an exchange begun */
     long wake_at_ms; /* BACKOFF: when to connect again */
     long backoff_ms;
     int failures, max_retries;
@@ -46,15 +49,17 @@ static void end(ss_client_watch *w, ss_rc rc) {
 /* Starts the next SSE request from the current offset. */
 static void connect_now(ss_client_watch *w) {
     w->request_url = ss__client_read_url(w->c, w->url, w->offset, "sse", w->cursor);
-    w->parser = ss__sse_new(w->offset, w->cursor, false, w->fn, w->ctx, &w->r);
+    w->parser = ss__sse_new(w->offset, w->cursor, w->json, w->fn, w->ctx, &w->r);
     ss_rc rc = w->request_url && w->parser ? SS_OK : SS_NOMEM;
     if (!rc) {
         ss__request q = {
             .method = "GET", .url = w->request_url, .live = true, .sink = ss__sse_sink, .sink_ctx = w->parser};
         rc = ss__exchange_begin(w->c, w->easy, &q, &w->r, &w->x);
     }
-    if (!rc && curl_multi_add_handle(w->multi, w->easy) != CURLM_OK)
+    if (!rc && curl_multi_add_handle(w->multi, w->easy) != CURLM_OK) {
+        ss__ignore_rc(ss__exchange_end(w->c, w->easy, &w->x, CURLE_FAILED_INIT)); /* frees its parts */
         rc = SS_NOMEM;
+    }
     if (rc) {
         ss__sse_free(w->parser);
         w->parser = NULL;
@@ -64,6 +69,7 @@ static void connect_now(ss_client_watch *w) {
         return;
     }
     w->state = RUNNING;
+    w->in_flight = true;
 }
 
 ss_rc ss_client_watch_new(const ss_client_options *co, const char *url, const ss_client_tail_options *o,
@@ -76,6 +82,7 @@ ss_rc ss_client_watch_new(const ss_client_options *co, const char *url, const ss
     ss_client_watch *w = ss_calloc(1, sizeof *w);
     if (!w)
         return SS_NOMEM;
+    w->state = ENDED; /* until it is set up */
     ss_rc rc = ss_client_new(co, &w->c);
     if (!rc) {
         w->easy = curl_easy_init();
@@ -93,6 +100,7 @@ ss_rc ss_client_watch_new(const ss_client_options *co, const char *url, const ss
     w->fn = fn;
     w->ctx = ctx;
     w->max_retries = o->max_retries > 0 ? o->max_retries : DEFAULT_MAX_RETRIES;
+    w->json = o->json;
     w->backoff_ms = BACKOFF_FIRST_MS;
     ss_client_result_init(&w->r);
     w->state = BACKOFF; /* connect at the first run */
@@ -104,9 +112,12 @@ ss_rc ss_client_watch_new(const ss_client_options *co, const char *url, const ss
 /* The request in flight ended with curl's result: decide what comes next. */
 static void finished(ss_client_watch *w, CURLcode cc) {
     curl_multi_remove_handle(w->multi, w->easy);
+    w->in_flight = false;
     ss_rc rc = ss__exchange_end(w->c, w->easy, &w->x, cc);
     bool ended = ss__sse_ended(w->parser);
     ss_rc parse = ss__sse_error(w->parser);
+    size_t controls = ss__sse_controls(w->parser);
+    bool event_stream = strncasecmp(w->r.content_type, "text/event-stream", 17) == 0;
     ss__sse_free(w->parser);
     w->parser = NULL;
     ss_free(w->request_url);
@@ -119,20 +130,32 @@ static void finished(ss_client_watch *w, CURLcode cc) {
         end(w, parse);
         return;
     }
-    bool transient = rc == SS_IOERR || (rc == SS_OK && (w->r.status >= 500 || w->r.status == 429));
-    if (rc == SS_OK && w->r.status / 100 == 2) { /* the server ended the response: go on */
+    if (rc == SS_IOERR && w->r.timed_out && w->r.status / 100 == 2)
+        rc = SS_OK; /* our own time limit on a live response: a normal end */
+    if (controls) { /* this connection made progress: earlier failures are forgiven */
+        w->failures = 0;
+        w->backoff_ms = BACKOFF_FIRST_MS;
+    }
+    if (rc == SS_OK && w->r.status / 100 == 2 && !event_stream) {
+        end(w, SS_NOTSUP); /* the server answered, but not with an event stream */
+        return;
+    }
+    if (rc == SS_OK && w->r.status / 100 == 2 && controls) { /* it made progress, then ended: go on */
         w->failures = 0;
         w->backoff_ms = BACKOFF_FIRST_MS;
         w->state = BACKOFF;
         w->wake_at_ms = now_ms();
         return;
     }
+    /* An empty 2xx counts as a failure too: reconnecting at once would spin. */
+    bool transient =
+        rc == SS_IOERR || (rc == SS_OK && (w->r.status / 100 == 2 || w->r.status >= 500 || w->r.status == 429));
     if (!transient) {
         end(w, rc); /* refused (404, 400, ...) or out of memory */
         return;
     }
     if (++w->failures > w->max_retries) {
-        end(w, rc ? rc : SS_IOERR);
+        end(w, rc ? rc : w->r.status / 100 == 2 ? SS_IOERR : SS_OK); /* SS_OK: the last 5xx is in the result */
         return;
     }
     long wait = w->backoff_ms;
@@ -196,7 +219,7 @@ const ss_client_result *ss_client_watch_result(const ss_client_watch *w) { retur
 void ss_client_watch_free(ss_client_watch *w) {
     if (!w)
         return;
-    if (w->state == RUNNING) {
+    if (w->in_flight) {
         curl_multi_remove_handle(w->multi, w->easy);
         ss__ignore_rc(ss__exchange_end(w->c, w->easy, &w->x, CURLE_ABORTED_BY_CALLBACK)); /* frees its parts */
     }

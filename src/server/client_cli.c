@@ -308,7 +308,7 @@ static int cmd_fork(ss_client *c, const cli *o, ss_client_result *r) {
 }
 
 static int cmd_read(ss_client *c, const cli *o, ss_client_result *r) {
-    char offset[SS_OFFSET_MAX + 1];
+    char offset[SS_CLIENT_OFFSET_MAX];
     snprintf(offset, sizeof offset, "%s", o->from ? o->from : "-1");
     for (;;) {
         int status = report(ss_client_read(c, o->url, offset, r), r);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "http_client.h"
+#include "streamsy/alloc.h"
 #include "streamsy/client.h"
 
 static test_server srv;
@@ -220,4 +221,122 @@ Test(client_api, static_per_call_and_dynamic_headers_and_parameters_are_sent) {
                   "the options' and the per-call headers:\n%s", cap.head);
     }
     ss_client_free(dc);
+}
+
+/* ---- a server whose appends land but whose answers are 503 until told otherwise ------------ */
+
+typedef struct flaky {
+    int fd;
+    int answer; /* the status POSTs get */
+    char bodies[16][64];
+    int n; /* POSTs seen */
+    volatile bool stop;
+} flaky;
+
+static void *flaky_serve(void *arg) {
+    flaky *f = arg;
+    while (!f->stop) {
+        int conn = accept(f->fd, NULL, NULL);
+        if (conn < 0)
+            break;
+        char req[4096];
+        size_t len = 0;
+        ssize_t k;
+        char *body = NULL;
+        long want = -1;
+        while (len < sizeof req - 1 && (k = read(conn, req + len, sizeof req - 1 - len)) > 0) {
+            len += (size_t)k;
+            req[len] = '\0';
+            char *end = strstr(req, "\r\n\r\n");
+            if (end && want < 0) {
+                char *cl = strcasestr(req, "Content-Length:");
+                want = cl ? strtol(cl + 15, NULL, 10) : 0;
+                body = end + 4;
+            }
+            if (body && (long)(len - (size_t)(body - req)) >= want)
+                break;
+        }
+        if (strncmp(req, "POST", 4) == 0 && f->n < 16 && body)
+            snprintf(f->bodies[f->n++], sizeof f->bodies[0], "%.*s", (int)want, body);
+        char answer[256];
+        snprintf(answer, sizeof answer,
+                 "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nStream-Next-Offset: 1\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n",
+                 f->answer);
+        (void)!write(conn, answer, strlen(answer));
+        close(conn);
+    }
+    return NULL;
+}
+
+Test(client_api, an_unanswered_batch_is_frozen_and_resent_unchanged_never_grown) {
+    int port;
+    flaky f = {.fd = listener(&port), .answer = 503};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, flaky_serve, &f), 0);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/v1/stream/f", port);
+    ss_client_producer p = {.id = "frozen", .epoch = 0};
+    ss_client_batcher *b;
+    cr_assert_eq(ss_client_batcher_new(
+                     c, u, &p, &(ss_client_batch_options){.content_type = "text/plain", .max_retries = 1}, &b),
+                 SS_OK);
+    bool sent;
+    cr_assert_eq(ss_client_batcher_add(b, ss_slice_cstr("A"), &r, &sent), SS_OK);
+    cr_assert_not(sent);
+    cr_assert_eq(r.status, 503, "the last answer is there");
+    cr_assert_eq(ss_client_batcher_add(b, ss_slice_cstr("B"), &r, &sent), SS_BUSY,
+                 "B is not taken while A is frozen");
+    f.answer = 204; /* A had landed: the repeat is a duplicate */
+    cr_assert_eq(ss_client_batcher_add(b, ss_slice_cstr("B"), &r, &sent), SS_OK);
+    cr_assert(sent && r.status == 204);
+    cr_assert_eq(p.seq, 1, "A's seq, once");
+    f.answer = 200;
+    cr_assert_eq(ss_client_batcher_flush(b, &r, &sent), SS_OK);
+    cr_assert(sent);
+    cr_assert_eq(p.seq, 2);
+    ss_client_batcher_free(b);
+    f.stop = true;
+    shutdown(f.fd, SHUT_RDWR);
+    close(f.fd);
+    pthread_join(th, NULL);
+    cr_assert_geq(f.n, 5);
+    for (int i = 0; i < f.n - 1; i++)
+        cr_assert_str_eq(f.bodies[i], "A", "request %d sent A unchanged (got '%s')", i, f.bodies[i]);
+    cr_assert_str_eq(f.bodies[f.n - 1], "B", "then B alone");
+}
+
+/* An allocator that fails after `left` more allocations. */
+static int left_allocations;
+static void *failing_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    return left_allocations-- > 0 ? malloc(n) : NULL;
+}
+static void *failing_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    return left_allocations-- > 0 ? realloc(p, n) : NULL;
+}
+static void plain_free(void *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
+
+Test(client_api, a_watch_that_cannot_be_set_up_fails_cleanly_at_every_allocation) {
+    for (int fail_at = 0; fail_at < 8; fail_at++) {
+        left_allocations = fail_at;
+        ss_set_allocator(&(ss_allocator){failing_malloc, failing_realloc, plain_free, NULL});
+        ss_client_watch *w = NULL;
+        ss_rc rc = ss_client_watch_new(NULL, url("x"), NULL, NULL, NULL, &w);
+        ss_set_allocator(NULL);
+        cr_assert_eq(rc, SS_BADARG, "no callback: refused before any allocation");
+        left_allocations = fail_at;
+        ss_set_allocator(&(ss_allocator){failing_malloc, failing_realloc, plain_free, NULL});
+        rc = ss_client_watch_new(NULL, url("x"), NULL, (ss_client_tail_fn)1, NULL, &w);
+        ss_set_allocator(NULL);
+        if (rc == SS_OK) {
+            ss_client_watch_free(w);
+            break; /* enough allocations: set up */
+        }
+        cr_assert_eq(rc, SS_NOMEM, "allocation %d failing is SS_NOMEM", fail_at);
+    }
 }

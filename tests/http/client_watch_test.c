@@ -75,7 +75,7 @@ Test(client_watch, follows_a_stream_through_a_server_restart_until_it_closes) {
     cr_assert_not_null(mkdtemp(db));
     char storage[128];
     snprintf(storage, sizeof storage, "sqlite:%s/w.db", db);
-    test_server srv;
+    test_server srv = {0}; /* (nofile 0: the inherited open-files limit) */
     cr_assert(test_server_start_storage(&srv, storage, 0, NULL));
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/stream/w", srv.port);
