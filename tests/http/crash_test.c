@@ -85,7 +85,7 @@ Test(crash, acknowledged_appends_survive_sigkill_exactly_once, .timeout = 180) {
             "seed %u, database %s\n",
             seed, storage + 7);
 
-    test_server srv;
+    test_server srv = {0};
     cr_assert(test_server_start_storage(&srv, storage, 0, NULL), "server did not start (log %s)", srv.log_path);
     test_response r;
     cr_assert(test_http(srv.port, "PUT", "/v1/stream/log", "Content-Type: text/plain\r\n", NULL, 0, &r));
@@ -129,7 +129,7 @@ Test(crash, streams_closure_producers_and_forks_survive_a_restart, .timeout = 60
     cr_assert_not_null(mkdtemp(dir));
     char storage[128];
     snprintf(storage, sizeof storage, "sqlite:%s/streams.db", dir);
-    test_server srv;
+    test_server srv = {0};
     cr_assert(test_server_start_storage(&srv, storage, 0, NULL));
     test_response r;
     cr_assert(test_http(srv.port, "PUT", "/v1/stream/src", "Content-Type: text/plain\r\nStream-TTL: 3600\r\n", "a",

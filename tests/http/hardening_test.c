@@ -169,7 +169,7 @@ Test(hardening, the_reserved_prefix_and_bad_encodings_cannot_be_reached_by_escap
 }
 
 Test(hardening, a_trusted_proxy_sets_location_with_well_formed_forwarding_headers_only) {
-    test_server proxied;
+    test_server proxied = {0};
     cr_assert(test_server_start(&proxied, "--trust-proxy"));
     test_response r;
     char loc[2048];

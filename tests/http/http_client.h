@@ -11,7 +11,8 @@ typedef struct test_server {
     pid_t pid;
     int port;
     char log_path[128];
-    int nofile; /* set before starting: the server's open-files limit (soft and hard); 0: inherited */
+    int nofile; /* set before starting: the server's open-files limit (soft and hard); 0: inherited
+                   (zero-initialise a test_server on the stack: `test_server s = {0};`) */
 } test_server;
 
 /* Starts build/streamsy (or $STREAMSY_BIN) with the memory storage and a
