@@ -2,7 +2,6 @@
  * in one buffer, already framed (a JSON array's elements, or bytes), and go
  * out as one producer append. */
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 #include "streamsy/alloc.h"
@@ -21,12 +20,6 @@ struct ss_client_batcher {
     bool kept;      /* the waiting batch was sent and got no answer or a 5xx: frozen until
                        it is answered (it may have landed under its seq) */
 };
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 ss_rc ss_client_batcher_new(ss_client *c, const char *url, ss_client_producer *p, const ss_client_batch_options *o,
                             ss_client_batcher **out) {
@@ -104,7 +97,7 @@ ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_resul
             return SS_BUSY; /* still unanswered: the item was not added */
     }
     size_t extra = item.len + (b->o.json && b->items ? 1 : 0);
-    bool lingered = b->items && now_ms() - b->oldest_ms >= b->o.linger_ms;
+    bool lingered = b->items && ss__client_now_ms() - b->oldest_ms >= b->o.linger_ms;
     if (b->items && (lingered || b->body.len + extra > b->o.max_bytes)) {
         if ((rc = ss_client_batcher_flush(b, r, sent)))
             return rc;
@@ -117,7 +110,7 @@ ss_rc ss_client_batcher_add(ss_client_batcher *b, ss_slice item, ss_client_resul
     if (b->body.err)
         return b->body.err;
     if (!b->items++)
-        b->oldest_ms = now_ms();
+        b->oldest_ms = ss__client_now_ms();
     /* One answer per call: when a batch already went (its answer is in *r),
      * the new item waits for the next add or flush. */
     if (!*sent && (b->items >= b->o.max_items || b->body.len >= b->o.max_bytes || b->o.linger_ms == 0))

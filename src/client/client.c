@@ -431,6 +431,12 @@ ss_rc ss_client_head(ss_client *c, const char *url, ss_client_result *r) {
     return rc;
 }
 
+long ss__client_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 void ss__client_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);

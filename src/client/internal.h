@@ -86,5 +86,7 @@ size_t ss__sse_controls(const ss__sse *s);
  * the caller frees it (ss_free). */
 char *ss__client_read_url(ss_client *c, const char *url, const char *offset, const char *live, const char *cursor);
 void ss__client_sleep_ms(long ms);
+/* A monotonic clock in milliseconds (linger, backoff deadlines). */
+long ss__client_now_ms(void);
 
 #endif

@@ -68,19 +68,26 @@ static bool base64_decode(ss_slice in, ss_buf *out) {
     return true;
 }
 
-/* The string value of "key":"..." in a control event (no escapes expected
- * in offsets and cursors); false when absent. */
-static bool json_string(ss_slice json, const char *key, char *dst, size_t cap) {
+/* Where the value of "key" starts in a control event (after the colon and
+ * spaces), or NULL when the key is absent; *end is the event's end. */
+static const char *json_value(ss_slice json, const char *key, const char **end) {
     char pat[48];
     snprintf(pat, sizeof pat, "\"%s\"", key);
     const char *p = memmem(json.p, json.len, pat, strlen(pat));
     if (!p)
-        return false;
-    const char *end = json.p + json.len;
+        return NULL;
+    *end = json.p + json.len;
     p += strlen(pat);
-    while (p < end && (*p == ' ' || *p == ':'))
+    while (p < *end && (*p == ' ' || *p == ':'))
         p++;
-    if (p >= end || *p != '"')
+    return p;
+}
+
+/* The string value of "key":"..." in a control event (no escapes expected
+ * in offsets and cursors); false when absent. */
+static bool json_string(ss_slice json, const char *key, char *dst, size_t cap) {
+    const char *end, *p = json_value(json, key, &end);
+    if (!p || p >= end || *p != '"')
         return false;
     p++;
     const char *q = memchr(p, '"', (size_t)(end - p));
@@ -92,16 +99,8 @@ static bool json_string(ss_slice json, const char *key, char *dst, size_t cap) {
 }
 
 static bool json_true(ss_slice json, const char *key) {
-    char pat[48];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = memmem(json.p, json.len, pat, strlen(pat));
-    if (!p)
-        return false;
-    const char *end = json.p + json.len;
-    p += strlen(pat);
-    while (p < end && (*p == ' ' || *p == ':'))
-        p++;
-    return end - p >= 4 && memcmp(p, "true", 4) == 0;
+    const char *end, *p = json_value(json, key, &end);
+    return p && end - p >= 4 && memcmp(p, "true", 4) == 0;
 }
 
 /* A JSON stream's data event is an array: pending collects the elements,

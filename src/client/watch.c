@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/select.h>
-#include <time.h>
 
 #include "base/errf.h"
 #include "internal.h"
@@ -34,12 +33,6 @@ struct ss_client_watch {
     int failures, max_retries;
     ss_rc rc; /* ENDED: how */
 };
-
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 static void end(ss_client_watch *w, ss_rc rc) {
     w->state = ENDED;
@@ -144,7 +137,7 @@ static void finished(ss_client_watch *w, CURLcode cc) {
         w->failures = 0;
         w->backoff_ms = BACKOFF_FIRST_MS;
         w->state = BACKOFF;
-        w->wake_at_ms = now_ms();
+        w->wake_at_ms = ss__client_now_ms();
         return;
     }
     /* An empty 2xx counts as a failure too: reconnecting at once would spin. */
@@ -163,11 +156,11 @@ static void finished(ss_client_watch *w, CURLcode cc) {
         wait = w->r.retry_after_s * 1000;
     w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
     w->state = BACKOFF;
-    w->wake_at_ms = now_ms() + wait;
+    w->wake_at_ms = ss__client_now_ms() + wait;
 }
 
 ss_rc ss_client_watch_run(ss_client_watch *w, bool *done) {
-    if (w->state == BACKOFF && now_ms() >= w->wake_at_ms)
+    if (w->state == BACKOFF && ss__client_now_ms() >= w->wake_at_ms)
         connect_now(w);
     if (w->state == RUNNING) {
         int running;
@@ -189,7 +182,7 @@ size_t ss_client_watch_fds(ss_client_watch *w, struct pollfd *fds, size_t cap, l
         return 0;
     }
     if (w->state == BACKOFF) {
-        long d = w->wake_at_ms - now_ms();
+        long d = w->wake_at_ms - ss__client_now_ms();
         *timeout_ms = d > 0 ? d : 0;
         return 0;
     }
