@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/base64.h"
+#include "streamsy/alloc.h"
 #include "streamsy/client.h"
 #include "streamsy/version.h"
 
@@ -74,39 +76,18 @@ static json_t *text(const char *p, size_t n) {
     return s;
 }
 
-static int b64v(unsigned char c) {
-    return c >= 'A' && c <= 'Z'   ? c - 'A'
-           : c >= 'a' && c <= 'z' ? c - 'a' + 26
-           : c >= '0' && c <= '9' ? c - '0' + 52
-           : c == '+'             ? 62
-           : c == '/'             ? 63
-                                  : -1;
-}
-
-/* Standard base64 into out (malloc'ed); false on bad input (*out NULL). */
+/* Standard base64 into out (ss_malloc'ed, ss_free it); false on bad input
+ * (*out NULL). */
 static bool unbase64(const char *in, char **out, size_t *out_len) {
-    *out = NULL;
-    *out_len = 0;
-    size_t n = strlen(in);
-    char *o = malloc(n + 1);
-    size_t len = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n && in[i] != '='; i++) {
-        int v = b64v((unsigned char)in[i]);
-        if (v < 0) {
-            free(o);
-            return false;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[len++] = (char)(acc >> bits & 0xff);
-        }
+    ss_buf b;
+    ss_buf_init(&b, SIZE_MAX);
+    if (ss__base64_decode(ss_slice_cstr(in), false, &b)) {
+        ss_buf_release(&b);
+        *out = NULL;
+        *out_len = 0;
+        return false;
     }
-    *out = o;
-    *out_len = len;
+    *out = ss_buf_detach(&b, out_len);
     return true;
 }
 
@@ -339,7 +320,7 @@ static bool body_of(json_t *cmd, const char *path, const char *field, char **out
         return unbase64(data, out, len);
     size_t n = strlen(data);
     bool wrap = is_json_type(type_of(path)) && n;
-    *out = malloc(n + 3);
+    *out = ss_malloc(n + 3);
     *len = 0;
     if (wrap)
         (*out)[(*len)++] = '[';
@@ -376,7 +357,7 @@ static json_t *cmd_append(json_t *cmd, ss_client_result *r) {
         if (!transient(rc, r) || !backoff(n, r, deadline))
             break;
     }
-    free(body);
+    ss_free(body);
     if (rc || r->status / 100 != 2) {
         json_decref(hs);
         json_decref(ps);
@@ -429,7 +410,7 @@ static json_t *cmd_close(json_t *cmd, ss_client_result *r) {
         if (!transient(rc, r) || !backoff(n, r, deadline))
             break;
     }
-    free(body);
+    ss_free(body);
     if (rc || r->status / 100 != 2) {
         if (!rc && r->status == 404)
             snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
@@ -624,7 +605,7 @@ static json_t *cmd_idempotent_append(json_t *cmd, ss_client_result *r) {
     if (!body_of(cmd, str(cmd, "path"), "data", &body, &len))
         return error_result("idempotent-append", 0, "INVALID_ARGUMENT", "data is not base64");
     ss_rc rc = producer_send(cmd, state, ss_slice_of(body, len), false, r, url, sizeof url);
-    free(body);
+    ss_free(body);
     if (rc || r->status / 100 != 2)
         return failure("idempotent-append", rc, r, url, false);
     json_t *out = json_pack("{s:s,s:b,s:i,s:b}", "type", "idempotent-append", "success", 1, "status", 200,
@@ -702,7 +683,7 @@ static json_t *cmd_idempotent_close(json_t *cmd, ss_client_result *r) {
     if (!body_of(cmd, str(cmd, "path"), "data", &body, &len))
         return error_result("idempotent-close", 0, "INVALID_ARGUMENT", "data is not base64");
     ss_rc rc = producer_send(cmd, state, ss_slice_of(body, len), true, r, url, sizeof url);
-    free(body);
+    ss_free(body);
     if (rc || r->status / 100 != 2)
         return failure("idempotent-close", rc, r, url, false);
     json_t *out = json_pack("{s:s,s:b,s:i,s:s}", "type", "idempotent-close", "success", 1, "status", 200,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/base64.h"
 #include "base/json_scan.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
@@ -32,41 +33,6 @@ struct ss__sse {
     size_t controls; /* control events seen (keep-alives included) */
     ss_rc err;
 };
-
-static int b64_value(unsigned char ch) {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    return ch == '+' ? 62 : ch == '/' ? 63 : -1;
-}
-
-/* Standard base64 (padding optional); false on anything else. */
-static bool base64_decode(ss_slice in, ss_buf *out) {
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        unsigned char ch = (unsigned char)in.p[i];
-        if (ch == '\r' || ch == '\n')
-            continue; /* lines of one payload */
-        if (ch == '=')
-            break;
-        int v = b64_value(ch);
-        if (v < 0)
-            return false;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char byte = (char)(acc >> bits & 0xff);
-            if (ss_buf_append(out, &byte, 1))
-                return false;
-        }
-    }
-    return true;
-}
 
 /* Where the value of "key" starts in a control event (after the colon and
  * spaces), or NULL when the key is absent; *end is the event's end. */
@@ -135,7 +101,7 @@ static void dispatch(sse *s) {
     }
     s->has_data = false;
     if (!strcmp(s->event, "data")) {
-        bool ok = s->base64 ? base64_decode(data, &s->pending)
+        bool ok = s->base64 ? ss__base64_decode(data, true, &s->pending) == SS_OK
                   : s->json ? add_json_part(s, data)
                             : ss_buf_append(&s->pending, data.p, data.len) == 0;
         if (!ok)
