@@ -231,6 +231,39 @@ static bool backoff(int n, const ss_client_result *r, long deadline) {
     return true;
 }
 
+/* The single exchanges the retrying commands make (one signature for all). */
+typedef ss_rc (*exchange_fn)(const char *url, const void *options, ss_client_result *r);
+static ss_rc do_create(const char *url, const void *o, ss_client_result *r) {
+    return ss_client_create(g.c, url, o, r);
+}
+static ss_rc do_head(const char *url, const void *o, ss_client_result *r) {
+    (void)o;
+    return ss_client_head(g.c, url, r);
+}
+static ss_rc do_append(const char *url, const void *o, ss_client_result *r) {
+    return ss_client_append(g.c, url, o, r);
+}
+static ss_rc do_delete(const char *url, const void *o, ss_client_result *r) {
+    (void)o;
+    return ss_client_delete(g.c, url, r);
+}
+
+/* One exchange, retried after a lost answer, a 5xx or a 429 for up to 20 s. */
+static ss_rc with_retries(exchange_fn f, const char *url, const void *options, ss_client_result *r) {
+    long deadline = now_ms() + 20000;
+    for (int n = 1;; n++) {
+        ss_rc rc = f(url, options, r);
+        if (!transient(rc, r) || !backoff(n, r, deadline))
+            return rc;
+    }
+}
+
+/* A 404's message names the stream (the suite looks for its path). */
+static void name_missing(ss_rc rc, ss_client_result *r, const char *path) {
+    if (!rc && r->status == 404)
+        snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
+}
+
 /* ---- commands ----------------------------------------------------------------------------------- */
 
 static json_t *cmd_init(json_t *cmd) {
@@ -260,13 +293,7 @@ static json_t *cmd_create(json_t *cmd, ss_client_result *r) {
                                   .expires_at = str(cmd, "expiresAt"),
                                   .closed = json_is_true(json_object_get(cmd, "closed")),
                                   .data = data ? ss_slice_cstr(data) : SS_SLICE_NULL};
-    long deadline = now_ms() + 20000;
-    ss_rc rc;
-    for (int n = 1;; n++) {
-        rc = ss_client_create(g.c, url, &o, r);
-        if (!transient(rc, r) || !backoff(n, r, deadline))
-            break;
-    }
+    ss_rc rc = with_retries(do_create, url, &o, r);
     if (rc || r->status / 100 != 2)
         return failure("create", rc, r, url, false);
     json_object_set_new(g.types, path, json_string(ct));
@@ -280,16 +307,9 @@ static json_t *head_like(json_t *cmd, const char *type, ss_client_result *r) {
     url_of(path, url, sizeof url);
     json_t *hs, *ps;
     prepare(cmd, false, &hs, &ps);
-    long deadline = now_ms() + 20000;
-    ss_rc rc;
-    for (int n = 1;; n++) {
-        rc = ss_client_head(g.c, url, r);
-        if (!transient(rc, r) || !backoff(n, r, deadline))
-            break;
-    }
+    ss_rc rc = with_retries(do_head, url, NULL, r);
     if (rc || r->status / 100 != 2) {
-        if (!rc && r->status == 404)
-            snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
+        name_missing(rc, r, path);
         return failure(type, rc, r, url, false);
     }
     if (r->content_type[0])
@@ -350,13 +370,7 @@ static json_t *cmd_append(json_t *cmd, ss_client_result *r) {
     ss_client_append_options o = {.content_type = type_of(path),
                                   .data = ss_slice_of(body, len),
                                   .stream_seq = json_is_integer(s) ? seq : NULL};
-    long deadline = now_ms() + 20000;
-    ss_rc rc;
-    for (int n = 1;; n++) {
-        rc = ss_client_append(g.c, url, &o, r);
-        if (!transient(rc, r) || !backoff(n, r, deadline))
-            break;
-    }
+    ss_rc rc = with_retries(do_append, url, &o, r);
     ss_free(body);
     if (rc || r->status / 100 != 2) {
         json_decref(hs);
@@ -375,16 +389,9 @@ static json_t *cmd_delete(json_t *cmd, ss_client_result *r) {
     url_of(path, url, sizeof url);
     json_t *hs, *ps;
     prepare(cmd, false, &hs, &ps);
-    long deadline = now_ms() + 20000;
-    ss_rc rc;
-    for (int n = 1;; n++) {
-        rc = ss_client_delete(g.c, url, r);
-        if (!transient(rc, r) || !backoff(n, r, deadline))
-            break;
-    }
+    ss_rc rc = with_retries(do_delete, url, NULL, r);
     if (rc || r->status / 100 != 2) {
-        if (!rc && r->status == 404)
-            snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
+        name_missing(rc, r, path);
         return failure("delete", rc, r, url, false);
     }
     json_object_del(g.types, path);
@@ -403,17 +410,10 @@ static json_t *cmd_close(json_t *cmd, ss_client_result *r) {
         return error_result("close", 0, "INVALID_ARGUMENT", "data is not base64");
     const char *ct = str(cmd, "contentType") ? str(cmd, "contentType") : type_of(path);
     ss_client_append_options o = {.content_type = ct, .data = ss_slice_of(body, len), .close = true};
-    long deadline = now_ms() + 20000;
-    ss_rc rc;
-    for (int n = 1;; n++) {
-        rc = ss_client_append(g.c, url, &o, r);
-        if (!transient(rc, r) || !backoff(n, r, deadline))
-            break;
-    }
+    ss_rc rc = with_retries(do_append, url, &o, r);
     ss_free(body);
     if (rc || r->status / 100 != 2) {
-        if (!rc && r->status == 404)
-            snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
+        name_missing(rc, r, path);
         return failure("close", rc, r, url, false);
     }
     return json_pack("{s:s,s:b,s:i,s:s}", "type", "close", "success", 1, "status", 200, "finalOffset",
@@ -549,8 +549,7 @@ static json_t *cmd_read(json_t *cmd, ss_client_result *r) {
         json_decref(rd.chunks);
         json_decref(hs);
         json_decref(ps);
-        if (!rc && r->status == 404)
-            snprintf(r->message, sizeof r->message, "Stream not found: %s", path);
+        name_missing(rc, r, path);
         return failure("read", rc, r, url, true);
     }
     if (timed_out)
