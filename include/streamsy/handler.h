@@ -97,11 +97,22 @@ typedef struct ss_http_validator {
     void *ctx;
 } ss_http_validator;
 
+/* The reserved control API: requests for {prefix}/__ds and below (the
+ * subscriptions of streamsy/subscriptions.h). `rest` is the still
+ * percent-encoded path after "{prefix}/__ds" ("" or "/..."); the request
+ * already passed the method, path, Host and body-size checks. The answer
+ * goes into `res` (initialised, with the common headers). */
+typedef struct ss_http_reserved {
+    void (*handle)(void *ctx, const ss_http_request *req, ss_slice rest, ss_http_response *res);
+    void *ctx;
+} ss_http_reserved;
+
 typedef struct ss_handler_options {
     ss_protocol *protocol;       /* borrowed */
     const char *path_prefix;     /* default "/v1/stream" */
     size_t max_body_bytes;       /* default SS_HTTP_DEFAULT_MAX_BODY_BYTES */
     ss_http_validator validator; /* check == NULL: no enforcement (the base protocol) */
+    ss_http_reserved reserved;   /* handle == NULL: {prefix}/__ds answers 404 "Reserved path" */
     bool trust_forwarded;        /* take X-Forwarded-Proto / -Host for Location (behind
                                     a proxy you run; anyone can send them otherwise) */
 } ss_handler_options;

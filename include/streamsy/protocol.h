@@ -340,16 +340,18 @@ int64_t ss_protocol_run_expiry(ss_protocol *p);
 
 typedef struct ss_commit_event {
     ss_slice id;
-    ss_offset offset; /* the committed tail */
+    ss_offset offset; /* the committed tail (deleted: unset) */
     bool closed;
     bool soft_deleted;
+    bool deleted; /* the stream was deleted (by a user or by expiry): purged or soft-deleted */
 } ss_commit_event;
 
 typedef void (*ss_commit_hook)(void *ctx, const ss_commit_event *ev);
 
 /* Hooks run synchronously, in registration order, after each successful
  * create, fork or append commit (not for rejected appends, duplicates,
- * idempotent closes, exists, TTL touches, deletes). Returns a token > 0. */
+ * idempotent closes, exists, TTL touches), and with `deleted` set after a
+ * delete that removed a stream. Returns a token > 0. */
 SS_MUST_USE ss_rc ss_protocol_on_after_commit(ss_protocol *p, ss_commit_hook fn, void *ctx, uint64_t *out_token);
 void ss_protocol_off_after_commit(ss_protocol *p, uint64_t token);
 

@@ -281,7 +281,7 @@ typedef struct ss_storage_stream_methods {
 /* A storage factory: where streams are created, forked, opened and deleted.
  * Calls are synchronous and single-threaded per factory (rule 6). */
 typedef struct ss_stream_factory_methods {
-    int version;      /* 1: up to destroy; 2: also flush and for_each_expiry */
+    int version;      /* 1: up to destroy; 2: also flush and for_each_expiry; 3: also doc_* */
     const char *name; /* "memory", "sqlite", "durable-object": for logs (ss_storage_name) */
     unsigned caps;    /* SS_STORAGE_CAP_*: what the server reports (ss_storage_is_durable) */
     /* A handle on `id`, whether or not the stream exists. Only SS_NOMEM fails. */
@@ -325,6 +325,22 @@ typedef struct ss_stream_factory_methods {
      * re-armed after a restart; collects first, so fn may use the factory.
      * NULL: nothing survives a restart. */
     ss_rc (*for_each_expiry)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
+    /* ---- version 3: documents ---- */
+    /* Small named documents kept beside the streams (the subscription
+     * layer's state: one document per subscription). A put or remove is a
+     * write like a commit: durable at the next flush (at once without
+     * flush), rolled back with a lost batch. put replaces the value; remove
+     * of a missing key is SS_OK. NULL slots: the factory keeps no documents
+     * (ss_storage_has_documents() is false). */
+    ss_rc (*doc_put)(ss_stream_factory *f, ss_slice key, ss_slice value);
+    ss_rc (*doc_remove)(ss_stream_factory *f, ss_slice key);
+    /* Calls fn for every document whose key starts with `prefix`, in key
+     * order; collects first, so fn may use the factory. */
+    ss_rc (*doc_for_each)(ss_stream_factory *f, ss_slice prefix,
+                          void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx);
+    /* Calls fn for the id of every stream that is not soft-deleted (any
+     * order); collects first, so fn may use the factory. NULL: unknown. */
+    ss_rc (*for_each_stream)(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx);
 } ss_stream_factory_methods;
 
 /* What the wrappers observed of a factory (ss_storage_get_stats). */
@@ -391,6 +407,15 @@ bool ss_storage_has_unflushed(const ss_stream_factory *f);
 SS_MUST_USE ss_rc ss_storage_flush(ss_stream_factory *f);
 SS_MUST_USE ss_rc ss_storage_for_each_expiry(ss_stream_factory *f,
                                              void (*fn)(void *ctx, ss_slice id, int64_t at_ms), void *ctx);
+
+/* Documents (version 3 slots): SS_NOTSUP when the factory keeps none. */
+bool ss_storage_has_documents(const ss_stream_factory *f);
+SS_MUST_USE ss_rc ss_storage_doc_put(ss_stream_factory *f, ss_slice key, ss_slice value);
+SS_MUST_USE ss_rc ss_storage_doc_remove(ss_stream_factory *f, ss_slice key);
+SS_MUST_USE ss_rc ss_storage_doc_for_each(ss_stream_factory *f, ss_slice prefix,
+                                          void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx);
+/* SS_NOTSUP when the factory cannot list its streams. */
+SS_MUST_USE ss_rc ss_storage_for_each_stream(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx);
 
 SS_MUST_USE ss_rc ss_storage_get_record(ss_storage_stream *s, ss_arena *a, ss_record *out, bool *out_found);
 SS_MUST_USE ss_rc ss_storage_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a,

@@ -32,6 +32,7 @@ ss_rc ss_handler_new(const ss_handler_options *o, ss_handler **out) {
     h->prefix_len = len;
     h->max_body = o->max_body_bytes ? o->max_body_bytes : SS_HTTP_DEFAULT_MAX_BODY_BYTES;
     h->validator = o->validator;
+    h->reserved = o->reserved;
     h->trust_forwarded = o->trust_forwarded;
     for (int i = 0; i < 2; i++)
         ss_buf_init(&h->shared[i].bytes, SS_HTTP_BODY_MAX);
@@ -228,12 +229,17 @@ static void dispatch(ss__req *q, ss_http_response *res) {
         ss__respond_text(res, 400, "Invalid Host header");
         return;
     }
-    if (q->id.len >= 4 && memcmp(q->id.p, "__ds", 4) == 0 && (q->id.len == 4 || q->id.p[4] == '/')) {
-        ss__respond_text(res, 404, "Reserved path");
-        return;
-    }
     if (r->body_too_large) {
         ss__respond_text(res, 413, "Payload too large");
+        return;
+    }
+    if (q->id.len >= 4 && memcmp(q->id.p, "__ds", 4) == 0 && (q->id.len == 4 || q->id.p[4] == '/')) {
+        const ss_http_reserved *rv = &q->h->reserved;
+        size_t skip = q->h->prefix_len + 1 + 4; /* "{prefix}/__ds", not encoded (else: not a route) */
+        if (rv->handle && r->path.len >= skip && memcmp(r->path.p + skip - 4, "__ds", 4) == 0)
+            rv->handle(rv->ctx, r, (ss_slice){r->path.p + skip, r->path.len - skip}, res);
+        else
+            ss__respond_text(res, 404, "Reserved path");
         return;
     }
     const char *twice = conflicting_header(r);

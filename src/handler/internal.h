@@ -25,6 +25,7 @@ struct ss_handler {
     size_t prefix_len;
     size_t max_body;
     ss_http_validator validator;
+    ss_http_reserved reserved;
     bool trust_forwarded;
 };
 

@@ -369,6 +369,8 @@ ss_rc ss_h2o_front_new(const ss_h2o_front_options *o, ss_h2o_front **out, char *
     f->listen_fd = -1;
     f->max_conns = o->max_connections ? o->max_connections : SIZE_MAX;
     f->output_budget = o->max_output_bytes ? o->max_output_bytes : SIZE_MAX;
+    f->background = o->background;
+    f->background_next = o->background.run ? 0 : INT64_MAX;
     f->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     ss__timers_init(&f->timers);
     h2o_linklist_init_anchor(&f->lives);
@@ -468,7 +470,7 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     if (ss_protocol_has_pending(p) || f->loop->_pending_as_server || f->loop->_pending_as_client) {
         wait = 0;
     } else {
-        int64_t next = min64(ss__timers_next(&f->timers), *next_expiry);
+        int64_t next = min64(min64(ss__timers_next(&f->timers), *next_expiry), f->background_next);
         if (f->accept_paused && f->out_of_fds)
             next = min64(next, f->accept_retry_at);
         if (next != INT64_MAX) {
@@ -486,6 +488,8 @@ static void turn(ss_h2o_front *f, int32_t max_wait, int64_t *next_expiry) {
     while ((t = ss__timers_pop_due(&f->timers, now)) != NULL)
         ss__h2o_on_timer(f, t);
     *next_expiry = ss_protocol_run_expiry(p);
+    if (f->background.run)
+        f->background_next = f->background.run(f->background.ctx, now);
     resume_accepting_if_able(f, now);
     ss__h2o_check_output_budget(f);
     ss__ignore_rc(ss__h2o_flush_and_release(f)); /* TTL touches and expiry deletes of this turn */

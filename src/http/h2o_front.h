@@ -68,6 +68,15 @@ typedef enum ss_h2o_admin {
     SS_H2O_ADMIN_OFF,
 } ss_h2o_admin;
 
+/* Work of another layer run once per loop turn (the subscriptions' timers
+ * and webhook transfers): run() does what is due, never blocks, and returns
+ * the wall-clock ms at which it wants to run again (INT64_MAX: none). Its
+ * writes are flushed with the turn's group commit. */
+typedef struct ss_h2o_background {
+    int64_t (*run)(void *ctx, int64_t now_ms);
+    void *ctx;
+} ss_h2o_background;
+
 typedef struct ss_h2o_front_options {
     ss_handler *handler;   /* required; borrowed */
     ss_protocol *protocol; /* required; borrowed (the handler's protocol) */
@@ -82,8 +91,9 @@ typedef struct ss_h2o_front_options {
     size_t max_output_bytes; /* response bytes held for clients that have not taken them; 0: no limit.
                                 Over it: slow readers are cut, then large new responses get 503 */
     ss_h2o_admin admin;
-    const char *admin_host; /* SS_H2O_ADMIN_SEPARATE; NULL: 127.0.0.1 */
-    uint16_t admin_port;    /* 0: any free port (see ss_h2o_front_admin_address) */
+    const char *admin_host;       /* SS_H2O_ADMIN_SEPARATE; NULL: 127.0.0.1 */
+    uint16_t admin_port;          /* 0: any free port (see ss_h2o_front_admin_address) */
+    ss_h2o_background background; /* run == NULL: none */
 } ss_h2o_front_options;
 
 /* Binds and listens. On failure returns non-SS_OK with a one-line reason in

@@ -41,6 +41,8 @@ typedef struct ss__http_stats {
 struct ss_h2o_front {
     ss_handler *handler;
     ss_protocol *protocol;
+    ss_h2o_background background;
+    int64_t background_next; /* when background.run wants to run again */
     bool access_log;
     bool stopping; /* shutdown began: no new parks, new live reads get 503 */
 

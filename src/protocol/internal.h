@@ -96,6 +96,7 @@ SS_MUST_USE ss_rc ss__load_present(ss_protocol_stream *s, ss_arena *a, ss_record
 SS_MUST_USE ss_rc ss__load_record(ss_protocol *p, ss_storage_stream *st, ss_arena *a, ss_record *out, bool *found);
 SS_MUST_USE ss_rc ss__bind(ss_protocol *p, ss_storage_stream *st, ss_protocol_stream **out);
 void ss__emit_commit(ss_protocol *p, const ss_record *r);
+void ss__emit_delete(ss_protocol *p, ss_slice id); /* the hooks, with ev.deleted */
 /* Slides a TTL stream's deadline; failures are ignored (best effort). */
 void ss__touch(ss_protocol *p, ss_storage_stream *st, const ss_record *r);
 

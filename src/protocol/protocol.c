@@ -125,8 +125,11 @@ static ss_rc expire(ss_protocol *p, ss_slice id) {
         .id = id, .reason = SS_DELETE_EXPIRY, .effects = {.notify = true, .cancel_expiry = true}};
     ss_delete_outcome outcome;
     ss_rc rc = ss_storage_delete(p->storage, &plan, &outcome);
-    if (rc == SS_OK && (outcome == SS_DELETE_OUTCOME_PURGED || outcome == SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED))
+    if (rc == SS_OK &&
+        (outcome == SS_DELETE_OUTCOME_PURGED || outcome == SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED)) {
         p->stats.expired++;
+        ss__emit_delete(p, id);
+    }
     return rc;
 }
 
@@ -288,13 +291,24 @@ void ss_protocol_off_after_commit(ss_protocol *p, uint64_t token) {
         }
 }
 
+static void emit(ss_protocol *p, const ss_commit_event *ev);
+
 void ss__emit_commit(ss_protocol *p, const ss_record *r) {
-    ss_commit_event ev = {r->id, r->tail, r->closed, r->soft_deleted};
+    ss_commit_event ev = {r->id, r->tail, r->closed, r->soft_deleted, false};
+    emit(p, &ev);
+}
+
+void ss__emit_delete(ss_protocol *p, ss_slice id) {
+    ss_commit_event ev = {.id = id, .deleted = true};
+    emit(p, &ev);
+}
+
+static void emit(ss_protocol *p, const ss_commit_event *ev) {
     size_t n = p->n_hooks; /* hooks added during the walk start with the next event */
     p->hook_depth++;
     for (size_t i = 0; i < n; i++)
         if (p->hooks[i].fn)
-            p->hooks[i].fn(p->hooks[i].ctx, &ev);
+            p->hooks[i].fn(p->hooks[i].ctx, ev);
     if (--p->hook_depth)
         return; /* a hook committed to another stream; the outer walk compacts */
     size_t j = 0;

@@ -411,6 +411,7 @@ ss_rc ss_stream_delete(ss_protocol_stream *s, ss_presence *out) {
     case SS_DELETE_OUTCOME_PURGED:
     case SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED:
         *out = SS_PRESENT;
+        ss__emit_delete(s->p, s->st->id);
         break;
     case SS_DELETE_OUTCOME_NOT_FOUND:
         *out = SS_NOT_FOUND;

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "storage_open.h"
 #include "streamsy/streamsy.h"
+#include "streamsy/subscriptions.h"
 
 extern char **environ;
 
@@ -83,10 +84,13 @@ static size_t fit_descriptor_limit(const ss_cli_options *o) {
     return fits;
 }
 
+static int64_t run_subscriptions(void *ctx, int64_t now_ms) { return ss_subs_run(ctx, now_ms); }
+
 static int serve(const ss_cli_options *o) {
     ss_stream_factory *storage = NULL;
     ss_protocol *protocol = NULL;
     ss_handler *handler = NULL;
+    ss_subs *subs = NULL;
     ss_h2o_front *front = NULL;
     ss_config *config = NULL;
     char err[256];
@@ -111,7 +115,15 @@ static int serve(const ss_cli_options *o) {
         ss__logf(SS__LOG_ERROR, "start", "%s", err);
         goto done;
     }
+    ss_subs_options so = {
+        .protocol = protocol, .path_prefix = o->path_prefix, .webhooks = o->webhooks, .public_url = o->public_url};
+    err[0] = '\0';
+    if ((rc = ss_subs_new(&so, &subs, err, sizeof err)) != SS_OK) {
+        ss__logf(SS__LOG_ERROR, "start", "cannot set up subscriptions: %s", err[0] ? err : ss_rc_str(rc));
+        goto done;
+    }
     ss_handler_options ho = {.protocol = protocol,
+                             .reserved = ss_subs_http(subs),
                              .path_prefix = o->path_prefix,
                              .max_body_bytes = o->max_body_bytes,
                              .trust_forwarded = o->trust_proxy,
@@ -136,6 +148,7 @@ static int serve(const ss_cli_options *o) {
                                                    : SS_H2O_ADMIN_MAIN,
         .admin_host = o->admin_host,
         .admin_port = o->admin_port,
+        .background = {run_subscriptions, subs},
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
         ss__logf(SS__LOG_ERROR, "start", "%s", err);
@@ -159,6 +172,7 @@ done:
     /* run() has ended every live read, so no bound stream is held any more */
     ss_h2o_front_free(front);
     ss_handler_free(handler);
+    ss_subs_free(subs);
     ss_config_free(config);
     if (protocol)
         ss_protocol_free(protocol);

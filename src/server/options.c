@@ -30,6 +30,8 @@ typedef enum setting_id {
     OPT_ADMIN_LISTEN,
     OPT_LOG_FORMAT,
     OPT_LOG_LEVEL,
+    OPT_WEBHOOKS,
+    OPT_PUBLIC_URL,
     OPT_COUNT,
 } setting_id;
 
@@ -58,6 +60,8 @@ static const setting settings[OPT_COUNT] = {
     [OPT_ADMIN_LISTEN] = {"--admin-listen", "STREAMSY_ADMIN_LISTEN", false, false},
     [OPT_LOG_FORMAT] = {"--log-format", "STREAMSY_LOG_FORMAT", false, false},
     [OPT_LOG_LEVEL] = {"--log-level", "STREAMSY_LOG_LEVEL", false, false},
+    [OPT_WEBHOOKS] = {"--webhooks", "STREAMSY_WEBHOOKS", true, false},
+    [OPT_PUBLIC_URL] = {"--public-url", "STREAMSY_PUBLIC_URL", false, false},
 };
 
 /* The winning raw value of one setting and where it came from. */
@@ -108,6 +112,12 @@ static const char usage_text[] =
     "                              (default text) [STREAMSY_LOG_FORMAT]\n"
     "  --log-level error|warn|info|debug  the least severe entries written; the access log is\n"
     "                              info (default info) [STREAMSY_LOG_LEVEL]\n"
+    "  --webhooks                  accept webhook subscriptions (__ds API; pull-wake ones are\n"
+    "                              always accepted; see docs/subscriptions.md) [STREAMSY_WEBHOOKS=1]\n"
+    "  --public-url URL            this server's origin as clients reach it, e.g.\n"
+    "                              https://streams.example.com, for webhook callback_url and\n"
+    "                              jwks_url (default: the scheme and Host of the request that\n"
+    "                              created the subscription) [STREAMSY_PUBLIC_URL]\n"
     "  --help                      this text\n"
     "\n"
     "Every flag also takes the form --flag=value.\n";
@@ -342,6 +352,18 @@ static bool resolve(const raw_value raw[OPT_COUNT], ss_cli_options *o, char *err
     o->trust_proxy = false;
     if (rv->text && !parse_bool(rv->text, &o->trust_proxy))
         return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+
+    rv = &raw[OPT_WEBHOOKS];
+    o->webhooks = false;
+    if (rv->text && !parse_bool(rv->text, &o->webhooks))
+        return ss__fail(err, cap, "invalid %s '%s' (expected 1 or 0)", rv->source, rv->text);
+    o->public_url = raw[OPT_PUBLIC_URL].text && raw[OPT_PUBLIC_URL].text[0] ? raw[OPT_PUBLIC_URL].text : NULL;
+    if (o->public_url && strncmp(o->public_url, "http://", 7) != 0 && strncmp(o->public_url, "https://", 8) != 0)
+        return ss__fail(err, cap, "invalid %s '%s' (expected http://HOST[:PORT] or https://...)",
+                        raw[OPT_PUBLIC_URL].source, o->public_url);
+    if (o->public_url && strlen(o->public_url) > SS_CLI_MAX_PUBLIC_URL_BYTES)
+        return ss__fail(err, cap, "%s is longer than %d bytes", raw[OPT_PUBLIC_URL].source,
+                        SS_CLI_MAX_PUBLIC_URL_BYTES);
 
     rv = &raw[OPT_QUIET];
     o->access_log = true;

@@ -66,6 +66,8 @@ typedef enum ss_cli_storage {
 
 /* Owned by: the caller (plain value; strings point into argv/envp or into
  * the struct itself, so argv and envp must outlive it). */
+#define SS_CLI_MAX_PUBLIC_URL_BYTES 1024
+
 typedef struct ss_cli_options {
     ss_cli_command command;
     char host[SS_CLI_MAX_HOST_BYTES + 1]; /* without brackets: "127.0.0.1", "::1", "localhost" */
@@ -92,6 +94,8 @@ typedef struct ss_cli_options {
     uint16_t admin_port;
     ss_cli_log_format log_format; /* --log-format text|json */
     ss_cli_log_level log_level;   /* --log-level error|warn|info|debug (default info) */
+    bool webhooks;                /* --webhooks: accept webhook subscriptions */
+    const char *public_url;       /* --public-url: origin of callback_url / jwks_url; NULL: per request */
 } ss_cli_options;
 
 /* Parses argv (argv[0] is the program name) with `envp` as the environment

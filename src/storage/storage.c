@@ -218,6 +218,43 @@ ss_rc ss_storage_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_
     return f->m->for_each_expiry(f, fn, ctx);
 }
 
+bool ss_storage_has_documents(const ss_stream_factory *f) {
+    return f->m->version >= 3 && f->m->doc_put && f->m->doc_remove && f->m->doc_for_each;
+}
+
+ss_rc ss_storage_doc_put(ss_stream_factory *f, ss_slice key, ss_slice value) {
+    if (!ss_storage_has_documents(f))
+        return SS_NOTSUP;
+    if (!key.len)
+        return SS_MISUSE;
+    ss_rc rc = f->m->doc_put(f, key, value);
+    if (rc == SS_OK)
+        f->_writes++;
+    return noted(f, rc);
+}
+
+ss_rc ss_storage_doc_remove(ss_stream_factory *f, ss_slice key) {
+    if (!ss_storage_has_documents(f))
+        return SS_NOTSUP;
+    ss_rc rc = f->m->doc_remove(f, key);
+    if (rc == SS_OK)
+        f->_writes++;
+    return noted(f, rc);
+}
+
+ss_rc ss_storage_doc_for_each(ss_stream_factory *f, ss_slice prefix,
+                              void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx) {
+    if (!ss_storage_has_documents(f))
+        return SS_NOTSUP;
+    return noted(f, f->m->doc_for_each(f, prefix, fn, ctx));
+}
+
+ss_rc ss_storage_for_each_stream(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx) {
+    if (f->m->version < 3 || !f->m->for_each_stream)
+        return SS_NOTSUP;
+    return noted(f, f->m->for_each_stream(f, fn, ctx));
+}
+
 void ss_storage_factory_free(ss_stream_factory *f) {
     if (f)
         f->m->destroy(f);

@@ -36,6 +36,7 @@ typedef struct mem_stream {
 typedef struct mem_factory {
     ss_stream_factory base;
     ss__map streams; /* id -> mem_stream* */
+    ss__map docs;    /* key -> mem_doc* (owned) */
     ss_lineage_store lineage;
     ss_lineage_policy policy;
 } mem_factory;
@@ -395,6 +396,93 @@ static ss_rc f_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_o
     return ss_lineage_cascade_reclaim(&mf->lineage, p, &mf->policy, out);
 }
 
+/* ---- documents: a map of heap copies ---------------------------------------------- */
+
+typedef struct mem_doc {
+    size_t len;
+    char bytes[];
+} mem_doc;
+
+static ss_rc f_doc_put(ss_stream_factory *f, ss_slice key, ss_slice value) {
+    mem_factory *mf = factory_of(f);
+    mem_doc *d = ss_malloc(sizeof *d + value.len + 1);
+    if (!d)
+        return SS_NOMEM;
+    d->len = value.len;
+    if (value.len)
+        memcpy(d->bytes, value.p, value.len);
+    mem_doc *old = ss__map_get(&mf->docs, key);
+    ss_rc rc = ss__map_put(&mf->docs, key, d);
+    ss_free(rc ? d : old);
+    return rc;
+}
+
+static ss_rc f_doc_remove(ss_stream_factory *f, ss_slice key) {
+    ss_free(ss__map_remove(&factory_of(f)->docs, key));
+    return SS_OK;
+}
+
+typedef struct doc_ref {
+    ss_slice key, value;
+} doc_ref;
+
+static int doc_ref_cmp(const void *a, const void *b) {
+    const ss_slice *x = &((const doc_ref *)a)->key, *y = &((const doc_ref *)b)->key;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Copies the matching documents first (fn may put and remove), then calls fn in key order. */
+static ss_rc f_doc_for_each(ss_stream_factory *f, ss_slice prefix,
+                            void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx) {
+    mem_factory *mf = factory_of(f);
+    size_t n = 0;
+    doc_ref *refs = ss_calloc(ss__map_size(&mf->docs) + 1, sizeof *refs);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_rc rc = refs ? SS_OK : SS_NOMEM;
+    ss__map_iter it = {0};
+    ss_slice k;
+    void *v;
+    while (!rc && ss__map_next(&mf->docs, &it, &k, &v)) {
+        if (k.len < prefix.len || (prefix.len && memcmp(k.p, prefix.p, prefix.len)))
+            continue;
+        const mem_doc *d = v;
+        doc_ref *r = &refs[n];
+        if (!(rc = ss_arena_copy(&a, k, &r->key)) &&
+            !(rc = ss_arena_copy(&a, (ss_slice){d->bytes, d->len}, &r->value)))
+            n++;
+    }
+    if (!rc) {
+        qsort(refs, n, sizeof *refs, doc_ref_cmp);
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, refs[i].key, refs[i].value);
+    }
+    ss_free(refs);
+    ss_arena_release(&a);
+    return rc;
+}
+
+static ss_rc f_for_each_stream(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx) {
+    mem_factory *mf = factory_of(f);
+    ss_slice *ids = ss_calloc(ss__map_size(&mf->streams) + 1, sizeof *ids);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_rc rc = ids ? SS_OK : SS_NOMEM;
+    size_t n = 0;
+    ss__map_iter it = {0};
+    ss_slice k;
+    void *v;
+    while (!rc && ss__map_next(&mf->streams, &it, &k, &v))
+        if (!((mem_stream *)v)->rec.soft_deleted && !(rc = ss_arena_copy(&a, k, &ids[n])))
+            n++;
+    for (size_t i = 0; !rc && i < n; i++)
+        fn(ctx, ids[i]);
+    ss_free(ids);
+    ss_arena_release(&a);
+    return rc;
+}
+
 static void f_destroy(ss_stream_factory *f) {
     mem_factory *mf = factory_of(f);
     ss__map_iter it = {0};
@@ -402,11 +490,14 @@ static void f_destroy(ss_stream_factory *f) {
     while (ss__map_next(&mf->streams, &it, NULL, &v))
         stream_free(v);
     ss__map_release(&mf->streams);
+    for (it = (ss__map_iter){0}; ss__map_next(&mf->docs, &it, NULL, &v);)
+        ss_free(v);
+    ss__map_release(&mf->docs);
     ss_free(mf);
 }
 
 static const ss_stream_factory_methods mem_factory_methods = {
-    .version = 1,
+    .version = 3,
     .name = "memory",
     .caps = 0,
     .open = f_open,
@@ -416,10 +507,14 @@ static const ss_stream_factory_methods mem_factory_methods = {
     .schedule_expiry = NULL,
     .cancel_expiry = NULL,
     .destroy = f_destroy,
+    .doc_put = f_doc_put,
+    .doc_remove = f_doc_remove,
+    .doc_for_each = f_doc_for_each,
+    .for_each_stream = f_for_each_stream,
 };
 
 static const ss_stream_factory_methods mem_forkless_methods = {
-    .version = 1,
+    .version = 3,
     .name = "memory-forkless",
     .caps = 0,
     .open = f_open,
@@ -429,6 +524,10 @@ static const ss_stream_factory_methods mem_forkless_methods = {
     .schedule_expiry = NULL,
     .cancel_expiry = NULL,
     .destroy = f_destroy,
+    .doc_put = f_doc_put,
+    .doc_remove = f_doc_remove,
+    .doc_for_each = f_doc_for_each,
+    .for_each_stream = f_for_each_stream,
 };
 
 ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **out) {
@@ -437,6 +536,7 @@ ss_rc ss_memory_factory_new(const ss_memory_options *opts, ss_stream_factory **o
         return SS_NOMEM;
     mf->base.m = (opts && opts->forkless) ? &mem_forkless_methods : &mem_factory_methods;
     ss__map_init(&mf->streams);
+    ss__map_init(&mf->docs);
     mf->lineage = (ss_lineage_store){
         .get_record = l_get_record,
         .purge_self = l_purge_self,

@@ -53,7 +53,7 @@ ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, 
     return noted(e, e->conn->m->run(e->conn, stmt, args, n, row, row_ctx));
 }
 
-static ss_rc intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
+ss_rc ss__sql_intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
     if (e->corrupt)
         return SS_CORRUPT;
     ss__sql_intent_enter(e);
@@ -149,7 +149,7 @@ end:
 
 static ss_rc h_commit(ss_storage_stream *s, const ss_mutation_plan *p, ss_arena *a, ss_commit_outcome *out) {
     commit_job j = {.e = engine_of(s), .id = s->id, .p = p, .a = a};
-    ss_rc rc = intent(j.e, commit_body, &j);
+    ss_rc rc = ss__sql_intent(j.e, commit_body, &j);
     if (!rc)
         *out = j.o;
     return rc;
@@ -218,7 +218,7 @@ static ss_rc create_body(void *ctx, bool *keep) {
 
 ss_rc ss__sql_create(ss_stream_factory *f, const ss_create_plan *p, ss_arena *a, ss_create_outcome *out) {
     create_job j = {.e = ss__sql_of(f), .create = p, .a = a};
-    ss_rc rc = intent(j.e, create_body, &j);
+    ss_rc rc = ss__sql_intent(j.e, create_body, &j);
     if (!rc)
         *out = j.o;
     return rc;
@@ -255,7 +255,7 @@ ss_rc ss__sql_fork(ss_stream_factory *f, const ss_fork_plan *p, ss_arena *a, ss_
     if (!ss_slice_eq(p->child.forked_from, p->source_id))
         return SS_MISUSE;
     create_job j = {.e = ss__sql_of(f), .fork = p, .a = a};
-    ss_rc rc = intent(j.e, fork_body, &j);
+    ss_rc rc = ss__sql_intent(j.e, fork_body, &j);
     if (!rc)
         *out = j.o;
     return rc;
@@ -278,7 +278,7 @@ static ss_rc remove_body(void *ctx, bool *keep) {
 
 ss_rc ss__sql_remove(ss_stream_factory *f, const ss_delete_plan *p, ss_delete_outcome *out) {
     remove_job j = {.e = ss__sql_of(f), .p = p, .o = SS_DELETE_OUTCOME_NOT_FOUND};
-    ss_rc rc = intent(j.e, remove_body, &j);
+    ss_rc rc = ss__sql_intent(j.e, remove_body, &j);
     if (!rc)
         *out = j.o;
     return rc;

@@ -22,8 +22,10 @@
 /* ---- schema and statements --------------------------------------------------- */
 
 /* The tables, as the SQL text of schema version 1 (several statements). */
-#define SS_SQL_SCHEMA_VERSION 1
+#define SS_SQL_SCHEMA_VERSION 2
 extern const char ss__sql_schema_v1[];
+/* Version 2 adds streamsy_documents (the factory's documents). */
+extern const char ss__sql_schema_v2[];
 
 #define SS_SQL_STMTS(X)                                                                                           \
     X(GET_RECORD)                                                                                                 \
@@ -39,7 +41,11 @@ extern const char ss__sql_schema_v1[];
     X(UPSERT_PRODUCER)                                                                                            \
     X(COUNT_CHILDREN)                                                                                             \
     X(COUNT_PRODUCERS)                                                                                            \
-    X(EXPIRIES)
+    X(EXPIRIES)                                                                                                   \
+    X(PUT_DOCUMENT)                                                                                               \
+    X(REMOVE_DOCUMENT)                                                                                            \
+    X(LIST_DOCUMENTS)                                                                                             \
+    X(LIST_STREAMS)
 
 typedef enum ss_sql_stmt {
 #define SS_SQL_STMT_ENUM(name) SS_SQL_##name,
@@ -176,6 +182,14 @@ SS_MUST_USE ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id);
 SS_MUST_USE ss_rc ss__sql_count_dependents(ss_sql_engine *e, ss_slice parent, uint64_t *out);
 /* A statement that returns no rows. */
 SS_MUST_USE ss_rc ss__sql_exec(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n);
+/* Runs body as one atomic intent of the connection (see ss_sql_conn_methods). */
+SS_MUST_USE ss_rc ss__sql_intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx);
+/* The factory's document slots (version 3), over streamsy_documents. */
+ss_rc ss__sql_doc_put(ss_stream_factory *f, ss_slice key, ss_slice value);
+ss_rc ss__sql_doc_remove(ss_stream_factory *f, ss_slice key);
+ss_rc ss__sql_doc_for_each(ss_stream_factory *f, ss_slice prefix,
+                           void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx);
+ss_rc ss__sql_for_each_stream(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx);
 /* Every statement goes through here: it notes storage errors (see log). */
 SS_MUST_USE ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n,
                               ss_sql_row_fn row, void *row_ctx);

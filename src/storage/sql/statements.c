@@ -47,6 +47,13 @@ const char ss__sql_schema_v1[] =
     "  PRIMARY KEY (stream_id, producer_id)"
     ") STRICT, WITHOUT ROWID;";
 
+const char ss__sql_schema_v2[] =
+    /* Small named documents beside the streams (subscriptions). */
+    "CREATE TABLE streamsy_documents ("
+    "  key TEXT NOT NULL PRIMARY KEY,"
+    "  value BLOB NOT NULL"
+    ") STRICT, WITHOUT ROWID;";
+
 /* Column order of GET_RECORD and INSERT_RECORD: see codec.c. */
 #define RECORD_COLUMNS                                                                                            \
     "stream_id, content_type, created_at, ttl_seconds, expires_at, expires_at_ms, current_offset, "               \
@@ -76,4 +83,11 @@ const char *const ss__sql_text[SS_SQL__COUNT] = {
     [SS_SQL_COUNT_PRODUCERS] = "SELECT count(*) FROM streamsy_producers WHERE stream_id = ?1",
     [SS_SQL_EXPIRIES] = "SELECT stream_id, expires_at_ms FROM streamsy_streams "
                         "WHERE expires_at_ms IS NOT NULL ORDER BY expires_at_ms",
+    [SS_SQL_PUT_DOCUMENT] = "INSERT INTO streamsy_documents (key, value) VALUES (?1, ?2) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [SS_SQL_REMOVE_DOCUMENT] = "DELETE FROM streamsy_documents WHERE key = ?1",
+    /* ?1 is the prefix: substr keeps the comparison binary (no LIKE escapes). */
+    [SS_SQL_LIST_DOCUMENTS] = "SELECT key, value FROM streamsy_documents "
+                              "WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+    [SS_SQL_LIST_STREAMS] = "SELECT stream_id FROM streamsy_streams WHERE soft_deleted = 0",
 };

@@ -43,7 +43,7 @@ static void f_destroy(ss_stream_factory *base) {
 static ss_rc f_flush(ss_stream_factory *base) { return ss__sq_flush(sq_of(base)); }
 
 static const ss_stream_factory_methods sq_file_methods = {
-    .version = 2,
+    .version = 3,
     .name = "sqlite",
     .caps = SS_STORAGE_CAP_DURABLE,
     .open = ss__sql_open,
@@ -55,10 +55,14 @@ static const ss_stream_factory_methods sq_file_methods = {
     .destroy = f_destroy,
     .flush = f_flush,
     .for_each_expiry = ss__sql_for_each_expiry,
+    .doc_put = ss__sql_doc_put,
+    .doc_remove = ss__sql_doc_remove,
+    .doc_for_each = ss__sql_doc_for_each,
+    .for_each_stream = ss__sql_for_each_stream,
 };
 
 static const ss_stream_factory_methods sq_memory_methods = {
-    .version = 2,
+    .version = 3,
     .name = "sqlite",
     .caps = 0, /* ":memory:" dies with the process */
     .open = ss__sql_open,
@@ -70,6 +74,10 @@ static const ss_stream_factory_methods sq_memory_methods = {
     .destroy = f_destroy,
     .flush = f_flush,
     .for_each_expiry = ss__sql_for_each_expiry,
+    .doc_put = ss__sql_doc_put,
+    .doc_remove = ss__sql_doc_remove,
+    .doc_for_each = ss__sql_doc_for_each,
+    .for_each_stream = ss__sql_for_each_stream,
 };
 
 sqlite3 *ss__sqlite_db(ss_stream_factory *f) {

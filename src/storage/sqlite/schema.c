@@ -29,6 +29,7 @@ static const char VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS streamsy_schema_
 /* The tables are the SQL engine's (src/storage/sql/statements.c). */
 static const migration MIGRATIONS[] = {
     {1, ss__sql_schema_v1},
+    {2, ss__sql_schema_v2},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

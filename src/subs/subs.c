@@ -1,0 +1,314 @@
+/* Lifecycle, the commit hook (triggers) and the timers.
+ *
+ * Triggers run inside the protocol's after-commit hook, so a trigger's state
+ * change (a stream linked by the glob, a wake started) is written in the
+ * same loop turn as the append and made durable by the same group-commit
+ * flush. What must not happen inside another request's commit (appending
+ * the pull-wake event, starting a webhook transfer) is marked due and done
+ * by ss_subs_run on the next loop turn. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/errf.h"
+#include "base/log.h"
+#include "internal.h"
+#include "streamsy/alloc.h"
+
+subscription *ss__subs_find(ss_subs *s, ss_slice id) { return ss__map_get(&s->subs, id); }
+
+void ss__subs_mark_due(ss_subs *s) { s->due = true; }
+
+ss_subs_stats ss_subs_get_stats(const ss_subs *s) { return s->stats; }
+
+ss_http_reserved ss_subs_http(ss_subs *s) { return (ss_http_reserved){ss__subs_handle, s}; }
+
+/* ---- triggers ---------------------------------------------------------------------------- */
+
+static bool on_append(ss_subs *s, subscription *sub, const char *path) {
+    bool changed = false;
+    sub_link *l = ss__sub_link(sub, path);
+    if (sub->pattern && ss__subs_glob_match(sub->pattern, path)) {
+        if (!l) {
+            ss_offset before;
+            ss__ignore_rc(ss_offset_set(&before, ss_slice_cstr(SUBS_BEFORE_FIRST)));
+            if (!(l = ss__sub_add_link(sub, path, true, &before)))
+                ss__logf(SS__LOG_WARN, "subscriptions",
+                         "subscription %s cannot link %s (out of memory or %d links)", sub->id, path,
+                         SS_SUBS_MAX_LINKS);
+            changed = l != NULL;
+        } else if (!l->by_glob) {
+            l->by_glob = changed = true;
+        }
+    }
+    if (l && ss__sub_maybe_wake(s, sub, path))
+        changed = true;
+    return changed;
+}
+
+static void on_commit(void *ctx, const ss_commit_event *ev) {
+    ss_subs *s = ctx;
+    if (!ss__map_size(&s->subs) || s->in_hook)
+        return; /* (a lazy expiry inside our own tail reads: its link just stays, with nothing pending) */
+    if (!ev->deleted && ss_slice_eq_cstr(ss_offset_slice(&ev->offset), ss_protocol_initial_offset(s->p)))
+        return; /* created empty: nothing to process yet */
+    char *path = ss_malloc(ev->id.len + 1);
+    if (!path)
+        return;
+    memcpy(path, ev->id.p, ev->id.len);
+    path[ev->id.len] = '\0';
+    s->in_hook = true;
+    ss__map_iter it = {0};
+    void *v;
+    while (ss__map_next(&s->subs, &it, NULL, &v)) {
+        subscription *sub = v;
+        bool changed;
+        if (ev->deleted) {
+            changed = ss__sub_link(sub, path) != NULL;
+            ss__sub_drop_link(sub, path);
+        } else {
+            changed = on_append(s, sub, path);
+        }
+        if (changed)
+            ss__sub_save(s, sub);
+    }
+    s->in_hook = false;
+    ss_free(path);
+}
+
+/* ---- wake events and deliveries ------------------------------------------------------------ */
+
+static void append_wake_event(ss_subs *s, subscription *sub, int64_t now) {
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:I,s:I}", "type", "wake", "subscription_id", sub->id, "stream",
+                           sub->trigger ? sub->trigger : "", "generation", (json_int_t)sub->generation, "ts",
+                           (json_int_t)now);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    ss_get_result g = {0};
+    ss_rc rc = text ? ss_protocol_get(s->p, ss_slice_cstr(sub->wake_stream), &g) : SS_NOMEM;
+    if (!rc && g.status != SS_PRESENT) {
+        ss__logf(SS__LOG_WARN, "subscriptions", "subscription %s: wake stream %s does not exist", sub->id,
+                 sub->wake_stream);
+    } else if (!rc) {
+        ss_arena a;
+        ss_arena_init(&a);
+        ss_meta_result m;
+        ss_append_result res;
+        if (!(rc = ss_stream_metadata(g.stream, &a, &m))) {
+            ss_append_options o = {.data = ss_slice_cstr(text), .content_type = m.content_type};
+            rc = ss_stream_append(g.stream, &o, &a, &res);
+        }
+        if (!rc && res.status == SS_APPEND_APPENDED)
+            s->stats.wake_events++;
+        else if (!rc)
+            ss__logf(SS__LOG_WARN, "subscriptions", "subscription %s: wake stream %s refused the wake event (%d)",
+                     sub->id, sub->wake_stream, (int)res.status);
+        ss_arena_release(&a);
+        ss_stream_release(g.stream);
+    }
+    if (rc)
+        ss__logf(SS__LOG_WARN, "subscriptions", "subscription %s: cannot append to wake stream %s: %s", sub->id,
+                 sub->wake_stream, ss_rc_str(rc));
+    free(text);
+}
+
+static int64_t retry_delay_ms(uint32_t retry_count) {
+    int64_t d = SS_SUBS_RETRY_FIRST_MS;
+    for (uint32_t i = 1; i < retry_count && d < SS_SUBS_RETRY_MAX_MS; i++)
+        d *= 2;
+    if (d > SS_SUBS_RETRY_MAX_MS)
+        d = SS_SUBS_RETRY_MAX_MS;
+    int64_t jitter = (int64_t)(ss__subs_random_u32() % 401) - 200; /* -20.0 % .. +20.0 % in 0.1 % steps */
+    return d + d * jitter / 1000;
+}
+
+void ss__subs_delivered(ss_subs *s, const char *id, uint64_t generation, const char *wake_id, long status,
+                        const char *body, size_t len) {
+    subscription *sub = ss__subs_find(s, ss_slice_cstr(id));
+    if (!sub)
+        return; /* deleted meanwhile */
+    sub->in_flight = false;
+    s->due = true; /* a newer wake may be waiting for this transfer */
+    if (sub->generation != generation || strcmp(sub->wake_id, wake_id) != 0)
+        return; /* that wake is over (lease expiry, callback): its answer changes nothing */
+    int64_t now = ss_protocol_now_ms(s->p);
+    if (status >= 200 && status < 300) {
+        sub->failed = false;
+        sub->retry_count = 0;
+        sub->next_attempt_at = 0;
+        json_t *j = len ? json_loadb(body, len, 0, NULL) : NULL;
+        if (json_is_true(json_object_get(j, "done"))) {
+            for (size_t i = 0; i < sub->n_links; i++) {
+                sub_link *l = &sub->links[i];
+                if (l->in_snapshot && ss_offset_cmp(&l->snapshot, &l->acked) > 0)
+                    l->acked = l->snapshot;
+            }
+            ss__sub_end_wake(s, sub);
+        }
+        json_decref(j);
+    } else {
+        s->stats.delivery_failures++;
+        sub->retry_count++;
+        int64_t delay = retry_delay_ms(sub->retry_count);
+        sub->failed = true;
+        sub->next_attempt_at = now + delay;
+        sub->delivery_due = true;
+        sub->lease_until = 0; /* the wake waits for its retry, not for a lease */
+        ss__logf(SS__LOG_WARN, "subscriptions", "webhook of subscription %s failed (%s %ld); retry %u in %lld ms",
+                 sub->id, status ? "status" : "no answer", status, sub->retry_count, (long long)delay);
+    }
+    ss__sub_save(s, sub);
+}
+
+/* ---- the loop's entry point --------------------------------------------------------------------- */
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* Due work of one subscription; returns its next deadline. */
+static int64_t run_one(ss_subs *s, subscription *sub, int64_t now) {
+    bool changed = false;
+    if (sub->lease_until && now >= sub->lease_until) {
+        ss__logf(SS__LOG_INFO, "subscriptions", "subscription %s: lease of generation %llu expired", sub->id,
+                 (unsigned long long)sub->generation);
+        ss__sub_end_wake(s, sub);
+        changed = true;
+    }
+    if (sub->event_due) {
+        sub->event_due = false;
+        append_wake_event(s, sub, now);
+        changed = true;
+    }
+    int64_t next = INT64_MAX;
+    if (sub->delivery_due && !sub->in_flight) {
+        if (sub->failed && now < sub->next_attempt_at) {
+            next = sub->next_attempt_at;
+        } else if (ss__subs_deliver(s, sub, now) == SS_OK) {
+            sub->delivery_due = false;
+            sub->lease_until = now + sub->lease_ttl_ms;
+            changed = true;
+        } else {
+            next = now + SS_SUBS_POLL_MS; /* at the concurrency limit or out of memory: next turn */
+        }
+    }
+    if (sub->lease_until)
+        next = min64(next, sub->lease_until);
+    if (changed)
+        ss__sub_save(s, sub);
+    return next;
+}
+
+int64_t ss_subs_run(ss_subs *s, int64_t now) {
+    bool transfers = ss__subs_webhooks_step(s->wh);
+    if (s->due || now >= s->next_run) {
+        s->due = false;
+        int64_t next = INT64_MAX;
+        ss__map_iter it = {0};
+        void *v;
+        while (ss__map_next(&s->subs, &it, NULL, &v))
+            next = min64(next, run_one(s, v, now));
+        s->next_run = next;
+        transfers = ss__subs_webhooks_step(s->wh);
+    }
+    int64_t next = s->due ? now : s->next_run;
+    return transfers ? min64(next, now + SS_SUBS_POLL_MS) : next;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------------- */
+
+typedef struct load_job {
+    ss_subs *s;
+    ss_rc rc;
+    char bad[128];
+} load_job;
+
+static void load_one(void *ctx, ss_slice key, ss_slice value) {
+    load_job *j = ctx;
+    if (j->rc)
+        return;
+    json_t *d = json_loadb(value.p, value.len, 0, NULL);
+    subscription *sub = NULL;
+    j->rc = d ? ss__sub_from_doc(d, &sub) : SS_CORRUPT;
+    json_decref(d);
+    if (!j->rc && (j->rc = ss__map_put(&j->s->subs, ss_slice_cstr(sub->id), sub)) != SS_OK)
+        ss__sub_free(sub);
+    if (j->rc) {
+        snprintf(j->bad, sizeof j->bad, "%.*s", (int)(key.len < 100 ? key.len : 100), key.p);
+        return;
+    }
+    /* A wake that was being sent when the process stopped is sent again. */
+    if (sub->type == SUB_WEBHOOK && sub->wake_id[0] && !sub->lease_until)
+        sub->delivery_due = true;
+}
+
+static char *copy_trimmed(const char *s) {
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '/')
+        n--;
+    char *d = ss_malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err_cap) {
+    if (!o || !o->protocol)
+        return SS_MISUSE;
+    ss_stream_factory *storage = ss_protocol_storage(o->protocol);
+    if (!ss_storage_has_documents(storage)) {
+        ss__fail(err, err_cap, "storage %s cannot keep subscriptions", ss_storage_name(storage));
+        return SS_NOTSUP;
+    }
+    const char *prefix = o->path_prefix ? o->path_prefix : "/v1/stream";
+    ss_subs *s = ss_calloc(1, sizeof *s);
+    if (!s)
+        return SS_NOMEM;
+    s->p = o->protocol;
+    s->storage = storage;
+    s->webhooks = o->webhooks;
+    s->next_run = INT64_MAX;
+    ss__map_init(&s->subs);
+    size_t plen = strlen(prefix);
+    while (plen && prefix[plen - 1] == '/')
+        plen--;
+    ss_rc rc = plen < sizeof s->prefix ? SS_OK : SS_BADARG;
+    if (!rc)
+        memcpy(s->prefix, prefix, plen);
+    if (!rc && o->public_url && !(s->public_url = copy_trimmed(o->public_url)))
+        rc = SS_NOMEM;
+    if (!rc)
+        rc = ss__subs_keys_load(s, err, err_cap);
+    load_job j = {s, SS_OK, ""};
+    if (!rc && (rc = ss_storage_doc_for_each(storage, ss_slice_cstr(SUBS_DOC_PREFIX), load_one, &j)) == SS_OK &&
+        (rc = j.rc) != SS_OK)
+        ss__fail(err, err_cap, "stored subscription %s is unreadable: %s", j.bad, ss_rc_str(rc));
+    if (!rc && (rc = ss__subs_webhooks_new(s, &s->wh)) != SS_OK)
+        ss__fail(err, err_cap, "cannot set up webhook delivery (libcurl)");
+    if (!rc)
+        rc = ss_protocol_on_after_commit(s->p, on_commit, s, &s->hook_token);
+    if (rc) {
+        ss_subs_free(s);
+        return rc;
+    }
+    s->stats.subscriptions = ss__map_size(&s->subs);
+    s->due = true; /* resume leases, retries and events */
+    *out = s;
+    return SS_OK;
+}
+
+void ss_subs_free(ss_subs *s) {
+    if (!s)
+        return;
+    if (s->hook_token)
+        ss_protocol_off_after_commit(s->p, s->hook_token);
+    ss__subs_webhooks_free(s->wh);
+    ss__map_iter it = {0};
+    void *v;
+    while (ss__map_next(&s->subs, &it, NULL, &v))
+        ss__sub_free(v);
+    ss__map_release(&s->subs);
+    ss__subs_keys_free(s);
+    ss_free(s->public_url);
+    ss_free(s);
+}
