@@ -27,7 +27,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format-14
   clang-14 lld-14 llvm-14 wasi-libc libclang-rt-14-dev-wasm32 libclang-rt-14-dev
   libh2o-evloop-dev libssl-dev libcriterion-dev libjansson-dev libsqlite3-dev libpcre2-dev libcurl4-openssl-dev
-  curl sqlite3 wrk nghttp2-client json-schema-test-suite python3-prometheus-client
+  curl jq sqlite3 wrk nghttp2-client json-schema-test-suite python3-prometheus-client
 )
 
 die() { echo "setup.sh: error: $*" >&2; exit 1; }

@@ -154,8 +154,11 @@ void ss__subs_delivered(ss_subs *s, const char *id, uint64_t generation, const c
         sub->next_attempt_at = now + delay;
         sub->delivery_due = true;
         sub->lease_until = 0; /* the wake waits for its retry, not for a lease */
-        ss__logf(SS__LOG_WARN, "subscriptions", "webhook of subscription %s failed (%s %ld); retry %u in %lld ms",
-                 sub->id, status ? "status" : "no answer", status, sub->retry_count, (long long)delay);
+        char why[32] = "no answer";
+        if (status)
+            snprintf(why, sizeof why, "status %ld", status);
+        ss__logf(SS__LOG_WARN, "subscriptions", "webhook of subscription %s failed (%s); retry %u in %lld ms",
+                 sub->id, why, sub->retry_count, (long long)delay);
     }
     ss__sub_save(s, sub);
 }

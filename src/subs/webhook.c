@@ -89,6 +89,8 @@ static curl_socket_t on_open_socket(void *ctx, curlsocktype purpose, struct curl
     transfer *t = ctx;
     if (purpose != CURLSOCKTYPE_IPCXN || !ss__subs_address_allowed(t->https, &a->addr)) {
         t->refused = true;
+        if (t->refused_addr[0])
+            return CURL_SOCKET_BAD; /* name the first one */
         if (a->family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&a->addr)->sin_addr, t->refused_addr,
                       sizeof t->refused_addr);

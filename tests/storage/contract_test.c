@@ -1198,6 +1198,96 @@ CONTRACT_CASE(a_purged_id_can_be_created_again_as_a_fresh_stream) {
     assert_batch(&b, 1, 1);
 }
 
+/* ==== documents and the stream list (version 3 slots) ========================== */
+
+typedef struct seen_docs {
+    char keys[8][32], values[8][32];
+    size_t n;
+} seen_docs;
+
+static void collect_doc(void *ctx, ss_slice key, ss_slice value) {
+    seen_docs *d = ctx;
+    cr_assert_lt(d->n, 8);
+    snprintf(d->keys[d->n], 32, "%.*s", (int)key.len, key.p);
+    snprintf(d->values[d->n], 32, "%.*s", (int)value.len, value.p);
+    d->n++;
+}
+
+static seen_docs docs_with_prefix(env *e, const char *prefix) {
+    seen_docs d = {0};
+    cr_assert_eq(ss_storage_doc_for_each(e->f, S(prefix), collect_doc, &d), SS_OK);
+    return d;
+}
+
+/* The Durable Object adapter keeps no documents yet: subscriptions are not
+ * offered there (docs/subscriptions.md). */
+static bool documents_or_notsup(env *e) {
+    if (ss_storage_has_documents(e->f))
+        return true;
+    cr_assert_str_eq(e->adapter, "durable_object", "only the Durable Object adapter lacks documents");
+    cr_assert_eq(ss_storage_doc_put(e->f, S("k"), S("v")), SS_NOTSUP);
+    cr_assert_eq(ss_storage_doc_for_each(e->f, S(""), collect_doc, NULL), SS_NOTSUP);
+    return false;
+}
+
+CONTRACT_CASE(documents_are_put_replaced_listed_by_prefix_in_key_order_and_removed) {
+    if (!documents_or_notsup(e))
+        return;
+    cr_assert_eq(ss_storage_doc_put(e->f, S("sub/b"), S("two")), SS_OK);
+    cr_assert_eq(ss_storage_doc_put(e->f, S("sub/a"), S("one")), SS_OK);
+    cr_assert_eq(ss_storage_doc_put(e->f, S("other"), S("x")), SS_OK);
+    cr_assert_eq(ss_storage_doc_put(e->f, S("sub/a"), S("uno")), SS_OK, "put replaces");
+    cr_assert_eq(ss_storage_doc_put(e->f, S("sub/empty"), S("")), SS_OK);
+    seen_docs d = docs_with_prefix(e, "sub/");
+    cr_assert_eq(d.n, 3);
+    cr_assert_str_eq(d.keys[0], "sub/a");
+    cr_assert_str_eq(d.values[0], "uno");
+    cr_assert_str_eq(d.keys[1], "sub/b");
+    cr_assert_str_eq(d.keys[2], "sub/empty");
+    cr_assert_str_eq(d.values[2], "");
+    cr_assert_eq(docs_with_prefix(e, "").n, 4, "an empty prefix lists everything");
+    cr_assert_eq(docs_with_prefix(e, "sub/%").n, 0, "the prefix is literal (no LIKE patterns)");
+    cr_assert_eq(ss_storage_doc_remove(e->f, S("sub/a")), SS_OK);
+    cr_assert_eq(ss_storage_doc_remove(e->f, S("sub/a")), SS_OK, "removing a missing key is fine");
+    d = docs_with_prefix(e, "sub/");
+    cr_assert_eq(d.n, 2);
+    cr_assert_str_eq(d.keys[0], "sub/b");
+    cr_assert(ss_storage_has_unflushed(e->f) || !e->f->m->flush, "document writes count as writes to flush");
+}
+
+typedef struct seen_ids {
+    char ids[8][16];
+    size_t n;
+} seen_ids;
+
+static void collect_id(void *ctx, ss_slice id) {
+    seen_ids *s = ctx;
+    cr_assert_lt(s->n, 8);
+    snprintf(s->ids[s->n++], 16, "%.*s", (int)id.len, id.p);
+}
+
+static bool seen(const seen_ids *s, const char *id) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], id) == 0)
+            return true;
+    return false;
+}
+
+FORK_CASE(the_stream_list_names_every_stream_that_is_not_soft_deleted) {
+    seen_ids s = {0};
+    if (!ss_storage_has_documents(e->f)) {
+        cr_assert_eq(ss_storage_for_each_stream(e->f, collect_id, &s), SS_NOTSUP);
+        return;
+    }
+    create_stream(e, "a", 1);
+    create_stream(e, "b/c", 0);
+    cr_assert_eq(fork_stream(e, "child", "a", 1).status, SS_CREATE_OUTCOME_CREATED);
+    cr_assert_eq(delete_stream(e, "a", SS_DELETE_USER), SS_DELETE_OUTCOME_RETAINED_SOFT_DELETED);
+    cr_assert_eq(ss_storage_for_each_stream(e->f, collect_id, &s), SS_OK);
+    cr_assert_eq(s.n, 2);
+    cr_assert(seen(&s, "b/c") && seen(&s, "child") && !seen(&s, "a"));
+}
+
 /* ==== what a factory reports about itself ===================================== */
 
 static void assert_reports(ss_rc (*make)(ss_stream_factory **), const char *name, bool durable) {
