@@ -76,7 +76,7 @@ struct ss_subs {
     unsigned char hmac_key[32];
     subs_webhooks *wh;
     bool due;         /* some subscription has work for the next run */
-    bool in_hook;     /* inside on_commit (a nested commit is not a trigger) */
+    bool in_hook;     /* inside on_commit or our own append: such commits are not triggers */
     int64_t next_run; /* earliest deadline seen by the last run */
     ss_subs_stats stats;
 };
@@ -89,6 +89,8 @@ sub_link *ss__sub_link(const subscription *sub, const char *path);
 /* Links `path` (adding the kind to an existing link); NULL when out of memory or at SS_SUBS_MAX_LINKS. */
 sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, const ss_offset *acked);
 void ss__sub_drop_link(subscription *sub, const char *path);
+/* The pattern matches `path`, and it is not the subscription's own wake stream. */
+bool ss__sub_globbed(const subscription *sub, const char *path);
 /* The stream's tail; the zero offset when it does not exist. */
 ss_rc ss__subs_tail(ss_subs *s, const char *path, ss_offset *out);
 bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first);

@@ -70,6 +70,11 @@ sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, co
     return l;
 }
 
+bool ss__sub_globbed(const subscription *sub, const char *path) {
+    return sub->pattern && ss__subs_glob_match(sub->pattern, path) &&
+           !(sub->wake_stream && strcmp(sub->wake_stream, path) == 0);
+}
+
 void ss__sub_drop_link(subscription *sub, const char *path) {
     sub_link *l = ss__sub_link(sub, path);
     if (!l)

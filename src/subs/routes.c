@@ -262,8 +262,8 @@ static void link_existing(void *ctx, ss_slice id) {
         return;
     char *path = ss__subs_normalize_path(id.p, id.len);
     ss_offset tail;
-    if (!path || strlen(path) != id.len || !ss__subs_glob_match(j->sub->pattern, path) ||
-        ss__subs_tail(j->s, path, &tail) || !ss__sub_add_link(j->sub, path, true, &tail))
+    if (!path || strlen(path) != id.len || !ss__sub_globbed(j->sub, path) || ss__subs_tail(j->s, path, &tail) ||
+        !ss__sub_add_link(j->sub, path, true, &tail))
         j->failed = j->failed || !path;
     ss_free(path);
 }

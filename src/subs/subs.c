@@ -28,7 +28,7 @@ ss_http_reserved ss_subs_http(ss_subs *s) { return (ss_http_reserved){ss__subs_h
 static bool on_append(ss_subs *s, subscription *sub, const char *path) {
     bool changed = false;
     sub_link *l = ss__sub_link(sub, path);
-    if (sub->pattern && ss__subs_glob_match(sub->pattern, path)) {
+    if (ss__sub_globbed(sub, path)) {
         if (!l) {
             ss_offset before;
             ss__ignore_rc(ss_offset_set(&before, ss_slice_cstr(SUBS_BEFORE_FIRST)));
@@ -49,7 +49,8 @@ static bool on_append(ss_subs *s, subscription *sub, const char *path) {
 static void on_commit(void *ctx, const ss_commit_event *ev) {
     ss_subs *s = ctx;
     if (!ss__map_size(&s->subs) || s->in_hook)
-        return; /* (a lazy expiry inside our own tail reads: its link just stays, with nothing pending) */
+        return; /* our own wake-event appends, and lazy expiries inside our own tail reads (the
+                   link just stays, with nothing pending) */
     if (!ev->deleted && ss_slice_eq_cstr(ss_offset_slice(&ev->offset), ss_protocol_initial_offset(s->p)))
         return; /* created empty: nothing to process yet */
     char *path = ss_malloc(ev->id.len + 1);
@@ -178,7 +179,9 @@ static int64_t run_one(ss_subs *s, subscription *sub, int64_t now) {
     }
     if (sub->event_due) {
         sub->event_due = false;
+        s->in_hook = true; /* our own append is not a trigger (a "**" pattern would wake itself forever) */
         append_wake_event(s, sub, now);
+        s->in_hook = false;
         changed = true;
     }
     int64_t next = INT64_MAX;
@@ -238,9 +241,14 @@ static void load_one(void *ctx, ss_slice key, ss_slice value) {
         snprintf(j->bad, sizeof j->bad, "%.*s", (int)(key.len < 100 ? key.len : 100), key.p);
         return;
     }
-    /* A wake that was being sent when the process stopped is sent again. */
-    if (sub->type == SUB_WEBHOOK && sub->wake_id[0] && !sub->lease_until)
+    /* A wake that was being sent, or waiting for its callback, when the
+     * process stopped is sent again now (receivers see a generation more
+     * than once anyway: retries re-send it); one waiting for a retry keeps
+     * its schedule. */
+    if (sub->type == SUB_WEBHOOK && sub->wake_id[0] && !sub->failed) {
         sub->delivery_due = true;
+        sub->lease_until = 0;
+    }
 }
 
 static char *copy_trimmed(const char *s) {

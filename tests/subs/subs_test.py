@@ -15,7 +15,9 @@ beside the official suite's 6 tests:
   * unsafe webhook URLs are refused at creation, and a host name that
     resolves to loopback over https is refused at connect time (nothing
     reaches the listener, the subscription reports "failed");
-  * deleting a stream unlinks it; explicit links of missing streams wait at 0.
+  * deleting a stream unlinks it; explicit links of missing streams wait at 0;
+  * a "**" pattern does not link its own wake stream (no wake loop);
+  * a webhook wake awaiting its callback at kill -9 is sent again on restart.
 
 Any sanitizer report in a server log fails the test."""
 import atexit
@@ -474,8 +476,52 @@ def webhooks_off_by_default():
     p.wait(timeout=10)
 
 
+def catch_all_never_wakes_itself():
+    srv = Server("memory")
+    put_stream(srv, "wake/all", b"[]")
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/all", {"type": "pull-wake", "pattern": "**",
+                                                             "wake_stream": "wake/all"})
+    check(st == 201 and r["streams"] == [], f"its own wake stream is not linked by the glob: {r}")
+    tail = put_stream(srv, "any/where")
+    wait_until(lambda: len(srv.request("GET", "wake/all?offset=-1")[1]) == 1, what="the wake event")
+    st, c, _ = claim(srv, "all", "w")
+    check(st == 200 and [s["path"] for s in c["streams"]] == ["any/where"], f"claim: {st} {c}")
+    st, r, _ = ack(srv, "all", c, [{"stream": "any/where", "offset": tail}])
+    check(st == 200 and r == {"ok": True, "next_wake": False}, f"the wake event is no new work: {st} {r}")
+    time.sleep(0.2)
+    st, r, _ = claim(srv, "all", "w")
+    check(st == 409 and r["error"]["code"] == "NO_PENDING_WORK", f"nothing pending afterwards: {st} {r}")
+    check(len(srv.request("GET", "wake/all?offset=-1")[1]) == 1, "one wake event, no loop")
+    srv.stop()
+
+
+def restart_resends_a_wake_awaiting_its_callback():
+    db = "sqlite:" + os.path.join(TMP, "resend.db")
+    rec = Receiver(status=200, answer={})
+    srv = Server(db)
+    srv.request("PUT", "__ds/subscriptions/resend", {"type": "webhook", "streams": ["r/a"],
+                                                     "webhook": {"url": rec.url}, "lease_ttl_ms": 60000})
+    tail = put_stream(srv, "r/a")
+    first = rec.wait(1)[1]
+    srv.stop(signal.SIGKILL)
+    srv = Server(db)
+    t0 = time.monotonic()
+    second = rec.wait(2, timeout=5)
+    check(second[0] - t0 < 2, f"the wake is sent again at once, not after the 60 s lease: {second[0] - t0:.2f} s")
+    check(second[1]["generation"] == first["generation"] and second[1]["wake_id"] == first["wake_id"],
+          f"the same wake: {first} {second[1]}")
+    st, r, _ = srv.request("POST", "__ds/subscriptions/resend/callback",
+                           {"wake_id": first["wake_id"], "generation": first["generation"],
+                            "acks": [{"path": "r/a", "offset": tail}], "done": True},
+                           {"Authorization": "Bearer " + first["callback_token"]})
+    check(st == 200 and r == {"ok": True, "next_wake": False}, f"the token from before the restart: {st} {r}")
+    srv.stop()
+    rec.close()
+
+
 for test in [unsafe_urls, membership_and_deletes, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
-             survives_kill_9, retries_with_backoff_across_restart]:
+             catch_all_never_wakes_itself, survives_kill_9, restart_resends_a_wake_awaiting_its_callback,
+             retries_with_backoff_across_restart]:
     t0 = time.monotonic()
     test()
     print(f"ok {test.__name__} ({time.monotonic() - t0:.1f} s)")
