@@ -84,8 +84,11 @@ typedef struct ss_subs_stats {
     uint64_t deliveries;        /* webhook requests sent */
     uint64_t delivery_failures; /* non-2xx, refused address, network error, timeout */
     uint64_t wake_events;       /* pull-wake events appended */
+    uint64_t in_flight;         /* webhook requests out now */
 } ss_subs_stats;
 ss_subs_stats ss_subs_get_stats(const ss_subs *s);
+/* The counts above as Prometheus text (streamsy_subscriptions, ...). */
+void ss_subs_write_metrics(const ss_subs *s, ss_buf *out);
 
 #ifdef __cplusplus
 }

@@ -175,6 +175,8 @@ static void render(ss_h2o_front *f, ss_buf *b) {
     gauge(b, "streamsy_ready", "1 when /readyz answers 200.", ss__h2o_ready(f, &why));
     render_http(f, b);
     render_storage(f, b);
+    if (f->background.metrics)
+        f->background.metrics(f->background.ctx, b);
 }
 
 /* ---- the endpoints ----------------------------------------------------------------------------- */

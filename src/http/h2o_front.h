@@ -74,6 +74,8 @@ typedef enum ss_h2o_admin {
  * writes are flushed with the turn's group commit. */
 typedef struct ss_h2o_background {
     int64_t (*run)(void *ctx, int64_t now_ms);
+    /* Appends its own /metrics families (Prometheus text); may be NULL. */
+    void (*metrics)(void *ctx, ss_buf *out);
     void *ctx;
 } ss_h2o_background;
 

@@ -85,6 +85,7 @@ static size_t fit_descriptor_limit(const ss_cli_options *o) {
 }
 
 static int64_t run_subscriptions(void *ctx, int64_t now_ms) { return ss_subs_run(ctx, now_ms); }
+static void subscription_metrics(void *ctx, ss_buf *out) { ss_subs_write_metrics(ctx, out); }
 
 static int serve(const ss_cli_options *o) {
     ss_stream_factory *storage = NULL;
@@ -148,7 +149,7 @@ static int serve(const ss_cli_options *o) {
                                                    : SS_H2O_ADMIN_MAIN,
         .admin_host = o->admin_host,
         .admin_port = o->admin_port,
-        .background = {run_subscriptions, subs},
+        .background = {run_subscriptions, subscription_metrics, subs},
     };
     if ((rc = ss_h2o_front_new(&fo, &front, err, sizeof err)) != SS_OK) {
         ss__logf(SS__LOG_ERROR, "start", "%s", err);

@@ -141,6 +141,7 @@ void ss__subs_webhooks_free(subs_webhooks *w);
 ss_rc ss__subs_deliver(ss_subs *s, subscription *sub, int64_t now_ms);
 /* Drives transfers; completions call ss__subs_delivered. True while any runs. */
 bool ss__subs_webhooks_step(subs_webhooks *w);
+size_t ss__subs_webhooks_in_flight(const subs_webhooks *w);
 
 /* ---- subs.c ---- */
 /* A finished delivery of (generation, wake_id): status 0 for no answer. */

@@ -19,7 +19,31 @@ subscription *ss__subs_find(ss_subs *s, ss_slice id) { return ss__map_get(&s->su
 
 void ss__subs_mark_due(ss_subs *s) { s->due = true; }
 
-ss_subs_stats ss_subs_get_stats(const ss_subs *s) { return s->stats; }
+ss_subs_stats ss_subs_get_stats(const ss_subs *s) {
+    ss_subs_stats st = s->stats;
+    st.in_flight = ss__subs_webhooks_in_flight(s->wh);
+    return st;
+}
+
+void ss_subs_write_metrics(const ss_subs *s, ss_buf *out) {
+    ss_subs_stats st = ss_subs_get_stats(s);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } m[] = {
+        {"streamsy_subscriptions", "gauge", "Subscriptions (the __ds API).", st.subscriptions},
+        {"streamsy_subscription_wakes_total", "counter", "Wakes started (generations).", st.wakes},
+        {"streamsy_subscription_wake_events_total", "counter", "Pull-wake events appended to wake streams.",
+         st.wake_events},
+        {"streamsy_webhook_deliveries_total", "counter", "Webhook requests sent.", st.deliveries},
+        {"streamsy_webhook_delivery_failures_total", "counter",
+         "Webhook requests that failed (non-2xx, no answer, refused address, timeout).", st.delivery_failures},
+        {"streamsy_webhook_requests_in_flight", "gauge", "Webhook requests out now.", st.in_flight},
+    };
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        (void)ss_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name, m[i].help, m[i].name,
+                            m[i].type, m[i].name, (unsigned long long)m[i].v);
+}
 
 ss_http_reserved ss_subs_http(ss_subs *s) { return (ss_http_reserved){ss__subs_handle, s}; }
 

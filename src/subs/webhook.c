@@ -209,6 +209,8 @@ static void finish(subs_webhooks *w, transfer *t, CURLcode result) {
     transfer_free(t);
 }
 
+size_t ss__subs_webhooks_in_flight(const subs_webhooks *w) { return w ? w->n_running : 0; }
+
 bool ss__subs_webhooks_step(subs_webhooks *w) {
     if (!w->n_running)
         return false;

@@ -366,6 +366,14 @@ def fencing_and_bad_acks():
     check(st == 404 and r["error"]["code"] == "SUBSCRIPTION_NOT_FOUND", f"an unknown route: {st} {r}")
     st, r, _ = srv.request("GET", "__ds/subscriptions/fence/claim")
     check(st == 405, f"GET on an action: {st}")
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", "/metrics")
+    metrics = dict(line.rsplit(" ", 1) for line in c.getresponse().read().decode().splitlines()
+                   if line.startswith("streamsy_") and "{" not in line)
+    c.close()
+    check(metrics.get("streamsy_subscriptions") == "2" and metrics.get("streamsy_webhook_deliveries_total") == "2" and
+          metrics.get("streamsy_subscription_wakes_total") == "2" and
+          metrics.get("streamsy_webhook_delivery_failures_total") == "0", f"/metrics counts them: {metrics}")
     st, r, _ = srv.request("PUT", "__ds/subscriptions/fence", {"type": "webhook", "pattern": "other/*",
                                                                "webhook": {"url": rec.url}, "lease_ttl_ms": 1000})
     check(st == 409 and r["error"]["code"] == "SUBSCRIPTION_ALREADY_EXISTS", f"a different re-PUT: {st} {r}")
