@@ -12,65 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "request.h"
 #include "streamsy/streamsy.h"
 
 #define MAX_REQUESTS 8
-#define MAX_HEADERS 24
 
 static int64_t now;
 static int64_t clock_now(void *ctx) {
     (void)ctx;
     return now;
-}
-
-static const char *find(const char *p, const char *end, const char *needle, size_t n) {
-    for (; p + n <= end; p++)
-        if (memcmp(p, needle, n) == 0)
-            return p;
-    return NULL;
-}
-
-static void handle(ss_handler *h, const char *p, const char *end) {
-    ss_http_request r = {.scheme = ss_slice_cstr("http"), .authority = ss_slice_cstr("127.0.0.1:4437")};
-    ss_http_header hs[MAX_HEADERS];
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *line_end = nl ? nl : end;
-    const char *sp = memchr(p, ' ', (size_t)(line_end - p));
-    r.method = ss_slice_of(p, (size_t)((sp ? sp : line_end) - p));
-    if (sp) {
-        const char *t = sp + 1, *q = memchr(t, '?', (size_t)(line_end - t));
-        r.path = ss_slice_of(t, (size_t)((q ? q : line_end) - t));
-        if (q)
-            r.query = ss_slice_of(q + 1, (size_t)(line_end - q - 1));
-    }
-    p = nl ? nl + 1 : end;
-    while (p < end && *p != '\n' && r.n_headers < MAX_HEADERS) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        line_end = nl ? nl : end;
-        const char *colon = memchr(p, ':', (size_t)(line_end - p));
-        if (colon) {
-            const char *v = colon + 1 < line_end && colon[1] == ' ' ? colon + 2 : colon + 1;
-            hs[r.n_headers++] =
-                (ss_http_header){ss_slice_of(p, (size_t)(colon - p)), ss_slice_of(v, (size_t)(line_end - v))};
-        }
-        p = nl ? nl + 1 : end;
-    }
-    if (p < end && *p == '\n')
-        p++;
-    r.headers = hs;
-    r.body = ss_slice_of(p, (size_t)(end - p));
-
-    ss_http_response res;
-    ss_handler_handle(h, &r, &res);
-    ss_http_live *l = res.live;
-    if (l) {
-        for (int turn = 0; turn < 2 && (res.kind == SS_HTTP_WAIT || res.kind == SS_HTTP_STREAM); turn++) {
-            now += 1000;
-            ss_http_live_resume(l, turn > 0, &res);
-        }
-        ss_http_live_free(l);
-    }
-    ss_http_response_release(&res);
 }
 
 static void put(ss_handler *h, const char *path, const char *ct, const char *body) {
@@ -101,13 +51,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     put(h, "/v1/stream/j", "application/json", "[1,{\"a\":2}]");
 
     const char *s = (const char *)data, *end = s + size;
-    for (int i = 0; i < MAX_REQUESTS && s <= end; i++) {
-        const char *sep = find(s, end, "\0\0", 2);
-        handle(h, s, sep ? sep : end);
+    for (int i = 0; i < MAX_REQUESTS && s; i++) {
+        const char *req_end, *next = fuzz_next_request(s, end, &req_end);
+        ss_http_request r;
+        ss_http_header hs[FUZZ_MAX_HEADERS];
+        fuzz_parse_request(s, req_end, &r, hs);
+        fuzz_handle(h, &r, &now, NULL);
         now += 1000;
-        if (!sep)
-            break;
-        s = sep + 2;
+        s = next;
     }
     ss_handler_free(h);
     ss_protocol_free(p);

@@ -275,18 +275,6 @@ static void load_one(void *ctx, ss_slice key, ss_slice value) {
     }
 }
 
-static char *copy_trimmed(const char *s) {
-    size_t n = strlen(s);
-    while (n && s[n - 1] == '/')
-        n--;
-    char *d = ss_malloc(n + 1);
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err_cap) {
     if (!o || !o->protocol)
         return SS_MISUSE;
@@ -310,7 +298,7 @@ ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err
     ss_rc rc = plen < sizeof s->prefix ? SS_OK : SS_BADARG;
     if (!rc)
         memcpy(s->prefix, prefix, plen);
-    if (!rc && o->public_url && !(s->public_url = copy_trimmed(o->public_url)))
+    if (!rc && o->public_url && !(s->public_url = ss__subs_normalize_path(o->public_url, strlen(o->public_url))))
         rc = SS_NOMEM;
     if (!rc)
         rc = ss__subs_keys_load(s, err, err_cap);

@@ -12,6 +12,7 @@ docs/client.md); these cases are our own and keep the adapter honest in
 """
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -19,23 +20,9 @@ import threading
 import time
 
 SERVER, ADAPTER = sys.argv[1], sys.argv[2]
-checks = 0
-
-
-def check(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import checks  # noqa: E402
+from checks import check, free_port  # noqa: E402
 
 
 port = free_port()
@@ -216,4 +203,4 @@ srv.terminate()
 srv.wait(timeout=10)
 err = srv.stderr.read().decode()
 check("Sanitizer" not in err and "runtime error" not in err, "server sanitizer report:\n" + err)
-print(f"client adapter: {checks} checks passed")
+print(f"client adapter: {checks.count} checks passed")

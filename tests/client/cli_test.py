@@ -21,27 +21,10 @@ import time
 
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="streamsy-cli-")
-checks = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import checks  # noqa: E402
+from checks import check, fail, free_port  # noqa: E402
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start_server(port, storage):
@@ -342,7 +325,7 @@ def main():
     finally:
         stop_server(srv)
     resume_after_restart()
-    print(f"client CLI: {checks} checks passed")
+    print(f"client CLI: {checks.count} checks passed")
 
 
 main()

@@ -36,29 +36,12 @@ import time
 
 BIN = os.path.abspath(sys.argv[1])
 TMP = tempfile.mkdtemp(prefix="streamsy-subs-")
-checks = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import checks  # noqa: E402
+from checks import check, fail, free_port  # noqa: E402
 started = []  # every server process, killed at exit (a failed check leaves them running)
 atexit.register(lambda: [p.kill() for p in started if p.poll() is None])
 
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    global checks
-    checks += 1
-    if not cond:
-        fail(msg)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:
@@ -527,10 +510,28 @@ def restart_resends_a_wake_awaiting_its_callback():
     rec.close()
 
 
+def public_url_names_callbacks():
+    rec = Receiver(status=200, answer={"done": True})
+    srv = Server("memory", extra=("--public-url", "https://streams.example.com/"))
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/a%2Fb", {"type": "webhook", "streams": ["p/a"],
+                                                               "webhook": {"url": rec.url}})
+    check(st == 201 and r["id"] == "a/b", f"an id with an encoded slash: {st} {r}")
+    check(r["webhook"]["signing"]["jwks_url"] == "https://streams.example.com/v1/stream/__ds/jwks.json",
+          f"jwks_url from --public-url: {r}")
+    put_stream(srv, "p/a")
+    body = rec.wait(1)[1]
+    check(body["callback_url"] == "https://streams.example.com/v1/stream/__ds/subscriptions/a%2Fb/callback",
+          f"callback_url from --public-url, the id escaped: {body}")
+    st, r, _ = srv.request("GET", "__ds/subscriptions/a%2Fb")
+    check(st == 200 and r["subscription_id"] == "a/b", f"GET by the escaped id: {st} {r}")
+    srv.stop()
+    rec.close()
+
+
 for test in [unsafe_urls, membership_and_deletes, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
-             catch_all_never_wakes_itself, survives_kill_9, restart_resends_a_wake_awaiting_its_callback,
+             catch_all_never_wakes_itself, public_url_names_callbacks, survives_kill_9, restart_resends_a_wake_awaiting_its_callback,
              retries_with_backoff_across_restart]:
     t0 = time.monotonic()
     test()
     print(f"ok {test.__name__} ({time.monotonic() - t0:.1f} s)")
-print(f"PASS: {checks} checks")
+print(f"PASS: {checks.count} checks")
