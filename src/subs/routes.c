@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json_scan.h"
 #include "base/log.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
@@ -67,7 +68,8 @@ static void not_found(route_req *r) { respond_error(r, 404, "SUBSCRIPTION_NOT_FO
 
 /* ---- request parts ------------------------------------------------------------------------ */
 
-/* Percent-decodes into a fresh string; NULL for a bad escape, NUL or out of memory. */
+/* Percent-decodes into a fresh string; NULL for a bad escape, a NUL, bytes
+ * that are not UTF-8 (ids and paths go into JSON) or out of memory. */
 static char *pct_decode(ss_slice in) {
     char *d = ss_malloc(in.len + 1);
     if (!d)
@@ -92,6 +94,10 @@ static char *pct_decode(ss_slice in) {
         d[n++] = c;
     }
     d[n] = '\0';
+    if (!ss_utf8_is_valid(ss_slice_of(d, n))) {
+        ss_free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -597,9 +603,15 @@ static void route(route_req *r, ss_slice rest) {
         handle_jwks(r);
         return;
     }
-    char *id = n >= 2 && ss_slice_eq_cstr(seg[0], "subscriptions") && seg[1].len ? pct_decode(seg[1]) : NULL;
-    if (!id || !id[0] || strlen(id) > SS_SUBS_MAX_ID_BYTES) {
+    bool subscription_route = n >= 2 && ss_slice_eq_cstr(seg[0], "subscriptions") && seg[1].len;
+    char *id = subscription_route ? pct_decode(seg[1]) : NULL;
+    if (!subscription_route || (id && !id[0])) {
         respond_error(r, 404, "SUBSCRIPTION_NOT_FOUND", "Durable Streams control route not found");
+        ss_free(id);
+        return;
+    }
+    if (!id || strlen(id) > SS_SUBS_MAX_ID_BYTES) {
+        respond_error(r, 400, "INVALID_REQUEST", "Invalid subscription id (UTF-8, at most 256 bytes)");
         ss_free(id);
         return;
     }

@@ -347,6 +347,13 @@ def fencing_and_bad_acks():
     check(st == 401 and r["error"]["code"] == "TOKEN_INVALID", f"a token of another subscription: {st} {r}")
     st, r, _ = srv.request("POST", url + "x", cur, auth)
     check(st == 404 and r["error"]["code"] == "SUBSCRIPTION_NOT_FOUND", f"an unknown route: {st} {r}")
+    for bad_id in ["%FF", "%zz", "x" * 257]:
+        st, r, _ = srv.request("PUT", "__ds/subscriptions/" + bad_id, {"type": "pull-wake", "streams": ["a"],
+                                                                       "wake_stream": "w"})
+        check(st == 400 and (bad_id[0] == "%" or r["error"]["code"] == "INVALID_REQUEST"),  # (% ones: the
+              f"bad id {bad_id[:8]}: {st} {r}")  # handler's own 400 "Invalid stream path", before the routes)
+    st, r, _ = srv.request("DELETE", "__ds/subscriptions/fence/streams/%FF")
+    check(st == 400, f"a stream path that is not UTF-8: {st} {r}")
     st, r, _ = srv.request("GET", "__ds/subscriptions/fence/claim")
     check(st == 405, f"GET on an action: {st}")
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
