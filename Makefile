@@ -7,6 +7,7 @@
 #   make bench           bench/run.sh (wrk against bench-hello and streamsy)
 #   make bench-compare   bench/compare.sh: Streamsy (memory, SQLite) beside the Node reference
 #                        server and a trivial C responder, fan-out and idle connections included
+#   make bench-subs      bench/subscriptions.py: the append path with subscriptions, wake latency
 #   make fuzz            fuzz/run.sh: every libFuzzer target for FUZZ_SECONDS (default
 #                        120) each, or FUZZ_RUNS inputs each, in build-fuzz/ (clang-14)
 #   make format          clang-format every C file (.clang-format; make test checks it)
@@ -29,7 +30,7 @@ ARGS ?=
 
 SANITIZER_ENV := ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all build setup test test-sanitize build-sanitize run bench bench-compare fuzz install format clean
+.PHONY: all build setup test test-sanitize build-sanitize run bench bench-compare bench-subs fuzz install format clean
 
 all: build
 
@@ -71,6 +72,10 @@ bench: setup
 
 bench-compare: setup
 	BUILD_DIR=$(BUILD) bench/compare.sh
+
+bench-subs: setup
+	cmake --build $(BUILD) --target streamsy
+	/usr/bin/python3 bench/subscriptions.py $(BUILD)/streamsy
 
 fuzz: setup
 	fuzz/run.sh

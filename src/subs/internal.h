@@ -4,6 +4,7 @@
  *   routes.c   the HTTP routes under {prefix}/__ds
  *   crypto.c   Ed25519 signing key + JWKS, HMAC tokens, ids, hashes
  *   glob.c     stream globs and webhook URL / address safety
+ *   index.c    which subscriptions an append concerns
  *   webhook.c  deliveries over libcurl's multi interface */
 #ifndef SS_SUBS_INTERNAL_H
 #define SS_SUBS_INTERNAL_H
@@ -34,9 +35,18 @@ typedef struct sub_link {
     ss_offset snapshot;
 } sub_link;
 
+typedef struct ss_subs ss_subs;
+typedef struct subscription subscription;
+
+/* A set of subscriptions (index.c). */
+typedef struct sub_set {
+    subscription **v;
+    size_t n, cap;
+} sub_set;
+
 /* One subscription. Owned by: ss_subs (its map). Persisted fields are
- * written by sub_save; `in_flight` is the process's own. */
-typedef struct subscription {
+ * written by sub_save; the rest is the process's own. */
+struct subscription {
     char *id;
     sub_type type;
     char *pattern, *webhook_url, *wake_stream, *description; /* NULL when absent */
@@ -57,7 +67,10 @@ typedef struct subscription {
     uint32_t retry_count;
     int64_t next_attempt_at; /* failed: the retry is not sent before this */
     bool in_flight;          /* a transfer of this subscription is running */
-} subscription;
+    ss__map link_at;         /* path -> index in links + 1 */
+    ss_subs *owner;          /* set while registered (index.c) */
+    uint64_t visit;          /* index.c's de-duplication mark */
+};
 
 typedef struct subs_webhooks subs_webhooks;
 
@@ -67,7 +80,11 @@ struct ss_subs {
     char prefix[256];
     bool webhooks;
     char *public_url;
-    ss__map subs; /* id -> subscription* */
+    ss__map subs;      /* id -> subscription* */
+    ss__map by_stream; /* stream path -> sub_set* of the subscriptions linking it */
+    ss__map by_first;  /* first pattern segment -> sub_set* */
+    sub_set wild;      /* patterns that start with a wildcard */
+    uint64_t visit_mark;
     uint64_t hook_token;
     /* keys */
     EVP_PKEY *sign_key;
@@ -109,6 +126,17 @@ ss_rc ss__sub_from_doc(const json_t *doc, subscription **out);
 json_t *ss__sub_serialize(ss_subs *s, const subscription *sub, const char *origin);
 /* "<origin><prefix>/__ds/<rest>" in a fresh string (ss_free). */
 char *ss__subs_url(ss_subs *s, const char *origin, const char *rest);
+
+/* ---- index.c ---- */
+void ss__subs_index_init(ss_subs *s);
+void ss__subs_index_release(ss_subs *s);
+/* Adds the subscription to the id map and the index (pattern, links). */
+ss_rc ss__subs_register(ss_subs *s, subscription *sub);
+void ss__subs_unregister(ss_subs *s, subscription *sub);
+ss_rc ss__subs_index_link(ss_subs *s, subscription *sub, const char *path);
+void ss__subs_index_unlink(ss_subs *s, subscription *sub, const char *path);
+/* The subscriptions an append to `path` may concern, each once (ss_free the array). */
+ss_rc ss__subs_candidates(ss_subs *s, const char *path, subscription ***out, size_t *out_n);
 
 /* ---- crypto.c ---- */
 ss_rc ss__subs_keys_load(ss_subs *s, char *err, size_t err_cap);

@@ -6,10 +6,12 @@
  * is pending while its stream's tail is beyond its acked offset. A wake
  * snapshots every link's tail (a webhook's {"done":true} acknowledges up to
  * the snapshot). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/errf.h"
 #include "base/grow.h"
 #include "base/log.h"
 #include "internal.h"
@@ -25,7 +27,12 @@ char *ss__subs_strdup(const char *s) {
     return d;
 }
 
-subscription *ss__sub_new(void) { return ss_calloc(1, sizeof(subscription)); }
+subscription *ss__sub_new(void) {
+    subscription *sub = ss_calloc(1, sizeof(subscription));
+    if (sub)
+        ss__map_init(&sub->link_at);
+    return sub;
+}
 
 void ss__sub_free(subscription *sub) {
     if (!sub)
@@ -33,6 +40,7 @@ void ss__sub_free(subscription *sub) {
     for (size_t i = 0; i < sub->n_links; i++)
         ss_free(sub->links[i].path);
     ss_free(sub->links);
+    ss__map_release(&sub->link_at);
     ss_free(sub->id);
     ss_free(sub->pattern);
     ss_free(sub->webhook_url);
@@ -45,10 +53,8 @@ void ss__sub_free(subscription *sub) {
 }
 
 sub_link *ss__sub_link(const subscription *sub, const char *path) {
-    for (size_t i = 0; i < sub->n_links; i++)
-        if (strcmp(sub->links[i].path, path) == 0)
-            return &sub->links[i];
-    return NULL;
+    uintptr_t at = (uintptr_t)ss__map_get(&sub->link_at, ss_slice_cstr(path));
+    return at ? &sub->links[at - 1] : NULL;
 }
 
 sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, const ss_offset *acked) {
@@ -58,8 +64,13 @@ sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, co
             ss__grow(&sub->links, &sub->cap_links, sub->n_links, sizeof *sub->links, 8))
             return NULL;
         char *copy = ss__subs_strdup(path);
-        if (!copy)
+        if (!copy || ss__map_put(&sub->link_at, ss_slice_cstr(copy), (void *)(uintptr_t)(sub->n_links + 1)) ||
+            (sub->owner && ss__subs_index_link(sub->owner, sub, copy))) {
+            if (copy)
+                ss__map_remove(&sub->link_at, ss_slice_cstr(copy));
+            ss_free(copy);
             return NULL;
+        }
         l = &sub->links[sub->n_links++];
         *l = (sub_link){.path = copy, .acked = *acked};
     }
@@ -79,10 +90,15 @@ void ss__sub_drop_link(subscription *sub, const char *path) {
     sub_link *l = ss__sub_link(sub, path);
     if (!l)
         return;
+    if (sub->owner)
+        ss__subs_index_unlink(sub->owner, sub, l->path);
+    ss__map_remove(&sub->link_at, ss_slice_cstr(l->path));
     ss_free(l->path);
     size_t i = (size_t)(l - sub->links);
     memmove(&sub->links[i], &sub->links[i + 1], (sub->n_links - i - 1) * sizeof *l);
     sub->n_links--;
+    for (; i < sub->n_links; i++) /* the later links moved down one (replacing cannot fail) */
+        ss__ignore_rc(ss__map_put(&sub->link_at, ss_slice_cstr(sub->links[i].path), (void *)(uintptr_t)(i + 1)));
 }
 
 ss_rc ss__subs_tail(ss_subs *s, const char *path, ss_offset *out) {

@@ -335,7 +335,7 @@ static void handle_put(route_req *r, const char *id) {
     link_job j = {s, sub, false};
     if (ok && sub->pattern)
         ok = !ss_storage_for_each_stream(s->storage, link_existing, &j) && !j.failed;
-    if (!ok || ss__map_put(&s->subs, ss_slice_cstr(sub->id), sub)) {
+    if (!ok || ss__subs_register(s, sub)) {
         ss__sub_free(sub);
         respond_text(r, 503, "Cannot create the subscription now, retry later");
         goto done;
@@ -350,8 +350,9 @@ done:
 }
 
 static void handle_delete(route_req *r, const char *id) {
-    subscription *sub = ss__map_remove(&r->s->subs, ss_slice_cstr(id));
+    subscription *sub = ss__subs_find(r->s, ss_slice_cstr(id));
     if (sub) {
+        ss__subs_unregister(r->s, sub);
         ss_buf key;
         ss_buf_init(&key, 512);
         ss_buf_printf(&key, SUBS_DOC_PREFIX "%s", id);

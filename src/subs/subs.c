@@ -82,11 +82,16 @@ static void on_commit(void *ctx, const ss_commit_event *ev) {
         return;
     memcpy(path, ev->id.p, ev->id.len);
     path[ev->id.len] = '\0';
+    subscription **subs;
+    size_t n;
+    if (ss__subs_candidates(s, path, &subs, &n)) {
+        ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: an append to %s triggered nothing", path);
+        ss_free(path);
+        return;
+    }
     s->in_hook = true;
-    ss__map_iter it = {0};
-    void *v;
-    while (ss__map_next(&s->subs, &it, NULL, &v)) {
-        subscription *sub = v;
+    for (size_t i = 0; i < n; i++) {
+        subscription *sub = subs[i];
         bool changed;
         if (ev->deleted) {
             changed = ss__sub_link(sub, path) != NULL;
@@ -98,6 +103,7 @@ static void on_commit(void *ctx, const ss_commit_event *ev) {
             ss__sub_save(s, sub);
     }
     s->in_hook = false;
+    ss_free(subs);
     ss_free(path);
 }
 
@@ -259,7 +265,7 @@ static void load_one(void *ctx, ss_slice key, ss_slice value) {
     subscription *sub = NULL;
     j->rc = d ? ss__sub_from_doc(d, &sub) : SS_CORRUPT;
     json_decref(d);
-    if (!j->rc && (j->rc = ss__map_put(&j->s->subs, ss_slice_cstr(sub->id), sub)) != SS_OK)
+    if (!j->rc && (j->rc = ss__subs_register(j->s, sub)) != SS_OK)
         ss__sub_free(sub);
     if (j->rc) {
         snprintf(j->bad, sizeof j->bad, "%.*s", (int)(key.len < 100 ? key.len : 100), key.p);
@@ -292,6 +298,7 @@ ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err
     s->webhooks = o->webhooks;
     s->next_run = INT64_MAX;
     ss__map_init(&s->subs);
+    ss__subs_index_init(s);
     size_t plen = strlen(prefix);
     while (plen && prefix[plen - 1] == '/')
         plen--;
@@ -331,6 +338,7 @@ void ss_subs_free(ss_subs *s) {
     while (ss__map_next(&s->subs, &it, NULL, &v))
         ss__sub_free(v);
     ss__map_release(&s->subs);
+    ss__subs_index_release(s);
     ss__subs_keys_free(s);
     ss_free(s->public_url);
     ss_free(s);

@@ -535,7 +535,33 @@ def public_url_names_callbacks():
     rec.close()
 
 
-for test in [unsafe_urls, membership_and_deletes, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
+def triggers_reach_exactly_the_matching_subscriptions():
+    srv = Server("memory")
+    put_stream(srv, "w", b"[]")
+    pats = {"lit": "a/*", "wild": "*/x", "deep": "**/y", "explicit": None}
+    for name, pat in pats.items():
+        body = {"type": "pull-wake", "wake_stream": "w"}
+        body.update({"pattern": pat} if pat else {"streams": ["b/z"]})
+        st, r, _ = srv.request("PUT", f"__ds/subscriptions/{name}", body)
+        check(st == 201, f"create {name}: {st} {r}")
+    for i in range(50):  # subscriptions an append must never look at
+        srv.request("PUT", f"__ds/subscriptions/noise-{i}", {"type": "pull-wake", "pattern": f"n{i}/*",
+                                                             "wake_stream": "w"})
+    want = {"a/x": {"lit", "wild"}, "b/x": {"wild"}, "a/y": {"lit", "deep"}, "q/r/y": {"deep"},
+            "b/z": {"explicit"}, "c/c": set()}
+    for stream, subs in want.items():
+        put_stream(srv, stream)
+        for name in pats:
+            _, r, _ = srv.request("GET", f"__ds/subscriptions/{name}")
+            linked = {l["path"] for l in r["streams"]}
+            check((stream in linked) == (name in subs), f"{stream} linked to {name}: {linked}")
+    st, c, _ = claim(srv, "wild", "w")
+    check(st == 200 and sorted(x["path"] for x in c["streams"] if x["has_pending"]) == ["a/x", "b/x"],
+          f"the wild subscription sees both: {st} {c}")
+    srv.stop()
+
+
+for test in [unsafe_urls, membership_and_deletes, triggers_reach_exactly_the_matching_subscriptions, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
              catch_all_never_wakes_itself, public_url_names_callbacks, survives_kill_9, restart_resends_a_wake_awaiting_its_callback,
              retries_with_backoff_across_restart]:
     t0 = time.monotonic()
