@@ -48,6 +48,8 @@ extern "C" {
 #define SS_SUBS_MAX_ID_BYTES 256           /* subscription ids; longer: 400 */
 #define SS_SUBS_MAX_URL_BYTES 2048         /* webhook URLs; longer: 400 */
 #define SS_SUBS_MAX_DESCRIPTION_BYTES 4096 /* longer: 400 */
+#define SS_SUBS_MAX_PATH_BYTES 1024        /* stream paths and patterns (SS_HTTP_MAX_PATH_BYTES); longer: 400 */
+#define SS_SUBS_MAX_PATTERN_SEGMENTS 64    /* segments of a pattern; more: 400 */
 #define SS_SUBS_TOKEN_TTL_S 3600           /* callback and claim tokens */
 #define SS_SUBS_RETRY_FIRST_MS 1000        /* webhook retry backoff: 1 s, 2 s, 4 s ... */
 #define SS_SUBS_RETRY_MAX_MS 60000         /* ... up to 60 s, each +-20 % */

@@ -98,6 +98,7 @@ ss_rc ss__subs_register(ss_subs *s, subscription *sub) {
     for (size_t i = 0; !rc && i < sub->n_links; i++)
         rc = ss__subs_index_link(s, sub, sub->links[i].path);
     sub->owner = s;
+    sub->serial = ++s->next_serial;
     if (rc)
         ss__subs_unregister(s, sub);
     return rc;

@@ -3,7 +3,8 @@
  *   model.c    one subscription: links, tails, wakes, acks, its document
  *   routes.c   the HTTP routes under {prefix}/__ds
  *   crypto.c   Ed25519 signing key + JWKS, HMAC tokens, ids, hashes
- *   glob.c     stream globs and webhook URL / address safety
+ *   glob.c     stream globs
+ *   url.c      webhook URL and address safety
  *   index.c    which subscriptions an append concerns
  *   webhook.c  deliveries over libcurl's multi interface */
 #ifndef SS_SUBS_INTERNAL_H
@@ -69,6 +70,7 @@ struct subscription {
     bool in_flight;          /* a transfer of this subscription is running */
     ss__map link_at;         /* path -> index in links + 1 */
     ss_subs *owner;          /* set while registered (index.c) */
+    uint64_t serial;         /* unique per registration: a transfer of a deleted namesake is not ours */
     uint64_t visit;          /* index.c's de-duplication mark */
 };
 
@@ -85,6 +87,7 @@ struct ss_subs {
     ss__map by_first;  /* first pattern segment -> sub_set* */
     sub_set wild;      /* patterns that start with a wildcard */
     uint64_t visit_mark;
+    uint64_t next_serial;
     uint64_t hook_token;
     /* keys */
     EVP_PKEY *sign_key;
@@ -92,8 +95,10 @@ struct ss_subs {
     char jwk_x[64];
     unsigned char hmac_key[32];
     subs_webhooks *wh;
-    bool due;         /* some subscription has work for the next run */
-    bool in_hook;     /* inside on_commit or our own append: such commits are not triggers */
+    bool due;       /* some subscription has work for the next run */
+    int depth;      /* inside one of our operations (ss__subs_enter): commits are our own */
+    char **deleted; /* streams deleted meanwhile (lazy expiry), unlinked at the outermost leave */
+    size_t n_deleted, cap_deleted;
     int64_t next_run; /* earliest deadline seen by the last run */
     ss_subs_stats stats;
 };
@@ -155,12 +160,15 @@ void ss__subs_sha256_hex(const char *s, size_t len, char out[65]);
 
 /* ---- glob.c ---- */
 bool ss__subs_glob_match(const char *pattern, const char *path);
+/* "a/b/" -> "a/b" (leading and trailing '/' removed), in a fresh string. */
+char *ss__subs_normalize_path(const char *p, size_t len);
+
+/* ---- url.c ---- */
+bool ss__subs_url_is_https(const char *url);
 /* NULL when the webhook URL may be used, else the reason (WEBHOOK_URL_REJECTED). */
 const char *ss__subs_url_refusal(const char *url);
 /* At connect time: may this resolved address be reached for a URL of this scheme? */
 bool ss__subs_address_allowed(bool https, const struct sockaddr *a);
-/* "a/b/" -> "a/b" (leading and trailing '/' removed), in a fresh string. */
-char *ss__subs_normalize_path(const char *p, size_t len);
 
 /* ---- webhook.c ---- */
 ss_rc ss__subs_webhooks_new(ss_subs *s, subs_webhooks **out);
@@ -173,10 +181,14 @@ size_t ss__subs_webhooks_in_flight(const subs_webhooks *w);
 
 /* ---- subs.c ---- */
 /* A finished delivery of (generation, wake_id): status 0 for no answer. */
-void ss__subs_delivered(ss_subs *s, const char *id, uint64_t generation, const char *wake_id, long status,
-                        const char *body, size_t len);
+void ss__subs_delivered(ss_subs *s, const char *id, uint64_t serial, uint64_t generation, const char *wake_id,
+                        long status, const char *body, size_t len);
 void ss__subs_mark_due(ss_subs *s);
 subscription *ss__subs_find(ss_subs *s, ss_slice id);
+
+/* Brackets every operation of the layer (a route, a run, a trigger). */
+void ss__subs_enter(ss_subs *s);
+void ss__subs_leave(ss_subs *s);
 
 /* ---- routes.c ---- */
 void ss__subs_handle(void *ctx, const ss_http_request *req, ss_slice rest, ss_http_response *res);

@@ -335,7 +335,7 @@ void ss__sub_save(ss_subs *s, subscription *sub) {
 
 char *ss__subs_url(ss_subs *s, const char *origin, const char *rest) {
     ss_buf b;
-    ss_buf_init(&b, 1024);
+    ss_buf_init(&b, 8192); /* public URL (<= 1024) + prefix + rest (an escaped id) */
     ss_buf_printf(&b, "%s%s/__ds/%s", s->public_url ? s->public_url : origin ? origin : "", s->prefix, rest);
     size_t len;
     return b.err ? (ss_buf_release(&b), NULL) : ss_buf_detach(&b, &len);

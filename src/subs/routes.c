@@ -157,6 +157,27 @@ static void create_input_release(create_input *in) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Why a (normalised) stream path or pattern cannot be used, or NULL: the
+ * handler's rules for stream ids (length, no dot segments, not __ds). */
+static const char *bad_path(const char *p, bool pattern) {
+    size_t len = strlen(p), segments = 0;
+    if (!len)
+        return "stream paths must not be empty";
+    if (len > SS_SUBS_MAX_PATH_BYTES)
+        return "stream paths and patterns are at most 1024 bytes";
+    for (const char *seg = p; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL) {
+        size_t n = strcspn(seg, "/");
+        if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return "stream paths must not have . or .. segments";
+        segments++;
+    }
+    if (strncmp(p, "__ds", 4) == 0 && (p[4] == '\0' || p[4] == '/'))
+        return "__ds is reserved";
+    if (pattern && segments > SS_SUBS_MAX_PATTERN_SEGMENTS)
+        return "patterns have at most 64 segments";
+    return NULL;
+}
+
 /* The reason the body is refused, or NULL with `in` filled (streams sorted, de-duplicated). */
 static const char *parse_create(const json_t *body, bool *nomem, create_input *in) {
     if (!json_is_object(body))
@@ -165,9 +186,11 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
     if (!type || (strcmp(type, "webhook") != 0 && strcmp(type, "pull-wake") != 0))
         return "type must be \"webhook\" or \"pull-wake\"";
     in->type = strcmp(type, "webhook") == 0 ? SUB_WEBHOOK : SUB_PULL_WAKE;
-    const char *pattern = opt_string(body, "pattern");
+    const char *pattern = opt_string(body, "pattern"), *why;
     if (pattern && !(in->pattern = ss__subs_normalize_path(pattern, strlen(pattern))))
         return *nomem = true, "";
+    if (in->pattern && (why = bad_path(in->pattern, true)) != NULL)
+        return why;
     const json_t *streams = json_object_get(body, "streams");
     if (json_is_array(streams) && json_array_size(streams)) {
         if (json_array_size(streams) > SS_SUBS_MAX_LINKS)
@@ -183,8 +206,10 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
             if (!p)
                 return *nomem = true, "";
             in->streams[in->n_streams++] = p;
-            if (!p[0] || strlen(json_string_value(v)) != json_string_length(v)) /* empty, or a NUL inside */
-                return "streams must contain only non-empty stream paths";
+            if (strlen(json_string_value(v)) != json_string_length(v))
+                return "streams must not contain NUL";
+            if ((why = bad_path(p, false)) != NULL)
+                return why;
         }
         qsort(in->streams, in->n_streams, sizeof *in->streams, cmp_str);
         size_t n = 0;
@@ -222,6 +247,8 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
         return *nomem = true, "";
     if (in->type == SUB_PULL_WAKE && (!in->wake_stream || !in->wake_stream[0]))
         return "pull-wake subscriptions require wake_stream";
+    if (in->wake_stream && in->wake_stream[0] && (why = bad_path(in->wake_stream, false)) != NULL)
+        return why;
     const char *description = json_string_value(json_object_get(body, "description"));
     if (description && strlen(description) > SS_SUBS_MAX_DESCRIPTION_BYTES)
         return "description is too long";
@@ -266,12 +293,30 @@ static void link_existing(void *ctx, ss_slice id) {
     link_job *j = ctx;
     if (j->failed || (id.len >= 4 && memcmp(id.p, "__ds", 4) == 0))
         return;
-    char *path = ss__subs_normalize_path(id.p, id.len);
+    char *path = ss_malloc(id.len + 1); /* links name streams by their exact ids */
+    if (!path) {
+        j->failed = true;
+        return;
+    }
+    memcpy(path, id.p, id.len);
+    path[id.len] = '\0';
     ss_offset tail;
-    if (!path || strlen(path) != id.len || !ss__sub_globbed(j->sub, path) || ss__subs_tail(j->s, path, &tail) ||
+    if (strlen(path) == id.len && ss__sub_globbed(j->sub, path) && !ss__subs_tail(j->s, path, &tail) &&
         !ss__sub_add_link(j->sub, path, true, &tail))
-        j->failed = j->failed || !path;
+        j->failed = true;
     ss_free(path);
+}
+
+/* The link a client names: the stream id as given, else its normalised form
+ * (explicit links are normalised, links made by triggers keep the exact id). */
+static sub_link *named_link(subscription *sub, const char *name) {
+    sub_link *l = ss__sub_link(sub, name);
+    if (l)
+        return l;
+    char *n = ss__subs_normalize_path(name, strlen(name));
+    l = n && n[0] ? ss__sub_link(sub, n) : NULL;
+    ss_free(n);
+    return l;
 }
 
 static void handle_put(route_req *r, const char *id) {
@@ -376,19 +421,36 @@ static void handle_add_streams(route_req *r, subscription *sub) {
     bool ok = json_is_array(streams) && json_array_size(streams) <= SS_SUBS_MAX_LINKS;
     size_t i;
     const json_t *v;
-    json_array_foreach(streams, i, v) ok = ok && json_is_string(v) && json_string_length(v) > 0;
+    json_array_foreach(streams, i, v) ok = ok && json_is_string(v) && json_string_length(v) > 0 &&
+                                           strlen(json_string_value(v)) == json_string_length(v);
     if (!ok) {
         json_decref(body);
         respond_error(r, 400, "INVALID_REQUEST", "streams must be a non-empty string array");
         return;
     }
+    char **paths = ss_calloc(json_array_size(streams) + 1, sizeof *paths);
+    const char *why = paths ? NULL : "";
     json_array_foreach(streams, i, v) {
-        char *p = ss__subs_normalize_path(json_string_value(v), json_string_length(v));
+        if (why || !(paths[i] = ss__subs_normalize_path(json_string_value(v), json_string_length(v))))
+            why = why ? why : "";
+        else
+            why = bad_path(paths[i], false);
+    }
+    json_array_foreach(streams, i, v) {
         ss_offset tail;
-        ok = p && !ss__subs_tail(r->s, p, &tail) && ss__sub_add_link(sub, p, false, &tail);
-        ss_free(p);
-        if (!ok)
-            break;
+        if (!why && (ss__subs_tail(r->s, paths[i], &tail) || !ss__sub_add_link(sub, paths[i], false, &tail)))
+            ok = false;
+    }
+    for (i = 0; paths && i < json_array_size(streams); i++)
+        ss_free(paths[i]);
+    ss_free(paths);
+    if (why) {
+        json_decref(body);
+        if (why[0])
+            respond_error(r, 400, "INVALID_REQUEST", why);
+        else
+            respond_text(r, 503, "Out of memory");
+        return;
     }
     json_decref(body);
     ss__sub_save(r->s, sub);
@@ -398,12 +460,12 @@ static void handle_add_streams(route_req *r, subscription *sub) {
         respond_text(r, 503, "Cannot link the streams now, retry later");
 }
 
-static void handle_remove_stream(route_req *r, subscription *sub, const char *path) {
-    sub_link *l = ss__sub_link(sub, path);
-    if (l) {
+static void handle_remove_stream(route_req *r, subscription *sub, const char *name) {
+    sub_link *l = named_link(sub, name);
+    if (l && l->by_explicit) {
         l->by_explicit = false;
         if (!l->by_glob)
-            ss__sub_drop_link(sub, path);
+            ss__sub_drop_link(sub, l->path);
         ss__sub_save(r->s, sub);
     }
     respond_empty(r);
@@ -459,9 +521,7 @@ static bool apply_acks(route_req *r, subscription *sub, const json_t *body) {
             break;
         const char *stream = opt_string(a, "stream") ? opt_string(a, "stream") : opt_string(a, "path");
         const char *offset = json_string_value(json_object_get(a, "offset"));
-        char *path = stream ? ss__subs_normalize_path(stream, strlen(stream)) : NULL;
-        sub_link *l = path && path[0] ? ss__sub_link(sub, path) : NULL;
-        ss_free(path);
+        sub_link *l = stream ? named_link(sub, stream) : NULL;
         ss_offset tail;
         if (!l)
             err = "Ack references an unknown subscription stream";
@@ -539,7 +599,7 @@ static void handle_claim(route_req *r, const char *id) {
         respond_json(r, 409,
                      json_pack("{s:{s:s,s:s,s:I}}", "error", "code", "ALREADY_CLAIMED", "current_holder",
                                sub->holder, "generation", (json_int_t)sub->generation));
-    else if (!sub->wake_id[0] && !ss__sub_maybe_wake(r->s, sub, NULL))
+    else if (!ss__sub_pending(r->s, sub, NULL) || (!sub->wake_id[0] && !ss__sub_maybe_wake(r->s, sub, NULL)))
         respond_error(r, 409, "NO_PENDING_WORK", "Subscription has no pending work");
     else {
         char *token = ss__subs_token_mint(r->s, sub->id, sub->generation, r->now);
@@ -642,17 +702,15 @@ static void route(route_req *r, ss_slice rest) {
     } else if (strcmp(action, "stream") == 0) {
         ss_slice tail = {seg[3].p, (size_t)(rest.p + rest.len - seg[3].p)};
         char *decoded = pct_decode(tail);
-        char *path = decoded ? ss__subs_normalize_path(decoded, strlen(decoded)) : NULL;
         if (!method_is(r, "DELETE"))
             method_not_allowed(r);
-        else if (!path)
+        else if (!decoded || !decoded[0] || strlen(decoded) > SS_SUBS_MAX_PATH_BYTES)
             respond_error(r, 400, "INVALID_REQUEST", "Invalid stream path");
         else if (!sub)
             not_found(r);
         else
-            handle_remove_stream(r, sub, path);
+            handle_remove_stream(r, sub, decoded);
         ss_free(decoded);
-        ss_free(path);
     } else if (!method_is(r, "POST")) {
         method_not_allowed(r);
     } else if (strcmp(action, "claim") == 0) {
@@ -676,5 +734,7 @@ void ss__subs_handle(void *ctx, const ss_http_request *req, ss_slice rest, ss_ht
     ss_slice scheme = req->scheme.len ? req->scheme : ss_slice_cstr("http");
     snprintf(r.origin, sizeof r.origin, "%.*s://%.*s", (int)(scheme.len < 16 ? scheme.len : 16), scheme.p,
              (int)(req->authority.len < 256 ? req->authority.len : 256), req->authority.p);
+    ss__subs_enter(r.s);
     route(&r, rest);
+    ss__subs_leave(r.s);
 }

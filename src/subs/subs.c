@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/errf.h"
+#include "base/grow.h"
 #include "base/log.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
@@ -70,18 +71,70 @@ static bool on_append(ss_subs *s, subscription *sub, const char *path) {
     return changed;
 }
 
+/* Unlinks a deleted stream from every subscription. */
+static void apply_delete(ss_subs *s, const char *path) {
+    const sub_set *set = ss__map_get(&s->by_stream, ss_slice_cstr(path));
+    while (set && set->n) { /* dropping the link removes the subscription from the set */
+        subscription *sub = set->v[set->n - 1];
+        bool last = set->n == 1;
+        ss__sub_drop_link(sub, path);
+        ss__sub_save(s, sub);
+        if (last)
+            break; /* the set itself is gone */
+    }
+}
+
+void ss__subs_enter(ss_subs *s) { s->depth++; }
+
+/* Leaving the outermost operation applies the deletes that happened inside
+ * it (lazy expiries during our own tail reads), so no loop over a
+ * subscription's links ever sees them shift. */
+void ss__subs_leave(ss_subs *s) {
+    if (--s->depth)
+        return;
+    s->depth++;
+    for (size_t i = 0; i < s->n_deleted; i++) {
+        apply_delete(s, s->deleted[i]);
+        ss_free(s->deleted[i]);
+    }
+    s->n_deleted = 0;
+    s->depth--;
+}
+
 static void on_commit(void *ctx, const ss_commit_event *ev) {
     ss_subs *s = ctx;
-    if (!ss__map_size(&s->subs) || s->in_hook)
-        return; /* our own wake-event appends, and lazy expiries inside our own tail reads (the
-                   link just stays, with nothing pending) */
-    if (!ev->deleted && ss_slice_eq_cstr(ss_offset_slice(&ev->offset), ss_protocol_initial_offset(s->p)))
-        return; /* created empty: nothing to process yet */
-    char *path = ss_malloc(ev->id.len + 1);
-    if (!path)
+    if (!ss__map_size(&s->subs))
         return;
+    char *path = ss_malloc(ev->id.len + 1);
+    if (!path) {
+        ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: a commit to %.*s was not seen", (int)ev->id.len,
+                 ev->id.p);
+        return;
+    }
     memcpy(path, ev->id.p, ev->id.len);
     path[ev->id.len] = '\0';
+    if (ev->deleted && s->depth) {
+        if (ss__grow(&s->deleted, &s->cap_deleted, s->n_deleted, sizeof *s->deleted, 4)) {
+            ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: %s stays linked after its delete", path);
+            ss_free(path);
+        } else {
+            s->deleted[s->n_deleted++] = path;
+        }
+        return;
+    }
+    if (ev->deleted) {
+        ss__subs_enter(s);
+        apply_delete(s, path);
+        ss__subs_leave(s);
+        ss_free(path);
+        return;
+    }
+    /* Inside our own operations the only commits are our wake-event appends:
+     * not triggers. A stream created empty has nothing to process yet. */
+    if (s->depth || ss_slice_eq_cstr(ss_offset_slice(&ev->offset), ss_protocol_initial_offset(s->p))) {
+        ss_free(path);
+        return;
+    }
     subscription **subs;
     size_t n;
     if (ss__subs_candidates(s, path, &subs, &n)) {
@@ -89,20 +142,11 @@ static void on_commit(void *ctx, const ss_commit_event *ev) {
         ss_free(path);
         return;
     }
-    s->in_hook = true;
-    for (size_t i = 0; i < n; i++) {
-        subscription *sub = subs[i];
-        bool changed;
-        if (ev->deleted) {
-            changed = ss__sub_link(sub, path) != NULL;
-            ss__sub_drop_link(sub, path);
-        } else {
-            changed = on_append(s, sub, path);
-        }
-        if (changed)
-            ss__sub_save(s, sub);
-    }
-    s->in_hook = false;
+    ss__subs_enter(s);
+    for (size_t i = 0; i < n; i++)
+        if (on_append(s, subs[i], path))
+            ss__sub_save(s, subs[i]);
+    ss__subs_leave(s);
     ss_free(subs);
     ss_free(path);
 }
@@ -153,16 +197,28 @@ static int64_t retry_delay_ms(uint32_t retry_count) {
     return d + d * jitter / 1000;
 }
 
-void ss__subs_delivered(ss_subs *s, const char *id, uint64_t generation, const char *wake_id, long status,
-                        const char *body, size_t len) {
+/* The current wake could not be delivered: retry it with backoff, no lease meanwhile. */
+static void schedule_retry(ss_subs *s, subscription *sub, int64_t now, const char *why) {
+    s->stats.delivery_failures++;
+    sub->retry_count++;
+    int64_t delay = retry_delay_ms(sub->retry_count);
+    sub->failed = true;
+    sub->next_attempt_at = now + delay;
+    sub->delivery_due = true;
+    sub->lease_until = 0; /* the wake waits for its retry, not for a lease */
+    ss__logf(SS__LOG_WARN, "subscriptions", "webhook of subscription %s failed (%s); retry %u in %lld ms", sub->id,
+             why, sub->retry_count, (long long)delay);
+}
+
+void ss__subs_delivered(ss_subs *s, const char *id, uint64_t serial, uint64_t generation, const char *wake_id,
+                        long status, const char *body, size_t len) {
     subscription *sub = ss__subs_find(s, ss_slice_cstr(id));
-    if (!sub)
-        return; /* deleted meanwhile */
+    if (!sub || sub->serial != serial)
+        return; /* deleted meanwhile (and perhaps created again: not this transfer's) */
     sub->in_flight = false;
     s->due = true; /* a newer wake may be waiting for this transfer */
     if (sub->generation != generation || strcmp(sub->wake_id, wake_id) != 0)
         return; /* that wake is over (lease expiry, callback): its answer changes nothing */
-    int64_t now = ss_protocol_now_ms(s->p);
     if (status >= 200 && status < 300) {
         sub->failed = false;
         sub->retry_count = 0;
@@ -178,18 +234,10 @@ void ss__subs_delivered(ss_subs *s, const char *id, uint64_t generation, const c
         }
         json_decref(j);
     } else {
-        s->stats.delivery_failures++;
-        sub->retry_count++;
-        int64_t delay = retry_delay_ms(sub->retry_count);
-        sub->failed = true;
-        sub->next_attempt_at = now + delay;
-        sub->delivery_due = true;
-        sub->lease_until = 0; /* the wake waits for its retry, not for a lease */
         char why[32] = "no answer";
         if (status)
             snprintf(why, sizeof why, "status %ld", status);
-        ss__logf(SS__LOG_WARN, "subscriptions", "webhook of subscription %s failed (%s); retry %u in %lld ms",
-                 sub->id, why, sub->retry_count, (long long)delay);
+        schedule_retry(s, sub, ss_protocol_now_ms(s->p), why);
     }
     ss__sub_save(s, sub);
 }
@@ -207,23 +255,26 @@ static int64_t run_one(ss_subs *s, subscription *sub, int64_t now) {
         ss__sub_end_wake(s, sub);
         changed = true;
     }
-    if (sub->event_due) {
+    if (sub->event_due) { /* (not a trigger: we are inside ss_subs_run; a "**" pattern would wake itself) */
         sub->event_due = false;
-        s->in_hook = true; /* our own append is not a trigger (a "**" pattern would wake itself forever) */
         append_wake_event(s, sub, now);
-        s->in_hook = false;
         changed = true;
     }
     int64_t next = INT64_MAX;
-    if (sub->delivery_due && !sub->in_flight) {
+    ss_rc rc;
+    if (sub->delivery_due && !sub->in_flight && s->webhooks) { /* (without --webhooks none goes out) */
         if (sub->failed && now < sub->next_attempt_at) {
             next = sub->next_attempt_at;
-        } else if (ss__subs_deliver(s, sub, now) == SS_OK) {
+        } else if ((rc = ss__subs_deliver(s, sub, now)) == SS_OK) {
             sub->delivery_due = false;
             sub->lease_until = now + sub->lease_ttl_ms;
             changed = true;
+        } else if (rc == SS_BUSY) {
+            next = now + SS_SUBS_POLL_MS; /* at the concurrency limit: a later turn */
         } else {
-            next = now + SS_SUBS_POLL_MS; /* at the concurrency limit or out of memory: next turn */
+            schedule_retry(s, sub, now, "cannot build the request");
+            next = sub->next_attempt_at;
+            changed = true;
         }
     }
     if (sub->lease_until)
@@ -234,6 +285,7 @@ static int64_t run_one(ss_subs *s, subscription *sub, int64_t now) {
 }
 
 int64_t ss_subs_run(ss_subs *s, int64_t now) {
+    ss__subs_enter(s);
     bool transfers = ss__subs_webhooks_step(s->wh);
     if (s->due || now >= s->next_run) {
         s->due = false;
@@ -245,6 +297,7 @@ int64_t ss_subs_run(ss_subs *s, int64_t now) {
         s->next_run = next;
         transfers = ss__subs_webhooks_step(s->wh);
     }
+    ss__subs_leave(s);
     int64_t next = s->due ? now : s->next_run;
     return transfers ? min64(next, now + SS_SUBS_POLL_MS) : next;
 }
@@ -255,6 +308,7 @@ typedef struct load_job {
     ss_subs *s;
     ss_rc rc;
     char bad[128];
+    size_t webhooks;
 } load_job;
 
 static void load_one(void *ctx, ss_slice key, ss_slice value) {
@@ -275,6 +329,7 @@ static void load_one(void *ctx, ss_slice key, ss_slice value) {
      * process stopped is sent again now (receivers see a generation more
      * than once anyway: retries re-send it); one waiting for a retry keeps
      * its schedule. */
+    j->webhooks += sub->type == SUB_WEBHOOK;
     if (sub->type == SUB_WEBHOOK && sub->wake_id[0] && !sub->failed) {
         sub->delivery_due = true;
         sub->lease_until = 0;
@@ -309,7 +364,7 @@ ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err
         rc = SS_NOMEM;
     if (!rc)
         rc = ss__subs_keys_load(s, err, err_cap);
-    load_job j = {s, SS_OK, ""};
+    load_job j = {s, SS_OK, "", 0};
     if (!rc && (rc = ss_storage_doc_for_each(storage, ss_slice_cstr(SUBS_DOC_PREFIX), load_one, &j)) == SS_OK &&
         (rc = j.rc) != SS_OK)
         ss__fail(err, err_cap, "stored subscription %s is unreadable: %s", j.bad, ss_rc_str(rc));
@@ -322,6 +377,10 @@ ss_rc ss_subs_new(const ss_subs_options *o, ss_subs **out, char *err, size_t err
         return rc;
     }
     s->stats.subscriptions = ss__map_size(&s->subs);
+    if (!s->webhooks && j.webhooks)
+        ss__logf(SS__LOG_WARN, "start",
+                 "%zu stored webhook subscription(s) are kept but not delivered: start with --webhooks",
+                 j.webhooks);
     s->due = true; /* resume leases, retries and events */
     *out = s;
     return SS_OK;
@@ -339,6 +398,9 @@ void ss_subs_free(ss_subs *s) {
         ss__sub_free(v);
     ss__map_release(&s->subs);
     ss__subs_index_release(s);
+    for (size_t i = 0; i < s->n_deleted; i++)
+        ss_free(s->deleted[i]);
+    ss_free(s->deleted);
     ss__subs_keys_free(s);
     ss_free(s->public_url);
     ss_free(s);

@@ -25,7 +25,7 @@ typedef struct transfer {
     struct curl_slist *headers;
     char *body;
     char *id;
-    uint64_t generation;
+    uint64_t serial, generation;
     char wake_id[SUBS_WAKE_ID_BYTES];
     bool https;
     bool refused; /* an address was refused at connect time */
@@ -107,7 +107,7 @@ static char *notification(ss_subs *s, const subscription *sub, int64_t now) {
     char *token = ss__subs_token_mint(s, sub->id, sub->generation, now);
     json_t *streams = ss__sub_stream_infos(s, sub, true);
     ss_buf rest;
-    ss_buf_init(&rest, 512);
+    ss_buf_init(&rest, 2048); /* "subscriptions/" + the escaped id (up to 3 x 256) + "/callback" */
     ss_buf_append_cstr(&rest, "subscriptions/");
     char *escaped = curl_easy_escape(NULL, sub->id, 0);
     ss_buf_append_cstr(&rest, escaped ? escaped : "");
@@ -142,7 +142,8 @@ ss_rc ss__subs_deliver(ss_subs *s, subscription *sub, int64_t now) {
     t->w = w;
     t->generation = sub->generation;
     memcpy(t->wake_id, sub->wake_id, sizeof t->wake_id);
-    t->https = strncmp(sub->webhook_url, "https:", 6) == 0 || strncmp(sub->webhook_url, "HTTPS:", 6) == 0;
+    t->https = ss__subs_url_is_https(sub->webhook_url);
+    t->serial = sub->serial;
     ss_buf_init(&t->response, SS_SUBS_WEBHOOK_MAX_RESPONSE);
     char signature[256];
     bool ok = (t->id = ss__subs_strdup(sub->id)) && (t->body = notification(s, sub, now)) &&
@@ -166,6 +167,8 @@ ss_rc ss__subs_deliver(ss_subs *s, subscription *sub, int64_t now) {
              curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(t->body)) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_USERAGENT, "streamsy-webhook") == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_PROXY, "") ==
+                 CURLE_OK && /* never http_proxy & co: the check sees the peer */
              curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)SS_SUBS_WEBHOOK_CONNECT_MS) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)SS_SUBS_WEBHOOK_TIMEOUT_MS) == CURLE_OK &&
@@ -204,8 +207,8 @@ static void finish(subs_webhooks *w, transfer *t, CURLcode result) {
         }
     w->n_running--;
     curl_multi_remove_handle(w->multi, t->easy);
-    ss__subs_delivered(w->s, t->id, t->generation, t->wake_id, status, t->response.p ? t->response.p : "",
-                       t->response.len);
+    ss__subs_delivered(w->s, t->id, t->serial, t->generation, t->wake_id, status,
+                       t->response.p ? t->response.p : "", t->response.len);
     transfer_free(t);
 }
 

@@ -384,7 +384,9 @@ def unsafe_urls():
     srv = Server("memory")
     for url in ["http://10.0.0.1/hook", "http://example.com/hook", "https://192.168.1.5/hook",
                 "https://169.254.169.254/latest", "https://172.20.0.1/", "https://127.0.0.1/", "https://[::1]/",
-                "https://[2001:db8::1]/", "https://localhost/hook", "ftp://127.0.0.1/", "not a url"]:
+                "https://[2001:db8::1]/", "https://localhost/hook", "ftp://127.0.0.1/", "not a url",
+                "Https://0x7f.1:9/", "https://2130706433/", "https://127.1/", "https://10.0.0.1./",
+                "https://%31%30.0.0.1/", "https://a@10.0.0.1@example.com/", "https://100.100.100.200/"]:
         st, r, _ = srv.request("PUT", "__ds/subscriptions/unsafe", {"type": "webhook", "pattern": "u/*",
                                                                     "webhook": {"url": url}})
         check(st == 400 and r["error"]["code"] == "WEBHOOK_URL_REJECTED", f"{url}: {st} {r}")
@@ -561,7 +563,78 @@ def triggers_reach_exactly_the_matching_subscriptions():
     srv.stop()
 
 
-for test in [unsafe_urls, membership_and_deletes, triggers_reach_exactly_the_matching_subscriptions, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
+def review_regressions():
+    """Cases a review found: expiry inside our own tail reads, exponential globs, long callback
+    URLs, streams named with a trailing slash, unbounded paths, claims with nothing pending."""
+    rec = Receiver(status=200, answer={})
+    srv = Server("memory")
+    put_stream(srv, "w", b"[]")
+    srv.request("PUT", "__ds/subscriptions/q", {"type": "pull-wake", "pattern": "q/*", "wake_stream": "w",
+                                                "lease_ttl_ms": 60000})
+    st, _, _ = srv.request("PUT", "q/gone", b'{"n":1}', {"Stream-Expires-At": "2020-01-01T00:00:00Z"})
+    check(st in (201, 400), f"create an already expired stream: {st}")
+    tail_b = put_stream(srv, "q/b")
+    st, _, _ = srv.request("PUT", "q/short", b'{"n":1}', {"Stream-TTL": "1"})
+    check(st == 201, f"a stream with a 1 s TTL: {st}")
+    st, c, _ = claim(srv, "q", "w1")
+    check(st == 200, f"claim: {st} {c}")
+    time.sleep(1.2)  # q/short expires; nothing has read it since
+    st, r, _ = ack(srv, "q", c, [{"stream": "q/b", "offset": tail_b}])  # done: its re-wake reads every tail
+    check(st == 200, f"an ack whose re-wake meets an expired stream: {st} {r}")
+    _, r, _ = srv.request("GET", "__ds/subscriptions/q")
+    check(sorted(x["path"] for x in r["streams"]) == ["q/b"], f"expired streams are unlinked: {r}")
+    st, r, _ = claim(srv, "q", "w1")
+    check(st == 409 and r["error"]["code"] == "NO_PENDING_WORK", f"nothing pending afterwards: {st} {r}")
+
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/stars", {"type": "pull-wake", "wake_stream": "w",
+                                                               "pattern": "**/" * 15 + "z"})
+    check(st == 201, f"a pattern of 15 ** segments: {st} {r}")
+    t0 = time.monotonic()
+    put_stream(srv, "a/" * 40 + "b")
+    check(time.monotonic() - t0 < 1, f"matching it against 41 segments is not exponential: {time.monotonic() - t0:.2f} s")
+    for bad, why in [({"pattern": "*/" * 65 + "x"}, "65 segments"), ({"streams": ["../x"]}, "dot segment"),
+                     ({"streams": ["__ds/x"]}, "__ds"), ({"streams": ["x" * 1025]}, "too long"),
+                     ({"streams": ["/"]}, "empty")]:
+        body = {"type": "pull-wake", "wake_stream": "w"}
+        body.update(bad)
+        st, r, _ = srv.request("PUT", "__ds/subscriptions/bad", body)
+        check(st == 400 and r["error"]["code"] == "INVALID_REQUEST", f"{why}: {st} {r}")
+    st, r, _ = srv.request("POST", "__ds/subscriptions/q/streams", {"streams": ["ok/one", "a/../b"]})
+    check(st == 400, f"a bad path in POST streams: {st} {r}")
+    _, r, _ = srv.request("GET", "__ds/subscriptions/q")
+    check("ok/one" not in [x["path"] for x in r["streams"]], f"nothing linked from a refused POST: {r}")
+
+    srv.request("PUT", "__ds/subscriptions/ts", {"type": "pull-wake", "pattern": "ts/*", "wake_stream": "w"})
+    tail = put_stream(srv, "ts/y/", b'{"n":1}')
+    st, c, _ = claim(srv, "ts", "w1")
+    check(st == 200 and [x["path"] for x in c["streams"]] == ["ts/y/"], f"a stream id with a trailing slash: {c}")
+    st, r, _ = ack(srv, "ts", c, [{"stream": "ts/y/", "offset": tail}])
+    check(st == 200 and r == {"ok": True, "next_wake": False}, f"it can be acked: {st} {r}")
+
+    srv.request("PUT", "__ds/subscriptions/gone", {"type": "pull-wake", "streams": ["g/a"], "wake_stream": "w"})
+    put_stream(srv, "g/a")
+    srv.request("DELETE", "g/a")
+    st, r, _ = claim(srv, "gone", "w1")
+    check(st == 409 and r["error"]["code"] == "NO_PENDING_WORK", f"a wake whose stream is gone: {st} {r}")
+
+    long_id = "%21" * 256
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    host = "h" * 240 + f".example:{srv.port}"
+    c.request("PUT", "/v1/stream/__ds/subscriptions/" + long_id,
+              body=json.dumps({"type": "webhook", "streams": ["long/a"], "webhook": {"url": rec.url}}),
+              headers={"Host": host, "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    check(r.status == 201, f"the longest id with a long Host: {r.status}")
+    put_stream(srv, "long/a")
+    body = rec.wait(1)[1]
+    check(body["callback_url"] == f"http://{host}/v1/stream/__ds/subscriptions/{long_id}/callback",
+          f"its callback URL is built in full: {body['callback_url'][:80]}")
+    srv.stop()
+    rec.close()
+
+
+for test in [unsafe_urls, review_regressions, membership_and_deletes, triggers_reach_exactly_the_matching_subscriptions, webhooks_off_by_default, race_to_claim, fencing_and_bad_acks,
              catch_all_never_wakes_itself, public_url_names_callbacks, survives_kill_9, restart_resends_a_wake_awaiting_its_callback,
              retries_with_backoff_across_restart]:
     t0 = time.monotonic()

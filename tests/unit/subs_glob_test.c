@@ -29,6 +29,22 @@ Test(glob, double_star_matches_zero_or_more_segments) {
     cr_assert_not(ss__subs_glob_match("**/*/end", "end"));
 }
 
+Test(glob, many_double_stars_cost_time_linear_in_the_path_not_exponential) {
+    char pattern[128] = "", path[1024] = "";
+    for (int i = 0; i < 15; i++)
+        strcat(pattern, "**/");
+    strcat(pattern, "z");
+    for (int i = 0; i < 300; i++)
+        strcat(path, "a/");
+    cr_assert_not(ss__subs_glob_match(pattern, path), "(hangs with the recursive matcher)");
+    strcat(path, "z");
+    cr_assert(ss__subs_glob_match(pattern, path));
+    char too_long[256] = "";
+    for (int i = 0; i < SS_SUBS_MAX_PATTERN_SEGMENTS + 1; i++)
+        strcat(too_long, "*/");
+    cr_assert_not(ss__subs_glob_match(too_long, "a"), "over the segment limit: never matches");
+}
+
 Test(glob, literal_segments_match_exactly_and_slashes_at_the_ends_are_ignored) {
     cr_assert(ss__subs_glob_match("/events/a/", "events/a"));
     cr_assert(ss__subs_glob_match("events/a", "/events/a/"));
@@ -64,6 +80,39 @@ Test(urls, https_refuses_private_loopback_link_local_and_ipv6_literals) {
         cr_assert_not_null(ss__subs_url_refusal(refused[i]), "%s", refused[i]);
 }
 
+Test(urls, hosts_are_read_as_a_browser_reads_them) {
+    const char *refused[] = {
+        "https://2130706433/",
+        "https://0x7f.1/",
+        "https://127.1/",
+        "https://0/",
+        "https://0177.0.0.1/",
+        "https://10.0.0.1./",
+        "https://%31%30.0.0.1/",
+        "https://a@10.0.0.1@example.com/",
+        "https://evil.com\\@10.0.0.1/",
+        "Https://0x7f.1:4790/",
+        "hTTPS://2130706433:4790/",
+        "https://100.100.100.200/",
+        "https://198.18.0.1/",
+        "https://224.0.0.1/",
+        "https://255.255.255.255/",
+        "https://a.123/",
+        "https://1.2.3.4.5/",
+        "https://256.1.1.1/",
+        "https://exa mple.com/",
+        "https://ex%00ample.com/",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        cr_assert_not_null(ss__subs_url_refusal(refused[i]), "%s", refused[i]);
+    const char *allowed[] = {"https://1.1.1.1./x", "https://deadbeef.cafe/", "http://0x7f.1:8080/",
+                             "http://2130706433/", "HTTP://LOCALHOST/",      "https://user:pw@hooks.example.com/"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        cr_assert_null(ss__subs_url_refusal(allowed[i]), "%s", allowed[i]);
+    cr_assert(ss__subs_url_is_https("Https://x/"));
+    cr_assert_not(ss__subs_url_is_https("http://x/"));
+}
+
 static struct sockaddr_storage v4(const char *a) {
     struct sockaddr_storage ss = {0};
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -94,6 +143,10 @@ Test(urls, resolved_addresses_are_checked_at_connect_time) {
     cr_assert_not(allowed(true, v6("fe80::1")));
     cr_assert_not(allowed(true, v6("fd00::1")), "unique local");
     cr_assert_not(allowed(true, v6("::ffff:127.0.0.1")), "v4-mapped");
+    cr_assert_not(allowed(true, v4("100.100.100.200")), "shared address space (a cloud's metadata)");
+    cr_assert_not(allowed(true, v6("64:ff9b::a00:1")), "NAT64 of 10.0.0.1");
+    cr_assert_not(allowed(true, v6("2002:a00:1::1")), "6to4");
+    cr_assert_not(allowed(true, v6("ff02::1")), "multicast");
     cr_assert(allowed(false, v4("127.0.0.1")));
     cr_assert(allowed(false, v6("::1")));
     cr_assert_not(allowed(false, v4("93.184.216.34")), "http only to loopback");
