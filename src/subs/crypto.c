@@ -22,6 +22,8 @@
 #include "internal.h"
 #include "streamsy/alloc.h"
 
+#define MAX_TOKEN_CLAIMS 96 /* "<generation>.<expiry>.<16 hex>" */
+
 /* Standard base64 (EVP_EncodeBlock) rewritten to the URL alphabet, unpadded. */
 static size_t b64url(const unsigned char *in, size_t len, char *out, size_t cap) {
     if (cap < 4 * ((len + 2) / 3) + 1)
@@ -196,26 +198,23 @@ ss_rc ss__subs_sign(const ss_subs *s, int64_t now_ms, const char *body, size_t l
 
 /* ---- tokens ------------------------------------------------------------------------------ */
 
+/* out: base64url HMAC-SHA256(key, "<id>\n<claims>"), or "" (never a valid mac). No allocation. */
 static void token_mac(const ss_subs *s, const char *id, const char *claims, size_t claims_len, char out[48]) {
-    ss_buf msg;
-    ss_buf_init(&msg, strlen(id) + claims_len + 2);
-    ss_buf_printf(&msg, "%s\n", id);
-    ss_buf_append(&msg, claims, claims_len);
-    unsigned char mac[32];
+    unsigned char msg[SS_SUBS_MAX_ID_BYTES + 1 + MAX_TOKEN_CLAIMS], mac[32];
+    size_t id_len = strlen(id);
     unsigned int mac_len = sizeof mac;
-    if (msg.err ||
-        !HMAC(EVP_sha256(), s->hmac_key, sizeof s->hmac_key, (const unsigned char *)msg.p, msg.len, mac, &mac_len))
-        memset(mac, 0, sizeof mac), mac_len = 0;
-    ss_buf_release(&msg);
-    if (!mac_len) {
-        out[0] = '\0'; /* never matches a real mac */
+    out[0] = '\0';
+    if (id_len > SS_SUBS_MAX_ID_BYTES || claims_len > MAX_TOKEN_CLAIMS)
         return;
-    }
-    b64url(mac, mac_len, out, 48);
+    memcpy(msg, id, id_len);
+    msg[id_len] = '\n';
+    memcpy(msg + id_len + 1, claims, claims_len);
+    if (HMAC(EVP_sha256(), s->hmac_key, sizeof s->hmac_key, msg, id_len + 1 + claims_len, mac, &mac_len))
+        b64url(mac, mac_len, out, 48);
 }
 
 char *ss__subs_token_mint(const ss_subs *s, const char *id, uint64_t generation, int64_t now_ms) {
-    char nonce[17], claims[80], mac[48];
+    char nonce[17], claims[MAX_TOKEN_CLAIMS], mac[48];
     ss__subs_random_hex(nonce, 16);
     int n = snprintf(claims, sizeof claims, "%llu.%lld.%s", (unsigned long long)generation,
                      (long long)(now_ms / 1000 + SS_SUBS_TOKEN_TTL_S), nonce);

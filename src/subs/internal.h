@@ -115,16 +115,20 @@ void ss__sub_drop_link(subscription *sub, const char *path);
 bool ss__sub_globbed(const subscription *sub, const char *path);
 /* The stream's tail; the zero offset when it does not exist. */
 ss_rc ss__subs_tail(ss_subs *s, const char *path, ss_offset *out);
-bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first);
+/* Some link's tail is beyond its cursor (*first: the first such stream).
+ * A tail that cannot be read counts as nothing pending; *err (may be NULL) gets its error. */
+bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first, ss_rc *err);
 /* The streams array of a wake or claim (tail_offset, has_pending) or of the
  * subscription itself (path, link_type, acked_offset only). */
-json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tails);
+json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tails, ss_rc *err);
 /* Starts a wake (generation + 1, new wake_id, snapshot) when there is none and work is pending. */
 bool ss__sub_maybe_wake(ss_subs *s, subscription *sub, const char *trigger);
 /* Ends the current wake (and the lease, holder, snapshot); wakes again if work is pending. */
 bool ss__sub_end_wake(ss_subs *s, subscription *sub);
-/* Writes the subscription's document; logged, never fatal (the state is kept in memory). */
-void ss__sub_save(ss_subs *s, subscription *sub);
+/* Writes the subscription's document (failures logged). A route answers
+ * its error instead of a 2xx: the change may stay in memory, but nothing a
+ * client was told succeeded is missing from the storage. */
+SS_MUST_USE ss_rc ss__sub_save(ss_subs *s, subscription *sub);
 json_t *ss__sub_to_doc(const subscription *sub);
 ss_rc ss__sub_from_doc(const json_t *doc, subscription **out);
 /* The PUT/GET body; `origin` for jwks_url when there is no public URL. */

@@ -134,9 +134,17 @@ static ss_offset tail_of(ss_subs *s, const sub_link *l) {
     return t;
 }
 
-bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first) {
+bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first, ss_rc *err) {
     for (size_t i = 0; i < sub->n_links; i++) {
-        ss_offset t = tail_of(s, &sub->links[i]);
+        ss_offset t;
+        ss_rc rc = ss__subs_tail(s, sub->links[i].path, &t);
+        if (rc) {
+            ss__logf(SS__LOG_WARN, "subscriptions", "cannot read the tail of %s: %s", sub->links[i].path,
+                     ss_rc_str(rc));
+            if (err)
+                *err = rc;
+            continue;
+        }
         if (ss_offset_cmp(&t, &sub->links[i].acked) > 0) {
             if (first)
                 *first = sub->links[i].path;
@@ -146,18 +154,23 @@ bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first) {
     return false;
 }
 
-json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tails) {
+json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tails, ss_rc *err) {
     json_t *arr = json_array();
+    *err = arr ? SS_OK : SS_NOMEM;
     for (size_t i = 0; arr && i < sub->n_links; i++) {
         const sub_link *l = &sub->links[i];
         json_t *o = json_pack("{s:s,s:s,s:s}", "path", l->path, "link_type", l->by_explicit ? "explicit" : "glob",
                               "acked_offset", l->acked.s);
-        if (o && with_tails) {
-            ss_offset t = tail_of(s, l);
+        ss_offset t;
+        if (o && with_tails && (*err = ss__subs_tail(s, l->path, &t)) == SS_OK) {
             json_object_set_new(o, "tail_offset", json_string(t.s));
             json_object_set_new(o, "has_pending", json_boolean(ss_offset_cmp(&t, &l->acked) > 0));
         }
-        if (!o || json_array_append_new(arr, o)) {
+        if (!o || *err || json_array_append_new(arr, o)) {
+            if (!o || !*err)
+                *err = SS_NOMEM;
+            else
+                json_decref(o);
             json_decref(arr);
             return NULL;
         }
@@ -188,7 +201,7 @@ static void start_wake(ss_subs *s, subscription *sub, const char *trigger) {
 
 bool ss__sub_maybe_wake(ss_subs *s, subscription *sub, const char *trigger) {
     const char *first = NULL;
-    if (sub->wake_id[0] || sub->holder || !ss__sub_pending(s, sub, &first))
+    if (sub->wake_id[0] || sub->holder || !ss__sub_pending(s, sub, &first, NULL))
         return false;
     start_wake(s, sub, trigger ? trigger : first);
     return true;
@@ -316,7 +329,7 @@ ss_rc ss__sub_from_doc(const json_t *d, subscription **out) {
     return SS_OK;
 }
 
-void ss__sub_save(ss_subs *s, subscription *sub) {
+ss_rc ss__sub_save(ss_subs *s, subscription *sub) {
     json_t *d = ss__sub_to_doc(sub);
     char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
@@ -329,6 +342,7 @@ void ss__sub_save(ss_subs *s, subscription *sub) {
         ss__logf(SS__LOG_ERROR, "subscriptions", "cannot store subscription %s: %s", sub->id, ss_rc_str(rc));
     free(text); /* jansson's allocator */
     ss_buf_release(&key);
+    return rc;
 }
 
 /* ---- the API's view ---------------------------------------------------------------------- */
@@ -342,7 +356,8 @@ char *ss__subs_url(ss_subs *s, const char *origin, const char *rest) {
 }
 
 json_t *ss__sub_serialize(ss_subs *s, const subscription *sub, const char *origin) {
-    json_t *streams = ss__sub_stream_infos(s, sub, false);
+    ss_rc err;
+    json_t *streams = ss__sub_stream_infos(s, sub, false, &err);
     json_t *o = streams ? json_pack("{s:s,s:s,s:s,s:o,s:I,s:s,s:s}", "id", sub->id, "subscription_id", sub->id,
                                     "type", sub->type == SUB_WEBHOOK ? "webhook" : "pull-wake", "streams", streams,
                                     "lease_ttl_ms", (json_int_t)sub->lease_ttl_ms, "created_at", sub->created_at,

@@ -64,16 +64,35 @@ static void respond_empty(route_req *r) {
     ss_buf_clear(&r->res->body);
 }
 
+/* A storage or memory failure, as the handler answers them. */
+static void respond_rc(route_req *r, ss_rc rc) {
+    switch (rc) {
+    case SS_BUSY:
+        respond_text(r, 503, "Storage busy, retry later");
+        (void)ss_http_response_header(r->res, "Retry-After", ss_slice_cstr("1"));
+        return;
+    case SS_FULL:
+        respond_text(r, 507, "Storage full");
+        return;
+    case SS_NOMEM:
+        respond_text(r, 503, "Out of memory");
+        return;
+    default:
+        respond_text(r, 500, rc == SS_CORRUPT ? "Storage corrupt" : "Storage I/O error");
+        return;
+    }
+}
+
 static void not_found(route_req *r) { respond_error(r, 404, "SUBSCRIPTION_NOT_FOUND", "Subscription not found"); }
 
 /* ---- request parts ------------------------------------------------------------------------ */
 
-/* Percent-decodes into a fresh string; NULL for a bad escape, a NUL, bytes
- * that are not UTF-8 (ids and paths go into JSON) or out of memory. */
-static char *pct_decode(ss_slice in) {
+/* Percent-decodes into a fresh string (*out): SS_BADARG for a bad escape, a
+ * NUL or bytes that are not UTF-8 (ids and paths go into JSON), SS_NOMEM. */
+static ss_rc pct_decode(ss_slice in, char **out) {
     char *d = ss_malloc(in.len + 1);
     if (!d)
-        return NULL;
+        return SS_NOMEM;
     size_t n = 0;
     for (size_t i = 0; i < in.len; i++) {
         char c = in.p[i];
@@ -82,23 +101,24 @@ static char *pct_decode(ss_slice in) {
             int lo = hi >= 0 ? ss_hex_value(in.p[i + 2]) : -1;
             if (lo < 0) {
                 ss_free(d);
-                return NULL;
+                return SS_BADARG;
             }
             c = (char)(hi * 16 + lo);
             i += 2;
         }
         if (c == '\0') {
             ss_free(d);
-            return NULL;
+            return SS_BADARG;
         }
         d[n++] = c;
     }
     d[n] = '\0';
     if (!ss_utf8_is_valid(ss_slice_of(d, n))) {
         ss_free(d);
-        return NULL;
+        return SS_BADARG;
     }
-    return d;
+    *out = d;
+    return SS_OK;
 }
 
 /* The JSON body: {} when empty; NULL (answered) when it is not JSON. */
@@ -117,17 +137,16 @@ static ss_slice header(const ss_http_request *q, const char *name) {
     return (ss_slice){"", 0};
 }
 
-/* The Bearer token in a fresh string, or NULL. */
-static char *bearer(const ss_http_request *q) {
+#define MAX_TOKEN_BYTES 512 /* ours are about 90 */
+
+/* The Bearer token into out (NUL-terminated); false when there is none or it is too long to be ours. */
+static bool bearer(const ss_http_request *q, char out[MAX_TOKEN_BYTES + 1]) {
     ss_slice a = header(q, "Authorization");
-    if (a.len <= 7 || memcmp(a.p, "Bearer ", 7) != 0 || a.len > 1024)
-        return NULL;
-    char *t = ss_malloc(a.len - 7 + 1);
-    if (t) {
-        memcpy(t, a.p + 7, a.len - 7);
-        t[a.len - 7] = '\0';
-    }
-    return t;
+    if (a.len <= 7 || memcmp(a.p, "Bearer ", 7) != 0 || a.len - 7 > MAX_TOKEN_BYTES || memchr(a.p, '\0', a.len))
+        return false;
+    memcpy(out, a.p + 7, a.len - 7);
+    out[a.len - 7] = '\0';
+    return true;
 }
 
 static const char *opt_string(const json_t *o, const char *k) {
@@ -301,9 +320,9 @@ static void link_existing(void *ctx, ss_slice id) {
     memcpy(path, id.p, id.len);
     path[id.len] = '\0';
     ss_offset tail;
-    if (strlen(path) == id.len && ss__sub_globbed(j->sub, path) && !ss__subs_tail(j->s, path, &tail) &&
-        !ss__sub_add_link(j->sub, path, true, &tail))
-        j->failed = true;
+    if (strlen(path) == id.len && ss__sub_globbed(j->sub, path) &&
+        (ss__subs_tail(j->s, path, &tail) || !ss__sub_add_link(j->sub, path, true, &tail)))
+        j->failed = true; /* the subscription is not created: no link may go missing */
     ss_free(path);
 }
 
@@ -385,8 +404,14 @@ static void handle_put(route_req *r, const char *id) {
         respond_text(r, 503, "Cannot create the subscription now, retry later");
         goto done;
     }
+    ss_rc rc = ss__sub_save(s, sub);
+    if (rc) {
+        ss__subs_unregister(s, sub);
+        ss__sub_free(sub);
+        respond_rc(r, rc);
+        goto done;
+    }
     s->stats.subscriptions = ss__map_size(&s->subs);
-    ss__sub_save(s, sub);
     ss__logf(SS__LOG_INFO, "subscriptions", "created %s subscription %s (%zu streams linked)",
              sub->type == SUB_WEBHOOK ? "webhook" : "pull-wake", sub->id, sub->n_links);
     respond_json(r, 201, ss__sub_serialize(s, sub, r->origin));
@@ -396,15 +421,18 @@ done:
 
 static void handle_delete(route_req *r, const char *id) {
     subscription *sub = ss__subs_find(r->s, ss_slice_cstr(id));
-    if (sub) {
-        ss__subs_unregister(r->s, sub);
+    if (sub) { /* the document first: a subscription the storage still has is not gone */
         ss_buf key;
         ss_buf_init(&key, 512);
         ss_buf_printf(&key, SUBS_DOC_PREFIX "%s", id);
         ss_rc rc = key.err ? SS_NOMEM : ss_storage_doc_remove(r->s->storage, ss_buf_slice(&key));
-        if (rc)
-            ss__logf(SS__LOG_ERROR, "subscriptions", "cannot remove subscription %s: %s", id, ss_rc_str(rc));
         ss_buf_release(&key);
+        if (rc) {
+            ss__logf(SS__LOG_ERROR, "subscriptions", "cannot remove subscription %s: %s", id, ss_rc_str(rc));
+            respond_rc(r, rc);
+            return;
+        }
+        ss__subs_unregister(r->s, sub);
         ss__sub_free(sub);
         r->s->stats.subscriptions = ss__map_size(&r->s->subs);
     }
@@ -453,8 +481,10 @@ static void handle_add_streams(route_req *r, subscription *sub) {
         return;
     }
     json_decref(body);
-    ss__sub_save(r->s, sub);
-    if (ok)
+    ss_rc rc = ss__sub_save(r->s, sub);
+    if (rc)
+        respond_rc(r, rc);
+    else if (ok)
         respond_empty(r);
     else
         respond_text(r, 503, "Cannot link the streams now, retry later");
@@ -466,7 +496,11 @@ static void handle_remove_stream(route_req *r, subscription *sub, const char *na
         l->by_explicit = false;
         if (!l->by_glob)
             ss__sub_drop_link(sub, l->path);
-        ss__sub_save(r->s, sub);
+        ss_rc rc = ss__sub_save(r->s, sub);
+        if (rc) {
+            respond_rc(r, rc);
+            return;
+        }
     }
     respond_empty(r);
 }
@@ -476,14 +510,13 @@ static void handle_remove_stream(route_req *r, subscription *sub, const char *na
 /* Steps 3-5 of the contract: the Bearer token, its validity, the generation
  * and wake_id of token and body. False when answered. */
 static bool check_wake(route_req *r, const subscription *sub, const json_t *body) {
-    char *token = bearer(r->http);
-    if (!token) {
+    char token[MAX_TOKEN_BYTES + 1];
+    if (!bearer(r->http, token)) {
         respond_error(r, 401, "TOKEN_INVALID", "Missing or malformed Authorization header");
         return false;
     }
     uint64_t generation = 0;
     subs_token_check c = ss__subs_token_check(r->s, sub->id, token, r->now, &generation);
-    ss_free(token);
     if (c != SUBS_TOKEN_OK) {
         bool expired = c == SUBS_TOKEN_EXPIRED;
         respond_error(r, 401, expired ? "TOKEN_EXPIRED" : "TOKEN_INVALID",
@@ -514,7 +547,8 @@ static bool apply_acks(route_req *r, subscription *sub, const json_t *body) {
     size_t n = json_array_size(acks), i;
     ss_offset *to = ss_calloc(n + 1, sizeof *to);
     sub_link **links = ss_calloc(n + 1, sizeof *links);
-    const char *err = to && links ? NULL : "";
+    ss_rc rc = to && links ? SS_OK : SS_NOMEM;
+    const char *err = rc ? "" : NULL;
     const json_t *a;
     json_array_foreach(acks, i, a) {
         if (err)
@@ -531,7 +565,9 @@ static bool apply_acks(route_req *r, subscription *sub, const json_t *body) {
             err = "Ack offset must not be -1";
         else if (ss_offset_cmp(&to[i], &l->acked) < 0)
             err = "Ack offset regresses the committed cursor";
-        else if (ss__subs_tail(r->s, l->path, &tail) || ss_offset_cmp(&to[i], &tail) > 0)
+        else if ((rc = ss__subs_tail(r->s, l->path, &tail)) != SS_OK)
+            err = "";
+        else if (ss_offset_cmp(&to[i], &tail) > 0)
             err = "Ack offset is beyond stream tail";
         links[i] = l;
     }
@@ -541,7 +577,7 @@ static bool apply_acks(route_req *r, subscription *sub, const json_t *body) {
     ss_free(to);
     ss_free(links);
     if (err && !err[0])
-        respond_text(r, 503, "Out of memory");
+        respond_rc(r, rc);
     else if (err)
         respond_error(r, 409, "INVALID_OFFSET", err);
     return err == NULL;
@@ -559,9 +595,12 @@ static void handle_ack(route_req *r, subscription *sub, bool pull_wake_only) {
     if (check_wake(r, sub, body) && apply_acks(r, sub, body)) {
         sub->lease_until = r->now + sub->lease_ttl_ms;
         bool next_wake = json_is_true(json_object_get(body, "done")) && ss__sub_end_wake(r->s, sub);
-        ss__sub_save(r->s, sub);
         ss__subs_mark_due(r->s);
-        respond_json(r, 200, json_pack("{s:b,s:b}", "ok", 1, "next_wake", next_wake));
+        ss_rc rc = ss__sub_save(r->s, sub);
+        if (rc)
+            respond_rc(r, rc);
+        else
+            respond_json(r, 200, json_pack("{s:b,s:b}", "ok", 1, "next_wake", next_wake));
     }
     json_decref(body);
 }
@@ -576,9 +615,12 @@ static void handle_release(route_req *r, subscription *sub) {
         return;
     if (check_wake(r, sub, body)) {
         ss__sub_end_wake(r->s, sub);
-        ss__sub_save(r->s, sub);
         ss__subs_mark_due(r->s);
-        respond_empty(r);
+        ss_rc rc = ss__sub_save(r->s, sub);
+        if (rc)
+            respond_rc(r, rc);
+        else
+            respond_empty(r);
     }
     json_decref(body);
 }
@@ -589,6 +631,8 @@ static void handle_claim(route_req *r, const char *id) {
         return;
     const char *worker = opt_string(body, "worker");
     subscription *sub = ss__subs_find(r->s, ss_slice_cstr(id));
+    ss_rc rc = SS_OK;
+    bool pending = false;
     if (!worker || strlen(worker) > SS_SUBS_MAX_ID_BYTES)
         respond_error(r, 400, "INVALID_REQUEST", "worker must be a non-empty string");
     else if (!sub)
@@ -599,25 +643,33 @@ static void handle_claim(route_req *r, const char *id) {
         respond_json(r, 409,
                      json_pack("{s:{s:s,s:s,s:I}}", "error", "code", "ALREADY_CLAIMED", "current_holder",
                                sub->holder, "generation", (json_int_t)sub->generation));
-    else if (!ss__sub_pending(r->s, sub, NULL) || (!sub->wake_id[0] && !ss__sub_maybe_wake(r->s, sub, NULL)))
+    else if (!(pending = ss__sub_pending(r->s, sub, NULL, &rc)) && rc)
+        respond_rc(r, rc); /* a tail we could not read: not "no work" */
+    else if (!pending || (!sub->wake_id[0] && !ss__sub_maybe_wake(r->s, sub, NULL)))
         respond_error(r, 409, "NO_PENDING_WORK", "Subscription has no pending work");
     else {
         char *token = ss__subs_token_mint(r->s, sub->id, sub->generation, r->now);
         char *holder = ss__subs_strdup(worker);
-        json_t *streams = ss__sub_stream_infos(r->s, sub, true);
+        json_t *streams = ss__sub_stream_infos(r->s, sub, true, &rc);
         if (!token || !holder || !streams) {
             ss_free(holder);
             json_decref(streams);
-            respond_text(r, 503, "Out of memory");
+            respond_rc(r, streams ? SS_NOMEM : rc);
         } else {
             sub->holder = holder;
             sub->lease_until = r->now + sub->lease_ttl_ms;
-            ss__sub_save(r->s, sub);
             ss__subs_mark_due(r->s);
-            respond_json(r, 200,
-                         json_pack("{s:s,s:I,s:s,s:o,s:I}", "wake_id", sub->wake_id, "generation",
-                                   (json_int_t)sub->generation, "token", token, "streams", streams, "lease_ttl_ms",
-                                   (json_int_t)sub->lease_ttl_ms));
+            if ((rc = ss__sub_save(r->s, sub)) != SS_OK) { /* not claimed after all */
+                ss_free(sub->holder);
+                sub->holder = NULL;
+                sub->lease_until = 0;
+                respond_rc(r, rc);
+                json_decref(streams);
+            } else
+                respond_json(r, 200,
+                             json_pack("{s:s,s:I,s:s,s:o,s:I}", "wake_id", sub->wake_id, "generation",
+                                       (json_int_t)sub->generation, "token", token, "streams", streams,
+                                       "lease_ttl_ms", (json_int_t)sub->lease_ttl_ms));
         }
         ss_free(token);
     }
@@ -665,7 +717,12 @@ static void route(route_req *r, ss_slice rest) {
         return;
     }
     bool subscription_route = n >= 2 && ss_slice_eq_cstr(seg[0], "subscriptions") && seg[1].len;
-    char *id = subscription_route ? pct_decode(seg[1]) : NULL;
+    char *id = NULL;
+    ss_rc rc = subscription_route ? pct_decode(seg[1], &id) : SS_OK;
+    if (rc == SS_NOMEM) {
+        respond_rc(r, rc);
+        return;
+    }
     if (!subscription_route || (id && !id[0])) {
         respond_error(r, 404, "SUBSCRIPTION_NOT_FOUND", "Durable Streams control route not found");
         ss_free(id);
@@ -701,9 +758,12 @@ static void route(route_req *r, ss_slice rest) {
             method_not_allowed(r);
     } else if (strcmp(action, "stream") == 0) {
         ss_slice tail = {seg[3].p, (size_t)(rest.p + rest.len - seg[3].p)};
-        char *decoded = pct_decode(tail);
+        char *decoded = NULL;
+        rc = pct_decode(tail, &decoded);
         if (!method_is(r, "DELETE"))
             method_not_allowed(r);
+        else if (rc == SS_NOMEM)
+            respond_rc(r, rc);
         else if (!decoded || !decoded[0] || strlen(decoded) > SS_SUBS_MAX_PATH_BYTES)
             respond_error(r, 400, "INVALID_REQUEST", "Invalid stream path");
         else if (!sub)

@@ -78,7 +78,7 @@ static void apply_delete(ss_subs *s, const char *path) {
         subscription *sub = set->v[set->n - 1];
         bool last = set->n == 1;
         ss__sub_drop_link(sub, path);
-        ss__sub_save(s, sub);
+        ss__ignore_rc(ss__sub_save(s, sub)); /* (logged; the storage keeps the last state it took) */
         if (last)
             break; /* the set itself is gone */
     }
@@ -145,7 +145,7 @@ static void on_commit(void *ctx, const ss_commit_event *ev) {
     ss__subs_enter(s);
     for (size_t i = 0; i < n; i++)
         if (on_append(s, subs[i], path))
-            ss__sub_save(s, subs[i]);
+            ss__ignore_rc(ss__sub_save(s, subs[i])); /* (logged) */
     ss__subs_leave(s);
     ss_free(subs);
     ss_free(path);
@@ -239,7 +239,7 @@ void ss__subs_delivered(ss_subs *s, const char *id, uint64_t serial, uint64_t ge
             snprintf(why, sizeof why, "status %ld", status);
         schedule_retry(s, sub, ss_protocol_now_ms(s->p), why);
     }
-    ss__sub_save(s, sub);
+    ss__ignore_rc(ss__sub_save(s, sub)); /* (logged) */
 }
 
 /* ---- the loop's entry point --------------------------------------------------------------------- */
@@ -280,7 +280,7 @@ static int64_t run_one(ss_subs *s, subscription *sub, int64_t now) {
     if (sub->lease_until)
         next = min64(next, sub->lease_until);
     if (changed)
-        ss__sub_save(s, sub);
+        ss__ignore_rc(ss__sub_save(s, sub)); /* (logged; the storage keeps the last state it took) */
     return next;
 }
 

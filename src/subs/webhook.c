@@ -105,7 +105,8 @@ static curl_socket_t on_open_socket(void *ctx, curlsocktype purpose, struct curl
 /* The wake notification: every linked stream with its tail, and how to call back. */
 static char *notification(ss_subs *s, const subscription *sub, int64_t now) {
     char *token = ss__subs_token_mint(s, sub->id, sub->generation, now);
-    json_t *streams = ss__sub_stream_infos(s, sub, true);
+    ss_rc err;
+    json_t *streams = ss__sub_stream_infos(s, sub, true, &err);
     ss_buf rest;
     ss_buf_init(&rest, 2048); /* "subscriptions/" + the escaped id (up to 3 x 256) + "/callback" */
     ss_buf_append_cstr(&rest, "subscriptions/");

@@ -150,13 +150,38 @@ static ss_rc f_for_each_expiry(ss_stream_factory *f, void (*fn)(void *ctx, ss_sl
     return ss_storage_for_each_expiry(ff(f)->inner, fn, ctx);
 }
 
+static ss_rc f_doc_put(ss_stream_factory *f, ss_slice key, ss_slice value) {
+    if (fail_here(ff(f), "doc_put"))
+        return ff(f)->rc;
+    return ss_storage_doc_put(ff(f)->inner, key, value);
+}
+
+static ss_rc f_doc_remove(ss_stream_factory *f, ss_slice key) {
+    if (fail_here(ff(f), "doc_remove"))
+        return ff(f)->rc;
+    return ss_storage_doc_remove(ff(f)->inner, key);
+}
+
+static ss_rc f_doc_for_each(ss_stream_factory *f, ss_slice prefix,
+                            void (*fn)(void *ctx, ss_slice key, ss_slice value), void *ctx) {
+    if (fail_here(ff(f), "doc_for_each"))
+        return ff(f)->rc;
+    return ss_storage_doc_for_each(ff(f)->inner, prefix, fn, ctx);
+}
+
+static ss_rc f_for_each_stream(ss_stream_factory *f, void (*fn)(void *ctx, ss_slice id), void *ctx) {
+    if (fail_here(ff(f), "for_each_stream"))
+        return ff(f)->rc;
+    return ss_storage_for_each_stream(ff(f)->inner, fn, ctx);
+}
+
 ss_stream_factory *fault_storage_new(ss_stream_factory *inner) {
     fault_factory *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
     const ss_stream_factory_methods *im = inner->m;
     f->m = (ss_stream_factory_methods){
-        .version = 2,
+        .version = 3,
         .name = im->name,
         .caps = im->caps,
         .open = f_open,
@@ -168,6 +193,10 @@ ss_stream_factory *fault_storage_new(ss_stream_factory *inner) {
         .destroy = f_destroy,
         .flush = im->version >= 2 && im->flush ? f_flush : NULL,
         .for_each_expiry = im->version >= 2 && im->for_each_expiry ? f_for_each_expiry : NULL,
+        .doc_put = ss_storage_has_documents(inner) ? f_doc_put : NULL,
+        .doc_remove = ss_storage_has_documents(inner) ? f_doc_remove : NULL,
+        .doc_for_each = ss_storage_has_documents(inner) ? f_doc_for_each : NULL,
+        .for_each_stream = im->version >= 3 && im->for_each_stream ? f_for_each_stream : NULL,
     };
     f->base.m = &f->m;
     f->inner = inner;
