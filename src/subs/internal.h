@@ -99,6 +99,7 @@ struct ss_subs {
     int depth;      /* inside one of our operations (ss__subs_enter): commits are our own */
     char **deleted; /* streams deleted meanwhile (lazy expiry), unlinked at the outermost leave */
     size_t n_deleted, cap_deleted;
+    bool lost_delete; /* a delete could not be queued: sweep every link at the outermost leave */
     int64_t next_run; /* earliest deadline seen by the last run */
     ss_subs_stats stats;
 };

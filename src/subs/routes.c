@@ -159,7 +159,8 @@ static const char *opt_string(const json_t *o, const char *k) {
 typedef struct create_input {
     sub_type type;
     char *pattern, *webhook_url, *wake_stream, *description;
-    char **streams;
+    char *wake_raw; /* wake_stream as given */
+    char **streams; /* as given (exact ids); normalised for the identity hash */
     size_t n_streams;
     int64_t lease_ttl_ms;
 } create_input;
@@ -168,6 +169,7 @@ static void create_input_release(create_input *in) {
     ss_free(in->pattern);
     ss_free(in->webhook_url);
     ss_free(in->wake_stream);
+    ss_free(in->wake_raw);
     ss_free(in->description);
     for (size_t i = 0; i < in->n_streams; i++)
         ss_free(in->streams[i]);
@@ -221,13 +223,18 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
         json_array_foreach(streams, i, v) {
             if (!json_is_string(v))
                 return "streams must contain only strings";
-            char *p = ss__subs_normalize_path(json_string_value(v), json_string_length(v));
-            if (!p)
-                return *nomem = true, "";
-            in->streams[in->n_streams++] = p;
             if (strlen(json_string_value(v)) != json_string_length(v))
                 return "streams must not contain NUL";
-            if ((why = bad_path(p, false)) != NULL)
+            char *p = ss__subs_strdup(json_string_value(v));
+            char *norm = p ? ss__subs_normalize_path(p, strlen(p)) : NULL;
+            if (!norm) {
+                ss_free(p);
+                return *nomem = true, "";
+            }
+            in->streams[in->n_streams++] = p;
+            why = bad_path(norm, false);
+            ss_free(norm);
+            if (why)
                 return why;
         }
         qsort(in->streams, in->n_streams, sizeof *in->streams, cmp_str);
@@ -262,7 +269,8 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
             return *nomem = true, "";
     }
     const char *wake = opt_string(body, "wake_stream");
-    if (wake && !(in->wake_stream = ss__subs_normalize_path(wake, strlen(wake))))
+    if (wake && (!(in->wake_stream = ss__subs_normalize_path(wake, strlen(wake))) ||
+                 !(in->wake_raw = ss__subs_strdup(wake))))
         return *nomem = true, "";
     if (in->type == SUB_PULL_WAKE && (!in->wake_stream || !in->wake_stream[0]))
         return "pull-wake subscriptions require wake_stream";
@@ -278,9 +286,22 @@ static const char *parse_create(const json_t *body, bool *nomem, create_input *i
 
 /* sha256 over the canonical configuration (what makes a re-PUT identical). */
 static bool config_hash(const create_input *in, char out[65]) {
-    json_t *streams = json_array();
-    for (size_t i = 0; streams && i < in->n_streams; i++)
-        json_array_append_new(streams, json_string(in->streams[i]));
+    char **norm = ss_calloc(in->n_streams + 1, sizeof *norm);
+    size_t n = 0;
+    for (size_t i = 0; norm && i < in->n_streams; i++)
+        if ((norm[n] = ss__subs_normalize_path(in->streams[i], strlen(in->streams[i]))) != NULL)
+            n++;
+    if (norm)
+        qsort(norm, n, sizeof *norm, cmp_str);
+    json_t *streams = norm && n == in->n_streams ? json_array() : NULL;
+    for (size_t i = 0; streams && i < n; i++)
+        if (!i || strcmp(norm[i - 1], norm[i]) != 0) /* sorted, de-duplicated */
+            json_array_append_new(streams, json_string(norm[i]));
+    for (size_t i = 0; i < n; i++)
+        ss_free(norm[i]);
+    ss_free(norm);
+    if (!streams)
+        return false;
     json_t *c =
         json_pack("{s:s,s:s?,s:o,s:s?,s:s?,s:I,s:s?}", "type", in->type == SUB_WEBHOOK ? "webhook" : "pull-wake",
                   "pattern", in->pattern, "streams", streams, "webhook_url", in->webhook_url, "wake_stream",
@@ -305,24 +326,27 @@ static void iso_time(int64_t ms, char out[32]) {
 typedef struct link_job {
     ss_subs *s;
     subscription *sub;
-    bool failed;
+    ss_rc rc; /* the first failure: the subscription is not created, no link may go missing */
 } link_job;
 
 static void link_existing(void *ctx, ss_slice id) {
     link_job *j = ctx;
-    if (j->failed || (id.len >= 4 && memcmp(id.p, "__ds", 4) == 0))
+    if (j->rc || (id.len >= 4 && memcmp(id.p, "__ds", 4) == 0 && (id.len == 4 || id.p[4] == '/')))
         return;
     char *path = ss_malloc(id.len + 1); /* links name streams by their exact ids */
     if (!path) {
-        j->failed = true;
+        j->rc = SS_NOMEM;
         return;
     }
     memcpy(path, id.p, id.len);
     path[id.len] = '\0';
     ss_offset tail;
-    if (strlen(path) == id.len && ss__sub_globbed(j->sub, path) &&
-        (ss__subs_tail(j->s, path, &tail) || !ss__sub_add_link(j->sub, path, true, &tail)))
-        j->failed = true; /* the subscription is not created: no link may go missing */
+    if (strlen(path) == id.len && ss__sub_globbed(j->sub, path)) {
+        if (j->sub->n_links >= SS_SUBS_MAX_LINKS)
+            j->rc = SS_TOOBIG;
+        else if (!(j->rc = ss__subs_tail(j->s, path, &tail)) && !ss__sub_add_link(j->sub, path, true, &tail))
+            j->rc = SS_NOMEM;
+    }
     ss_free(path);
 }
 
@@ -336,6 +360,47 @@ static sub_link *named_link(subscription *sub, const char *name) {
     l = n && n[0] ? ss__sub_link(sub, n) : NULL;
     ss_free(n);
     return l;
+}
+
+/* The stream an API path names: the exact id when such a stream exists,
+ * else its form without leading and trailing '/' (the reference's reading).
+ * A fresh string in *out. */
+static ss_rc stream_for(ss_subs *s, const char *given, char **out) {
+    char *norm = ss__subs_normalize_path(given, strlen(given));
+    if (!norm)
+        return SS_NOMEM;
+    if (strcmp(norm, given) != 0) {
+        ss_get_result g;
+        ss_rc rc = ss_protocol_get(s->p, ss_slice_cstr(given), &g);
+        if (rc) {
+            ss_free(norm);
+            return rc;
+        }
+        bool exact = g.status == SS_PRESENT;
+        ss_stream_release(g.stream);
+        if (exact) {
+            ss_free(norm);
+            if (!(norm = ss__subs_strdup(given)))
+                return SS_NOMEM;
+        }
+    }
+    *out = norm;
+    return SS_OK;
+}
+
+/* Links an explicit stream at its current tail. SS_TOOBIG at SS_SUBS_MAX_LINKS. */
+static ss_rc link_explicit(ss_subs *s, subscription *sub, const char *given) {
+    char *id = NULL;
+    ss_offset tail;
+    ss_rc rc = stream_for(s, given, &id);
+    if (!rc)
+        rc = ss__subs_tail(s, id, &tail);
+    if (!rc && !ss__sub_link(sub, id) && sub->n_links >= SS_SUBS_MAX_LINKS)
+        rc = SS_TOOBIG;
+    if (!rc && !ss__sub_add_link(sub, id, false, &tail))
+        rc = SS_NOMEM;
+    ss_free(id);
+    return rc;
 }
 
 static void handle_put(route_req *r, const char *id) {
@@ -385,26 +450,28 @@ static void handle_put(route_req *r, const char *id) {
         goto done;
     }
     sub->type = in.type;
-    sub->pattern = in.pattern, sub->webhook_url = in.webhook_url, sub->wake_stream = in.wake_stream;
-    sub->description = in.description;
-    in.pattern = in.webhook_url = in.wake_stream = in.description = NULL;
+    sub->pattern = in.pattern, sub->webhook_url = in.webhook_url, sub->description = in.description;
+    in.pattern = in.webhook_url = in.description = NULL;
     sub->lease_ttl_ms = in.lease_ttl_ms;
     memcpy(sub->config_hash, hash, sizeof hash);
     iso_time(r->now, sub->created_at);
-    bool ok = true;
-    for (size_t i = 0; ok && i < in.n_streams; i++) {
-        ss_offset tail;
-        ok = !ss__subs_tail(s, in.streams[i], &tail) && ss__sub_add_link(sub, in.streams[i], false, &tail);
-    }
-    link_job j = {s, sub, false};
-    if (ok && sub->pattern)
-        ok = !ss_storage_for_each_stream(s->storage, link_existing, &j) && !j.failed;
-    if (!ok || ss__subs_register(s, sub)) {
+    ss_rc rc = in.wake_raw ? stream_for(s, in.wake_raw, &sub->wake_stream) : SS_OK;
+    for (size_t i = 0; !rc && i < in.n_streams; i++)
+        rc = link_explicit(s, sub, in.streams[i]);
+    link_job j = {s, sub, SS_OK};
+    if (!rc && sub->pattern && !(rc = ss_storage_for_each_stream(s->storage, link_existing, &j)))
+        rc = j.rc;
+    if (!rc)
+        rc = ss__subs_register(s, sub);
+    if (rc) {
         ss__sub_free(sub);
-        respond_text(r, 503, "Cannot create the subscription now, retry later");
+        if (rc == SS_TOOBIG)
+            respond_error(r, 400, "INVALID_REQUEST", "the subscription would link more than 10000 streams");
+        else
+            respond_rc(r, rc);
         goto done;
     }
-    ss_rc rc = ss__sub_save(s, sub);
+    rc = ss__sub_save(s, sub);
     if (rc) {
         ss__subs_unregister(s, sub);
         ss__sub_free(sub);
@@ -464,30 +531,29 @@ static void handle_add_streams(route_req *r, subscription *sub) {
         else
             why = bad_path(paths[i], false);
     }
+    ss_rc rc = SS_OK;
     json_array_foreach(streams, i, v) {
-        ss_offset tail;
-        if (!why && (ss__subs_tail(r->s, paths[i], &tail) || !ss__sub_add_link(sub, paths[i], false, &tail)))
-            ok = false;
+        if (!why && !rc)
+            rc = link_explicit(r->s, sub, json_string_value(v));
     }
     for (i = 0; paths && i < json_array_size(streams); i++)
         ss_free(paths[i]);
     ss_free(paths);
+    json_decref(body);
     if (why) {
-        json_decref(body);
         if (why[0])
             respond_error(r, 400, "INVALID_REQUEST", why);
         else
             respond_text(r, 503, "Out of memory");
         return;
     }
-    json_decref(body);
-    ss_rc rc = ss__sub_save(r->s, sub);
-    if (rc)
-        respond_rc(r, rc);
-    else if (ok)
-        respond_empty(r);
+    ss_rc saved = ss__sub_save(r->s, sub); /* the links made before a failure stay: each is whole */
+    if (rc == SS_TOOBIG)
+        respond_error(r, 400, "INVALID_REQUEST", "the subscription would link more than 10000 streams");
+    else if (rc || saved)
+        respond_rc(r, rc ? rc : saved);
     else
-        respond_text(r, 503, "Cannot link the streams now, retry later");
+        respond_empty(r);
 }
 
 static void handle_remove_stream(route_req *r, subscription *sub, const char *name) {

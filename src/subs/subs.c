@@ -71,17 +71,48 @@ static bool on_append(ss_subs *s, subscription *sub, const char *path) {
     return changed;
 }
 
-/* Unlinks a deleted stream from every subscription. */
+/* Unlinks a deleted stream from every subscription. A pull-wake wake
+ * nobody claimed that is left with nothing pending ends (else it would
+ * stand forever and no later append would announce a new one). */
 static void apply_delete(ss_subs *s, const char *path) {
     const sub_set *set = ss__map_get(&s->by_stream, ss_slice_cstr(path));
     while (set && set->n) { /* dropping the link removes the subscription from the set */
         subscription *sub = set->v[set->n - 1];
         bool last = set->n == 1;
         ss__sub_drop_link(sub, path);
-        ss__ignore_rc(ss__sub_save(s, sub)); /* (logged; the storage keeps the last state it took) */
+        if (sub->type == SUB_PULL_WAKE && sub->wake_id[0] && !sub->holder && !ss__sub_pending(s, sub, NULL, NULL))
+            ss__sub_end_wake(s, sub);
+        ss__ignore_rc(ss__sub_save(s, sub)); /* (logged) */
         if (last)
             break; /* the set itself is gone */
     }
+}
+
+typedef struct missing_job {
+    char **paths;
+    size_t n, cap;
+} missing_job;
+
+/* After a delete could not be queued (out of memory): unlinks every linked
+ * stream that no longer exists. */
+static void sweep_missing(ss_subs *s) {
+    missing_job j = {NULL, 0, 0};
+    ss__map_iter it = {0};
+    ss_slice key;
+    while (ss__map_next(&s->by_stream, &it, &key, NULL)) {
+        ss_get_result g;
+        if (ss_protocol_get(s->p, key, &g) != SS_OK)
+            continue;
+        ss_stream_release(g.stream);
+        if (g.status != SS_PRESENT && !ss__grow(&j.paths, &j.cap, j.n, sizeof *j.paths, 8) &&
+            (j.paths[j.n] = ss__subs_strdup(key.p)) != NULL)
+            j.n++;
+    }
+    for (size_t i = 0; i < j.n; i++) {
+        apply_delete(s, j.paths[i]);
+        ss_free(j.paths[i]);
+    }
+    ss_free(j.paths);
 }
 
 void ss__subs_enter(ss_subs *s) { s->depth++; }
@@ -98,28 +129,34 @@ void ss__subs_leave(ss_subs *s) {
         ss_free(s->deleted[i]);
     }
     s->n_deleted = 0;
+    if (s->lost_delete) {
+        s->lost_delete = false;
+        sweep_missing(s);
+    }
     s->depth--;
 }
 
 static void on_commit(void *ctx, const ss_commit_event *ev) {
     ss_subs *s = ctx;
-    if (!ss__map_size(&s->subs))
-        return;
+    if (!s->depth && !ss__map_size(&s->subs))
+        return; /* (inside an operation a subscription may be on its way in) */
     char *path = ss_malloc(ev->id.len + 1);
-    if (!path) {
-        ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: a commit to %.*s was not seen", (int)ev->id.len,
-                 ev->id.p);
-        return;
+    if (path) {
+        memcpy(path, ev->id.p, ev->id.len);
+        path[ev->id.len] = '\0';
     }
-    memcpy(path, ev->id.p, ev->id.len);
-    path[ev->id.len] = '\0';
     if (ev->deleted && s->depth) {
-        if (ss__grow(&s->deleted, &s->cap_deleted, s->n_deleted, sizeof *s->deleted, 4)) {
-            ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: %s stays linked after its delete", path);
+        if (!path || ss__grow(&s->deleted, &s->cap_deleted, s->n_deleted, sizeof *s->deleted, 4)) {
+            s->lost_delete = true; /* the outermost leave sweeps every link instead */
             ss_free(path);
         } else {
             s->deleted[s->n_deleted++] = path;
         }
+        return;
+    }
+    if (!path) {
+        ss__logf(SS__LOG_ERROR, "subscriptions", "out of memory: a commit to %.*s was not seen", (int)ev->id.len,
+                 ev->id.p);
         return;
     }
     if (ev->deleted) {

@@ -2,8 +2,8 @@
  *
  * At creation (ss__subs_url_refusal): http only to "localhost" or 127/8;
  * https never to localhost, to an IPv4 address in a private, loopback,
- * link-local (cloud metadata), shared (100.64/10), benchmarking, multicast
- * or reserved range, nor to any IPv6 literal. Hosts are read the way a
+ * link-local (cloud metadata), shared (100.64/10), IETF (192.0.0/24),
+ * benchmarking, multicast or reserved range, nor to any IPv6 literal. Hosts are read the way a
  * browser's URL parser reads them: percent-decoded, lowercased, one trailing
  * dot dropped, and a host that ends in a number is an IPv4 address in any
  * of its forms (2130706433, 0x7f.1, 0177.0.0.1, 127.1). URLs that parsers
@@ -27,7 +27,8 @@ static bool ipv4_refused_for_https(uint32_t a) { /* host order */
     unsigned b0 = a >> 24, b1 = (a >> 16) & 255;
     return b0 == 0 || b0 == 10 || b0 == 127 || (b0 == 100 && b1 >= 64 && b1 <= 127) || (b0 == 169 && b1 == 254) ||
            (b0 == 172 && b1 >= 16 && b1 <= 31) || (b0 == 192 && b1 == 168) ||
-           (b0 == 198 && (b1 == 18 || b1 == 19)) || b0 >= 224; /* multicast, reserved, broadcast */
+           (b0 == 192 && b1 == 0 && ((a >> 8) & 255) == 0) || (b0 == 198 && (b1 == 18 || b1 == 19)) ||
+           b0 >= 224; /* multicast, reserved, broadcast */
 }
 
 /* Splits the URL into its lowercased scheme and its host as a browser reads

@@ -613,9 +613,35 @@ def review_regressions():
 
     srv.request("PUT", "__ds/subscriptions/gone", {"type": "pull-wake", "streams": ["g/a"], "wake_stream": "w"})
     put_stream(srv, "g/a")
+
+    def gone_events():
+        return [e["generation"] for e in srv.request("GET", "w?offset=-1")[1] if e["subscription_id"] == "gone"]
+
+    wait_until(lambda: gone_events() == [1], what="the first wake event")
     srv.request("DELETE", "g/a")
     st, r, _ = claim(srv, "gone", "w1")
     check(st == 409 and r["error"]["code"] == "NO_PENDING_WORK", f"a wake whose stream is gone: {st} {r}")
+    srv.request("POST", "__ds/subscriptions/gone/streams", {"streams": ["g/a"]})
+    put_stream(srv, "g/a")
+    wait_until(lambda: gone_events() == [1, 2], what="a new wake event after the unclaimed wake lost its stream")
+
+    # explicit paths name the exact stream when it exists ("q/a/" and "q/a" are two streams)
+    put_stream(srv, "ex/a/")
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/exact", {"type": "pull-wake", "streams": ["ex/a/", "/ex/b/"],
+                                                               "wake_stream": "w/"})
+    check(st == 201 and sorted(x["path"] for x in r["streams"]) == ["ex/a/", "ex/b"] and r["wake_stream"] == "w",
+          f"an existing exact id is kept, a missing one normalised: {r}")
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/exact", {"type": "pull-wake", "streams": ["/ex/b/", "ex/a/"],
+                                                               "wake_stream": "w"})
+    check(st == 200, f"the identity is the normalised configuration: {st} {r}")
+    append(srv, "ex/a/")
+    st, c, _ = claim(srv, "exact", "w1")
+    check(st == 200 and [x["path"] for x in c["streams"] if x["has_pending"]] == ["ex/a/"], f"{st} {c}")
+
+    put_stream(srv, "__dsfoo")
+    st, r, _ = srv.request("PUT", "__ds/subscriptions/dsfoo", {"type": "pull-wake", "pattern": "*",
+                                                               "wake_stream": "w"})
+    check(st == 201 and "__dsfoo" in [x["path"] for x in r["streams"]], f"__dsfoo is a stream like any: {r}")
 
     long_id = "%21" * 256
     c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
