@@ -1,7 +1,9 @@
 /* The subscription layer's shared state. Files:
  *   subs.c     lifecycle, the commit hook, the timers (ss_subs_run)
  *   model.c    one subscription: links, tails, wakes, acks, its document
- *   routes.c   the HTTP routes under {prefix}/__ds
+ *   routes.c   the HTTP routes under {prefix}/__ds: dispatch, reading requests, answers
+ *   manage.c   create / read / delete subscriptions, explicit streams
+ *   wakes.c    callback, claim, ack, release
  *   crypto.c   Ed25519 signing key + JWKS, HMAC tokens, ids, hashes
  *   glob.c     stream globs
  *   url.c      webhook URL and address safety
@@ -109,6 +111,9 @@ char *ss__subs_strdup(const char *s); /* ss_malloc'ed; NULL for NULL or out of m
 subscription *ss__sub_new(void);
 void ss__sub_free(subscription *sub);
 sub_link *ss__sub_link(const subscription *sub, const char *path);
+/* The link a client names: the exact stream id, else its form without
+ * leading and trailing '/'. */
+sub_link *ss__sub_named_link(subscription *sub, const char *name);
 /* Links `path` (adding the kind to an existing link); NULL when out of memory or at SS_SUBS_MAX_LINKS. */
 sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, const ss_offset *acked);
 void ss__sub_drop_link(subscription *sub, const char *path);

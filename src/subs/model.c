@@ -81,6 +81,18 @@ sub_link *ss__sub_add_link(subscription *sub, const char *path, bool by_glob, co
     return l;
 }
 
+/* The link a client names: the stream id as given, else its normalised form
+ * (explicit links are normalised, links made by triggers keep the exact id). */
+sub_link *ss__sub_named_link(subscription *sub, const char *name) {
+    sub_link *l = ss__sub_link(sub, name);
+    if (l)
+        return l;
+    char *n = ss__subs_normalize_path(name, strlen(name));
+    l = n && n[0] ? ss__sub_link(sub, n) : NULL;
+    ss_free(n);
+    return l;
+}
+
 bool ss__sub_globbed(const subscription *sub, const char *path) {
     return sub->pattern && ss__subs_glob_match(sub->pattern, path) &&
            !(sub->wake_stream && strcmp(sub->wake_stream, path) == 0);
