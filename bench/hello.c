@@ -5,7 +5,12 @@
  * else gets 405. Same h2o version, loop and listen setup as the streamsy
  * front end, so the difference in a benchmark is Streamsy's own work.
  *
- *   bench-hello [--listen HOST:PORT] [--body-bytes N]   default 127.0.0.1:4438; IPv6 as [::1]:4438
+ *   bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   default 127.0.0.1:4438; IPv6 as [::1]:4438
+ *
+ * --hold: a GET gets a chunked text/event-stream whose first chunk is an
+ * SSE control event, and the response never ends: the floor of what an idle
+ * SSE reader costs in h2o itself (bench/idle_probe.py compares it with
+ * Streamsy's). The socket read buffer starts at 4 KiB, as Streamsy's does.
  *
  * Runs until killed (SIGINT/SIGTERM keep their default action). */
 #include <errno.h>
@@ -27,9 +32,13 @@ static const char hello[] = "hello\n";
 static const char *body = hello;
 static size_t body_len = sizeof hello - 1;
 
+static int hold; /* --hold */
 static h2o_globalconf_t config;
 static h2o_context_t ctx;
 static h2o_accept_ctx_t accept_ctx;
+
+static void hold_proceed(h2o_generator_t *g, h2o_req_t *req) { (void)g, (void)req; } /* nothing more, ever */
+static void hold_stop(h2o_generator_t *g, h2o_req_t *req) { (void)g, (void)req; }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
@@ -46,6 +55,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     req->res.status = 200;
     req->res.reason = "OK";
+    if (hold) { /* a response that never ends: h2o's part of an idle SSE reader */
+        static h2o_generator_t held = {hold_proceed, hold_stop};
+        static const char first[] = "event: control\ndata: {}\n\n";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+        h2o_start_response(req, &held);
+        h2o_iovec_t buf = h2o_iovec_init(first, sizeof first - 1);
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+        return 0;
+    }
     req->res.content_length = body_len; /* else HTTP/1.1 goes chunked */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
     static h2o_generator_t generator = {NULL, NULL};
@@ -124,6 +142,8 @@ int main(int argc, char **argv) {
             listen_arg = argv[++i];
         } else if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen_arg = argv[i] + 9;
+        } else if (strcmp(argv[i], "--hold") == 0) {
+            hold = 1;
         } else if (strcmp(argv[i], "--body-bytes") == 0 && i + 1 < argc) {
             body_len = strtoul(argv[++i], NULL, 10);
             char *b = malloc(body_len ? body_len : 1);
@@ -133,7 +153,7 @@ int main(int argc, char **argv) {
             body = b;
         } else {
             fprintf(stderr,
-                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N]   (default " DEFAULT_LISTEN ")\n");
+                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   (default " DEFAULT_LISTEN ")\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
@@ -144,6 +164,8 @@ int main(int argc, char **argv) {
     if (fd < 0)
         return 1;
 
+    if (hold) /* as the streamsy front end: 4 KiB to start (h2o's default is larger) */
+        h2o_socket_buffer_prototype._initial_buf.capacity = H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE;
     h2o_config_init(&config);
     config.server_name = h2o_iovec_init(H2O_STRLIT("bench-hello"));
     h2o_hostconf_t *hostconf = h2o_config_register_host(&config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
