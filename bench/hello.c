@@ -58,7 +58,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     if (hold) { /* a response that never ends: h2o's part of an idle SSE reader */
         static h2o_generator_t held = {hold_proceed, hold_stop};
         static const char first[] = "event: control\ndata: {}\n\n";
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/event-stream"));
         h2o_start_response(req, &held);
         h2o_iovec_t buf = h2o_iovec_init(first, sizeof first - 1);
         h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
@@ -153,7 +154,8 @@ int main(int argc, char **argv) {
             body = b;
         } else {
             fprintf(stderr,
-                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   (default " DEFAULT_LISTEN ")\n");
+                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   (default " DEFAULT_LISTEN
+                    ")\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
