@@ -1,4 +1,4 @@
-/* Base64 decoding (base64.h). */
+/* Base64 encoding and decoding (base64.h). */
 #include "base64.h"
 
 #include <stdint.h>
@@ -35,4 +35,32 @@ ss_rc ss__base64_decode(ss_slice in, bool skip_line_ends, ss_buf *out) {
         }
     }
     return SS_OK;
+}
+
+size_t ss__base64_encode(const void *data, size_t len, bool url, char *out) {
+    const char *tbl = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                          : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    char *d = out;
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *d++ = tbl[v >> 18];
+        *d++ = tbl[(v >> 12) & 63];
+        *d++ = tbl[(v >> 6) & 63];
+        *d++ = tbl[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+        *d++ = tbl[v >> 18];
+        *d++ = tbl[(v >> 12) & 63];
+        if (i + 1 < len)
+            *d++ = tbl[(v >> 6) & 63];
+        else if (!url)
+            *d++ = '=';
+        if (!url)
+            *d++ = '=';
+    }
+    *d = '\0';
+    return (size_t)(d - out);
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "internal.h"
 
 void ss_http_response_init(ss_http_response *r) {
@@ -147,29 +148,10 @@ ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, 
 }
 
 ss_rc ss__base64(ss_buf *out, const void *data, size_t len) {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = data;
-    ss_rc rc = ss_buf_reserve(out, (len + 2) / 3 * 4);
+    ss_rc rc = ss_buf_reserve(out, SS_BASE64_ENCODED_LEN(len) + 1);
     if (rc)
         return rc;
-    char *d = out->p + out->len;
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *d++ = tbl[v >> 18];
-        *d++ = tbl[(v >> 12) & 63];
-        *d++ = tbl[(v >> 6) & 63];
-        *d++ = tbl[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-        *d++ = tbl[v >> 18];
-        *d++ = tbl[(v >> 12) & 63];
-        *d++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-        *d++ = '=';
-    }
-    out->len = (size_t)(d - out->p);
-    out->p[out->len] = '\0';
+    out->len += ss__base64_encode(data, len, false, out->p + out->len);
     return SS_OK;
 }
 

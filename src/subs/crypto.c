@@ -18,23 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "base/errf.h"
 #include "internal.h"
 #include "streamsy/alloc.h"
 
 #define MAX_TOKEN_CLAIMS 96 /* "<generation>.<expiry>.<16 hex>" */
 
-/* Standard base64 (EVP_EncodeBlock) rewritten to the URL alphabet, unpadded. */
+/* Base64url without padding into out (cap bytes); 0 when it does not fit. */
 static size_t b64url(const unsigned char *in, size_t len, char *out, size_t cap) {
-    if (cap < 4 * ((len + 2) / 3) + 1)
-        return 0;
-    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
-    while (n > 0 && out[n - 1] == '=')
-        n--;
-    for (int i = 0; i < n; i++)
-        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-    out[n] = '\0';
-    return (size_t)n;
+    return cap > SS_BASE64_ENCODED_LEN(len) ? ss__base64_encode(in, len, true, out) : 0;
 }
 
 static void to_hex(const unsigned char *in, size_t len, char *out) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/base64.h"
 #include "streamsy/alloc.h"
 #include "streamsy/bytes.h"
 
@@ -55,4 +56,38 @@ Test(buf, detach_hands_over_the_bytes_and_resets) {
     cr_assert_eq(len, 2);
     cr_assert_str_eq(p, "ab");
     ss_free(p);
+}
+
+/* ---- base64 (base/base64.h) ---------------------------------------------------------------------- */
+
+Test(base64, encodes_rfc4648_vectors_padded_and_url_unpadded) {
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    char out[16];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        cr_assert_eq(ss__base64_encode(in[i], strlen(in[i]), false, out), strlen(std[i]));
+        cr_assert_str_eq(out, std[i]);
+        cr_assert_eq(ss__base64_encode(in[i], strlen(in[i]), true, out), strlen(url[i]));
+        cr_assert_str_eq(out, url[i]);
+    }
+    const unsigned char high[] = {0xfb, 0xff, 0xfe};
+    ss__base64_encode(high, 3, false, out);
+    cr_assert_str_eq(out, "+//+");
+    ss__base64_encode(high, 3, true, out);
+    cr_assert_str_eq(out, "-__-", "the URL alphabet");
+}
+
+Test(base64, decoding_what_was_encoded_gives_the_bytes_back) {
+    unsigned char bytes[256];
+    for (int i = 0; i < 256; i++)
+        bytes[i] = (unsigned char)(255 - i);
+    char text[SS_BASE64_ENCODED_LEN(256) + 1];
+    size_t n = ss__base64_encode(bytes, sizeof bytes, false, text);
+    ss_buf back;
+    ss_buf_init(&back, 1024);
+    cr_assert_eq(ss__base64_decode(ss_slice_of(text, n), false, &back), SS_OK);
+    cr_assert_eq(back.len, sizeof bytes);
+    cr_assert(memcmp(back.p, bytes, sizeof bytes) == 0);
+    ss_buf_release(&back);
 }
