@@ -23,18 +23,6 @@ static int64_t clock_now(void *ctx) {
     return now;
 }
 
-static void put(ss_handler *h, const char *path, const char *ct, const char *body) {
-    ss_http_header hs[] = {{ss_slice_cstr("Content-Type"), ss_slice_cstr(ct)}};
-    ss_http_request r = {.method = ss_slice_cstr("PUT"),
-                         .path = ss_slice_cstr(path),
-                         .headers = hs,
-                         .n_headers = 1,
-                         .body = ss_slice_cstr(body)};
-    ss_http_response res;
-    ss_handler_handle(h, &r, &res);
-    ss_http_response_release(&res);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     now = 1767225600000;
     ss_clock clock = {clock_now, NULL};
@@ -47,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     if (ss_handler_new(&(ss_handler_options){.protocol = p, .max_body_bytes = 1 << 16}, &h))
         abort();
-    put(h, "/v1/stream/t", "text/plain", "hello");
-    put(h, "/v1/stream/j", "application/json", "[1,{\"a\":2}]");
+    fuzz_send(h, "PUT", "/v1/stream/t", "text/plain", "hello");
+    fuzz_send(h, "PUT", "/v1/stream/j", "application/json", "[1,{\"a\":2}]");
 
     const char *s = (const char *)data, *end = s + size;
     for (int i = 0; i < MAX_REQUESTS && s; i++) {

@@ -70,20 +70,6 @@ static int64_t clock_now(void *ctx) {
     return now;
 }
 
-static void send(ss_handler *h, const char *method, const char *path, const char *body) {
-    ss_http_header hs[] = {{ss_slice_cstr("Content-Type"), ss_slice_cstr("application/json")}};
-    ss_http_request r = {.method = ss_slice_cstr(method),
-                         .path = ss_slice_cstr(path),
-                         .scheme = ss_slice_cstr("http"),
-                         .authority = ss_slice_cstr("127.0.0.1:4437"),
-                         .headers = hs,
-                         .n_headers = 1,
-                         .body = ss_slice_cstr(body)};
-    ss_http_response res;
-    ss_handler_handle(h, &r, &res);
-    ss_http_response_release(&res);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ss__log_configure(SS__LOG_TEXT, SS__LOG_ERROR); /* no info lines per input */
     now = 1767225600000;
@@ -103,11 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ss_handler_new(
             &(ss_handler_options){.protocol = p, .max_body_bytes = 1 << 16, .reserved = ss_subs_http(subs)}, &h))
         abort();
-    send(h, "PUT", "/v1/stream/w", "[]");
-    send(h, "PUT", "/v1/stream/e/a", "{\"n\":1}");
-    send(h, "PUT", "/v1/stream/__ds/subscriptions/s",
-         "{\"type\":\"pull-wake\",\"pattern\":\"e/*\",\"wake_stream\":\"w\",\"lease_ttl_ms\":60000}");
-    send(h, "POST", "/v1/stream/e/a", "{\"n\":2}");
+    fuzz_send(h, "PUT", "/v1/stream/w", "application/json", "[]");
+    fuzz_send(h, "PUT", "/v1/stream/e/a", "application/json", "{\"n\":1}");
+    fuzz_send(h, "PUT", "/v1/stream/__ds/subscriptions/s", "application/json",
+              "{\"type\":\"pull-wake\",\"pattern\":\"e/*\",\"wake_stream\":\"w\",\"lease_ttl_ms\":60000}");
+    fuzz_send(h, "POST", "/v1/stream/e/a", "application/json", "{\"n\":2}");
     ss_subs_run(subs, now);
 
     const char *s = (const char *)data, *end = s + size;

@@ -59,3 +59,17 @@ void fuzz_handle(ss_handler *h, const ss_http_request *r, int64_t *now,
     }
     ss_http_response_release(&res);
 }
+
+void fuzz_send(ss_handler *h, const char *method, const char *path, const char *content_type, const char *body) {
+    ss_http_header hs[] = {{ss_slice_cstr("Content-Type"), ss_slice_cstr(content_type)}};
+    ss_http_request r = {.method = ss_slice_cstr(method),
+                         .path = ss_slice_cstr(path),
+                         .scheme = ss_slice_cstr("http"),
+                         .authority = ss_slice_cstr("127.0.0.1:4437"),
+                         .headers = hs,
+                         .n_headers = 1,
+                         .body = ss_slice_cstr(body)};
+    ss_http_response res;
+    ss_handler_handle(h, &r, &res);
+    ss_http_response_release(&res);
+}

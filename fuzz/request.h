@@ -23,4 +23,7 @@ void fuzz_parse_request(const char *p, const char *end, ss_http_request *r, ss_h
  * gets the first answer. */
 void fuzz_handle(ss_handler *h, const ss_http_request *r, int64_t *now, void (*seen)(const ss_http_response *res));
 
+/* Sends one request built from strings (the targets' fixed setup) and drops the answer. */
+void fuzz_send(ss_handler *h, const char *method, const char *path, const char *content_type, const char *body);
+
 #endif
