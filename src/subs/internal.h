@@ -127,6 +127,9 @@ bool ss__sub_pending(ss_subs *s, const subscription *sub, const char **first, ss
 /* The streams array of a wake or claim (tail_offset, has_pending) or of the
  * subscription itself (path, link_type, acked_offset only). */
 json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tails, ss_rc *err);
+/* Starts a wake: generation + 1, a new wake_id, every link's tail as the
+ * snapshot; the event or delivery is marked due. */
+void ss__sub_start_wake(ss_subs *s, subscription *sub, const char *trigger);
 /* Starts a wake (generation + 1, new wake_id, snapshot) when there is none and work is pending. */
 bool ss__sub_maybe_wake(ss_subs *s, subscription *sub, const char *trigger);
 /* Ends the current wake (and the lease, holder, snapshot); wakes again if work is pending. */

@@ -190,7 +190,7 @@ json_t *ss__sub_stream_infos(ss_subs *s, const subscription *sub, bool with_tail
     return arr;
 }
 
-static void start_wake(ss_subs *s, subscription *sub, const char *trigger) {
+void ss__sub_start_wake(ss_subs *s, subscription *sub, const char *trigger) {
     sub->generation++;
     memcpy(sub->wake_id, "w_", 2);
     ss__subs_random_hex(sub->wake_id + 2, 24);
@@ -215,7 +215,7 @@ bool ss__sub_maybe_wake(ss_subs *s, subscription *sub, const char *trigger) {
     const char *first = NULL;
     if (sub->wake_id[0] || sub->holder || !ss__sub_pending(s, sub, &first, NULL))
         return false;
-    start_wake(s, sub, trigger ? trigger : first);
+    ss__sub_start_wake(s, sub, trigger ? trigger : first);
     return true;
 }
 

@@ -134,6 +134,7 @@ void ss__subs_claim(route_req *r, const char *id) {
     subscription *sub = ss__subs_find(r->s, ss_slice_cstr(id));
     ss_rc rc = SS_OK;
     bool pending = false;
+    const char *first = NULL;
     if (!worker || strlen(worker) > SS_SUBS_MAX_ID_BYTES)
         ss__subs_reply_error(r, 400, "INVALID_REQUEST", "worker must be a non-empty string");
     else if (!sub)
@@ -144,11 +145,13 @@ void ss__subs_claim(route_req *r, const char *id) {
         ss__subs_reply_json(r, 409,
                             json_pack("{s:{s:s,s:s,s:I}}", "error", "code", "ALREADY_CLAIMED", "current_holder",
                                       sub->holder, "generation", (json_int_t)sub->generation));
-    else if (!(pending = ss__sub_pending(r->s, sub, NULL, &rc)) && rc)
+    else if (!(pending = ss__sub_pending(r->s, sub, &first, &rc)) && rc)
         ss__subs_reply_rc(r, rc); /* a tail we could not read: not "no work" */
-    else if (!pending || (!sub->wake_id[0] && !ss__sub_maybe_wake(r->s, sub, NULL)))
+    else if (!pending)
         ss__subs_reply_error(r, 409, "NO_PENDING_WORK", "Subscription has no pending work");
     else {
+        if (!sub->wake_id[0])
+            ss__sub_start_wake(r->s, sub, first); /* pending, nobody holds it: no second look at the tails */
         char *token = ss__subs_token_mint(r->s, sub->id, sub->generation, r->now);
         char *holder = ss__subs_strdup(worker);
         json_t *streams = ss__sub_stream_infos(r->s, sub, true, &rc);
