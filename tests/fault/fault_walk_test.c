@@ -38,12 +38,7 @@ static void env_init(walk_env *e, fault_kind kind, bool sqlite) {
     e->kind = kind;
     e->now_ms = 1767225600000;
     e->clock = (ss_clock){now_ms, e};
-    ss_stream_factory *inner;
-    if (sqlite)
-        cr_assert_eq(ss_sqlite_factory_open(&(ss_sqlite_options){.path = ":memory:"}, &inner, NULL, 0), SS_OK);
-    else
-        cr_assert_eq(ss_memory_factory_new(NULL, &inner), SS_OK);
-    e->storage = fault_storage_new(inner);
+    e->storage = fault_storage_fresh(sqlite);
     cr_assert_not_null(e->storage);
     ss_protocol_options po = {.storage = e->storage, .clock = &e->clock, .long_poll_timeout_ms = 500};
     cr_assert_eq(ss_protocol_new(&po, &e->p), SS_OK);

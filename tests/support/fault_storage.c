@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "streamsy/memory.h"
+#include "streamsy/sqlite.h"
+
 typedef struct fault_factory {
     ss_stream_factory base;
     ss_stream_factory_methods m; /* the inner factory's optional slots decide ours */
@@ -219,4 +222,16 @@ bool fault_storage_failed(const ss_stream_factory *f) { return ((const fault_fac
 
 const char *fault_storage_failed_slot(const ss_stream_factory *f) {
     return ((const fault_factory *)f)->failed_slot;
+}
+
+ss_stream_factory *fault_storage_fresh(bool sqlite) {
+    ss_stream_factory *inner;
+    ss_rc rc = sqlite ? ss_sqlite_factory_open(&(ss_sqlite_options){.path = ":memory:"}, &inner, NULL, 0)
+                      : ss_memory_factory_new(NULL, &inner);
+    if (rc)
+        return NULL;
+    ss_stream_factory *f = fault_storage_new(inner);
+    if (!f)
+        ss_storage_factory_free(inner);
+    return f;
 }

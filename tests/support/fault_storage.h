@@ -11,6 +11,8 @@
 
 /* Wraps `inner` (owned: freed with the shim by ss_storage_factory_free). */
 ss_stream_factory *fault_storage_new(ss_stream_factory *inner);
+/* The shim over a fresh memory factory, or over SQLite in memory; NULL on failure. */
+ss_stream_factory *fault_storage_fresh(bool sqlite);
 /* Fails the nth slot call from now with rc (open fails with SS_NOMEM, the
  * only failure its contract allows); 0 disarms. */
 void fault_storage_arm(ss_stream_factory *f, long nth, ss_rc rc);
