@@ -706,9 +706,10 @@ static void sse_proceed(h2o_generator_t *gen, h2o_req_t *req) {
     ss__live_req *st = (ss__live_req *)((char *)gen - offsetof(ss__live_req, gen));
     enter(st);
     st->inflight = false;
-    if (st->out.cap > (64u << 10)) /* don't keep a catch-up-sized buffer per idle client */
-        ss_buf_release(&st->out);
-    ss_buf_clear(&st->out);
+    /* h2o is done with the sent bytes. Nothing is kept for the next event:
+     * a parked reader then holds no buffer of ours (one allocation per
+     * event is cheaper than ~0.4 KB per idle connection). */
+    ss_buf_release(&st->out);
     sse_account(st);
     rearm(st);
     sse_pump(st);

@@ -96,3 +96,63 @@ Test(output_budget, catch_up_reads_nobody_reads_stay_within_the_budget) {
 Test(output_budget, sse_clients_that_never_read_stay_within_the_budget) {
     check_budget_holds("/v1/stream/big?offset=-1&live=sse", "/v1/stream/big?offset=-1");
 }
+
+/* The value of `name` in the server's /metrics (-1 when absent). */
+static long metric(test_server *srv, const char *name) {
+    test_response r;
+    cr_assert(test_http(srv->port, "GET", "/metrics", NULL, NULL, 0, &r));
+    cr_assert_eq(r.status, 200);
+    long v = -1;
+    size_t n = strlen(name);
+    for (const char *l = r.body; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ')
+            v = atol(l + n + 1);
+    test_response_free(&r);
+    return v;
+}
+
+/* Reads fd until `needle` has arrived (or 5 s pass). */
+static void read_until(int fd, const char *needle) {
+    char buf[4096];
+    size_t got = 0;
+    for (int tries = 0; tries < 50 && got < sizeof buf - 1; tries++) {
+        got += test_read_for(fd, 100, buf + got, sizeof buf - 1 - got);
+        buf[got] = '\0';
+        if (strstr(buf, needle))
+            return;
+    }
+    cr_assert_fail("no \"%s\" in %zu bytes: %s", needle, got, buf);
+}
+
+/* An SSE reader that has taken every event holds no response bytes: its
+ * buffers go back after each send, so idle readers cost no output budget
+ * (and no memory) for the events they already have. */
+Test(output_budget, sse_readers_that_took_every_event_hold_nothing) {
+    test_server srv = {0};
+    cr_assert(test_server_start(&srv, NULL));
+    test_response r;
+    cr_assert(test_http(srv.port, "PUT", "/v1/stream/quiet", "Content-Type: text/plain\r\n", NULL, 0, &r));
+    cr_assert_eq(r.status, 201);
+    test_response_free(&r);
+    enum { READERS = 20 };
+    int fds[READERS];
+    for (int i = 0; i < READERS; i++) {
+        fds[i] = test_connect(srv.port);
+        send_request(fds[i], "/v1/stream/quiet?offset=-1&live=sse");
+        read_until(fds[i], "upToDate");
+    }
+    cr_assert(test_http(srv.port, "POST", "/v1/stream/quiet", "Content-Type: text/plain\r\n", "hello", 5, &r));
+    cr_assert_eq(r.status, 204);
+    test_response_free(&r);
+    for (int i = 0; i < READERS; i++)
+        read_until(fds[i], "data:hello");
+    long held = -1;
+    for (int tries = 0; tries < 20 && held != 0; tries++) {
+        usleep(50 * 1000); /* the server hears that a send completed on its next turn */
+        held = metric(&srv, "streamsy_output_bytes");
+    }
+    cr_assert_eq(held, 0, "%d idle SSE readers still hold %ld response bytes", READERS, held);
+    for (int i = 0; i < READERS; i++)
+        close(fds[i]);
+    cr_assert(test_server_stop(&srv));
+}
