@@ -16,8 +16,8 @@
 #   sse-fanout     FANOUT_SUBSCRIBERS SSE readers, one writer asking FANOUT_RATE msg/s
 #                  (build/bench-fanout): messages delivered per reader per second, p99, server CPU
 #   lp-fanout      the same over long-poll
-#   idle-sse       IDLE_SUBSCRIBERS idle SSE readers: server memory per connection, and
-#                  the p99 time one append takes to reach them all
+#   idle-sse       IDLE_SUBSCRIBERS idle SSE readers on a freshly started server: its
+#                  memory per connection, and the p99 time one append takes to reach them all
 #
 # The ceiling column of the fan-out rows holds probes of the machine instead:
 #   sse-fanout       bench-loopback-probe: the CPU the kernel alone spends on the
@@ -27,7 +27,9 @@
 #                    connections at 100 % of its core: long-poll needs one request per
 #                    message per subscriber, so FANOUT_SUBSCRIBERS × FANOUT_RATE requests
 #                    per second must fit under it
-#   idle-sse         bench-loopback-probe over IDLE_SUBSCRIBERS connections: how long the
+#   idle-sse         bench/idle_probe.py: the memory h2o alone keeps per idle SSE reader
+#                    (bench-hello --hold; the floor under Streamsy's figure), and
+#                    bench-loopback-probe over IDLE_SUBSCRIBERS connections: how long the
 #                    kernel alone takes to write one message to each (the least time an
 #                    append can take to reach them all)
 #
@@ -142,9 +144,13 @@ run_streams() { # server: every request/response and fan-out scenario
     echo "  $s $mode: $line" >>"$OUT/fanout.log"
     add "$mode-fanout" "$s" "$(field rate_per_sub "$line")/$(field p99_ms "$line")/$(field server_cpu_pct "$line")/$(field gaps "$line")$(field duplicates "$line")"
   done
+}
+
+run_idle() { # server, freshly started: memory freed by earlier scenarios would hide the growth
+  local line
   line=$(fanout sse "/v1/stream/idle-$RANDOM" --idle)
-  echo "  $s idle: $line" >>"$OUT/fanout.log"
-  add idle-sse "$s" "$(field rss_per_conn_kb "$line")/$(field p99_ms "$line")"
+  echo "  $1 idle: $line" >>"$OUT/fanout.log"
+  add idle-sse "$1" "$(field rss_per_conn_kb "$line")/$(field p99_ms "$line")"
 }
 
 run_ceiling() {
@@ -168,7 +174,11 @@ run_ceiling() {
   line=$("$BUILD_DIR/bench-loopback-probe" --connections "$IDLE_SUBSCRIBERS" --rate 2 --duration 3 \
     --writer-cpu "${SERVER_CPU[2]:--1}" --reader-cpu "${LOAD_CPU[2]:--1}")
   echo "  idle probe: $line" >>"$OUT/fanout.log"
-  add idle-sse ceiling "$(field round_ms_mean "$line")"
+  local floor
+  floor=$(python3 "$HERE/idle_probe.py" "$BUILD_DIR" "$IDLE_SUBSCRIBERS" 2>>"$OUT/fanout.err" |
+    sed -n 's/^| h2o alone[^|]*| \([0-9.]*\) |$/\1/p')
+  echo "  h2o floor: ${floor:-?} KB per idle SSE reader" >>"$OUT/fanout.log"
+  add idle-sse ceiling "$(field round_ms_mean "$line")/${floor:-?}"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -177,6 +187,9 @@ for round in $(seq "$ROUNDS"); do
     if [ "$s" = ceiling ]; then run_ceiling; continue; fi
     start "$s"
     run_streams "$s"
+    stop
+    start "$s"
+    run_idle "$s"
     stop
   done
 done
@@ -196,7 +209,8 @@ cell() { # scenario server
     long-poll-fanout) [ "$2" = ceiling ] && { printf "%.1fk req/s at 100 %% CPU" "$(awk -v x="$v" 'BEGIN {print x / 1000}')"; return; }
       IFS=/ read -r rate p99 cpu dups <<<"$v"
       printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
-    idle-sse) [ "$2" = ceiling ] && { printf "the kernel alone: %s ms to write to all" "$v"; return; }
+    idle-sse) [ "$2" = ceiling ] && { IFS=/ read -r ms kb <<<"$v"
+        printf "h2o alone: %s KB each; the kernel alone: %s ms to write to all" "$kb" "$ms"; return; }
       IFS=/ read -r kb p99 <<<"$v"; printf "%s KB each, p99 %s ms" "$kb" "$p99" ;;
   esac
 }

@@ -1,15 +1,25 @@
 /* A probe of SQLite alone (no Streamsy code): what do 100-byte appends cost
  * when a transaction of 64 touches one stream versus 64 of 1,000 streams,
- * for three table layouts? It answers whether the SQLite adapter's
- * many-streams gap (issue 8, goal 4) is ours or SQLite's.
+ * for five table layouts? It answers whether the SQLite adapter's
+ * many-streams gap (issue 8, goal 4) is ours or SQLite's, and what a layout
+ * that shares pages across streams would reach.
  *
  *   clustered   messages WITHOUT ROWID, PRIMARY KEY (stream_id, offset), plus an
  *               UPDATE of the stream's record row per append (the adapter's layout)
  *   clustered-norec  the same without the record UPDATE
  *   log         messages in a rowid table (appended in arrival order) with an
  *               index on (stream_id, offset), plus the record UPDATE
+ *   log-noindex the rowid table without the index (a reader would find the
+ *               rows through an index kept in memory), plus the record UPDATE
+ *   log-fold    log-noindex, and every 16,384 rows the oldest are moved into the
+ *               clustered table in one transaction (INSERT ... SELECT ordered by
+ *               stream, then DELETE): the write cost of keeping reads clustered;
+ *               also reports the longest fold
  *
- *   build/bench/sqlite_layout_probe [DIR] [SECONDS]
+ * The record rows carry 120 bytes of other columns, about the width of the
+ * adapter's streamsy_streams rows.
+ *
+ *   build/bench/bench-sqlite-layout-probe [DIR] [SECONDS]
  *
  * 8 KiB pages, WAL, synchronous=NORMAL (no fsync per commit: the difference
  * is SQLite's page work, not the disk), 64 appends per transaction. */
@@ -33,11 +43,14 @@ static void check(sqlite3 *db, int rc, const char *what) {
     }
 }
 
-typedef enum layout { CLUSTERED, CLUSTERED_NOREC, LOG } layout;
+typedef enum layout { CLUSTERED, CLUSTERED_NOREC, LOG, LOG_NOINDEX, LOG_FOLD } layout;
+#define FOLD_ROWS 16384
 static const char *const layout_names[] = {"clustered (the adapter's)", "clustered, no record update",
-                                           "log table + index"};
+                                           "log table + index", "log table, no index",
+                                           "log table, folded into clustered every 16,384 rows"};
 
-static double run(layout l, unsigned streams, const char *dir, double seconds, double *kb_per_append) {
+static double run(layout l, unsigned streams, const char *dir, double seconds, double *kb_per_append,
+                  double *max_fold_ms) {
     char path[512];
     snprintf(path, sizeof path, "%s/streamsy-layout-probe-%d.db", dir, (int)getpid());
     unlink(path);
@@ -49,17 +62,33 @@ static double run(layout l, unsigned streams, const char *dir, double seconds, d
                        "PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -65536;",
                        NULL, NULL, NULL),
           "pragmas");
+    const char *streams_table =
+        "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER, other TEXT) WITHOUT ROWID;";
+    const char *clustered = "CREATE TABLE messages (stream_id TEXT, off TEXT, ts INTEGER, data BLOB,"
+                            "  PRIMARY KEY (stream_id, off)) WITHOUT ROWID;";
+    const char *log =
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER, data BLOB);";
+    check(db, sqlite3_exec(db, streams_table, NULL, NULL, NULL), "schema");
+    check(db,
+          sqlite3_exec(db, l == CLUSTERED || l == CLUSTERED_NOREC || l == LOG_FOLD ? clustered : "", NULL, NULL,
+                       NULL),
+          "schema");
     const char *schema = l == LOG
-                             ? "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER) WITHOUT ROWID;"
-                               "CREATE TABLE messages (stream_id TEXT, off TEXT, ts INTEGER, data BLOB);"
-                               "CREATE INDEX messages_by_stream ON messages (stream_id, off);"
-                             : "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER) WITHOUT ROWID;"
-                               "CREATE TABLE messages (stream_id TEXT, off TEXT, ts INTEGER, data BLOB,"
-                               "  PRIMARY KEY (stream_id, off)) WITHOUT ROWID;";
+                             ? "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER,"
+                               "  data BLOB); CREATE INDEX log_by_stream ON log (stream_id, off);"
+                         : l >= LOG_NOINDEX ? log
+                                            : "";
     check(db, sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
     sqlite3_stmt *ins, *upd, *add;
-    check(db, sqlite3_prepare_v2(db, "INSERT INTO streams VALUES (?1, '', 0)", -1, &add, NULL), "prepare");
-    check(db, sqlite3_prepare_v2(db, "INSERT INTO messages VALUES (?1, ?2, 0, ?3)", -1, &ins, NULL), "prepare");
+    check(db,
+          sqlite3_prepare_v2(db, "INSERT INTO streams VALUES (?1, '', 0, printf('%.120c', 'x'))", -1, &add, NULL),
+          "prepare");
+    check(db,
+          sqlite3_prepare_v2(db,
+                             l >= LOG ? "INSERT INTO log (stream_id, off, ts, data) VALUES (?1, ?2, 0, ?3)"
+                                      : "INSERT INTO messages VALUES (?1, ?2, 0, ?3)",
+                             -1, &ins, NULL),
+          "prepare");
     check(db, sqlite3_prepare_v2(db, "UPDATE streams SET tail = ?2, n = n + 1 WHERE id = ?1", -1, &upd, NULL),
           "prepare");
     char id[32], off[40], data[100];
@@ -93,6 +122,18 @@ static double run(layout l, unsigned streams, const char *dir, double seconds, d
             }
         }
         check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
+        if (l == LOG_FOLD && appends % FOLD_ROWS == 0) {
+            double f0 = now_s();
+            check(db,
+                  sqlite3_exec(db,
+                               "BEGIN; INSERT INTO messages SELECT stream_id, off, ts, data FROM log"
+                               "  ORDER BY stream_id, off; DELETE FROM log; COMMIT;",
+                               NULL, NULL, NULL),
+                  "fold");
+            double ms = (now_s() - f0) * 1e3;
+            if (ms > *max_fold_ms)
+                *max_fold_ms = ms;
+        }
     }
     /* Pages the connection wrote out (to the WAL), in 8 KiB pages. */
     int cur = 0, hi = 0;
@@ -116,13 +157,16 @@ int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     double seconds = argc > 2 ? atof(argv[2]) : 2.0;
     printf("| layout (SQLite alone, 64 appends per transaction) | 1 stream | 1,000 streams | ratio | KB written "
-           "per append (1 / 1,000) |\n");
-    printf("|---|---:|---:|---:|---:|\n");
-    for (layout l = CLUSTERED; l <= LOG; l++) {
-        double kb1, kb1000;
-        double one = run(l, 1, dir, seconds, &kb1), many = run(l, 1000, dir, seconds, &kb1000);
-        printf("| %s | %.0f/s | %.0f/s | %.2fx | %.2f / %.2f |\n", layout_names[l], one, many, many / one, kb1,
-               kb1000);
+           "per append (1 / 1,000) | longest fold (1 / 1,000) |\n");
+    printf("|---|---:|---:|---:|---:|---:|\n");
+    for (layout l = CLUSTERED; l <= LOG_FOLD; l++) {
+        double kb1, kb1000, fold1 = 0, fold1000 = 0;
+        double one = run(l, 1, dir, seconds, &kb1, &fold1), many = run(l, 1000, dir, seconds, &kb1000, &fold1000);
+        char folds[64] = "-";
+        if (l == LOG_FOLD)
+            snprintf(folds, sizeof folds, "%.1f / %.1f ms", fold1, fold1000);
+        printf("| %s | %.0f/s | %.0f/s | %.2fx | %.2f / %.2f | %s |\n", layout_names[l], one, many, many / one,
+               kb1, kb1000, folds);
         fflush(stdout);
     }
     return 0;
