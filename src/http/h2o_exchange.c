@@ -690,7 +690,8 @@ static void sse_pump(ss__live_req *st) {
             }
             ss_http_response res;
             ss_http_response_init(&res);
-            swap_bytes(&res.body, &st->pending); /* build the chunk in pending's (empty) memory */
+            swap_bytes(&res.body,
+                       &st->pending); /* build the chunk in pending's buffer (empty; none yet when idle) */
             ss_http_live_resume(st->live, timed_out, &res);
             sse_step(st, &res);
             ss_http_response_release(&res);
