@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 /* The schema version this build writes; a database with a newer one is refused. */
-#define SS_SQLITE_SCHEMA_VERSION 2
+#define SS_SQLITE_SCHEMA_VERSION 3
 
 typedef struct ss_sqlite_options {
     const char *path;      /* a file path, or ":memory:" */

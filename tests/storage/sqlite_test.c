@@ -383,7 +383,8 @@ Test(sqlite_persistence, streams_messages_producers_forks_and_deadlines_survive_
     cr_assert_not(exists(f, "s"), "the soft-deleted parent is purged by the cascade");
     assert_messages(f, "s", 1, 0);
     ss_storage_factory_free(f);
-    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages"), 0);
+    cr_assert_eq(
+        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 0);
     cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_producers"), 0);
     ss_arena_release(&a);
 }
@@ -645,9 +646,11 @@ Test(sqlite_group_commit, another_connection_sees_a_batch_only_after_its_flush) 
     append_one(f, "s", 1);
     /* A WAL reader is not blocked by the open write transaction and sees the
      * last committed state. */
-    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages"), 1);
+    cr_assert_eq(
+        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 1);
     cr_assert_eq(ss_storage_flush(f), SS_OK);
-    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages"), 2);
+    cr_assert_eq(
+        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 2);
     ss_storage_factory_free(f);
 }
 
@@ -709,7 +712,9 @@ Test(sqlite_group_commit, without_group_commit_every_commit_is_durable_when_it_r
     cr_assert_not(in_transaction(f));
     append_one(f, "s", 0);
     cr_assert_not(in_transaction(f));
-    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages"), 1, "committed before any flush");
+    cr_assert_eq(
+        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 1,
+        "committed before any flush");
     cr_assert_eq(ss_storage_flush(f), SS_OK);
     ss_storage_factory_free(f);
 }
@@ -1278,5 +1283,188 @@ Test(sqlite_full, a_commit_that_fails_at_flush_is_rolled_back_and_the_database_i
     cr_assert_eq(tail_of(f, "s"), 3);
     assert_messages(f, "s", 1, 3);
     cr_assert_not(exists(f, "t"));
+    ss_storage_factory_free(f);
+}
+
+/* ==== the log layout (schema version 3, src/storage/sql/log.c) ================== */
+
+/* Appends m<from+1> .. m<from+count> to `id` at tail `from`, one commit each. */
+static void append_range(ss_stream_factory *f, const char *id, unsigned from, unsigned count) {
+    for (unsigned k = from + 1; k <= from + count; k++) {
+        char text[16];
+        snprintf(text, sizeof text, "m%u", k);
+        ss_message m = {S(text), off(k), T0 + k};
+        ss_mutation_plan p = append_plan(k - 1, &m, 1);
+        cr_assert_eq(commit_rc(f, id, &p, NULL), SS_OK, "append %u", k);
+    }
+}
+
+/* Lists `id` with opts and checks it returns m<first> .. m<first+n-1>. */
+static void assert_window(ss_stream_factory *f, const char *id, ss_list_opts o, unsigned first, size_t n,
+                          bool more) {
+    ss_storage_stream *s;
+    cr_assert_eq(ss_storage_open(f, S(id), &s), SS_OK);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_message_batch b;
+    cr_assert_eq(ss_storage_list_messages(s, &o, &a, &b), SS_OK);
+    cr_assert_eq(b.n, n, "after %s: %zu messages, expected %zu", o.has_after ? o.after.s : "-", b.n, n);
+    cr_assert_eq(b.more, more);
+    for (size_t i = 0; i < n; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "m%u", first + (unsigned)i);
+        cr_assert(ss_slice_eq_cstr(b.msgs[i].data, want), "message %zu: %.*s, expected %s", i,
+                  (int)b.msgs[i].data.len, b.msgs[i].data.p, want);
+        ss_offset w = off(first + (unsigned)i);
+        cr_assert(ss_offset_eq(&b.msgs[i].offset, &w));
+        cr_assert_eq(b.msgs[i].ts_ms, T0 + first + i);
+    }
+    ss_arena_release(&a);
+    ss_storage_close(s);
+}
+
+/* Every window over 200 messages (three packed rows of 64 and 8 log rows). */
+static void assert_every_window(ss_stream_factory *f, const char *id) {
+    for (unsigned after = 0; after <= 200; after++)
+        assert_window(f, id, (ss_list_opts){.has_after = after > 0, .after = off(after)}, after + 1, 200 - after,
+                      false);
+    assert_window(f, id, (ss_list_opts){.has_after = true, .after = off(60), .limit = 10}, 61, 10, true);
+    assert_window(f, id, (ss_list_opts){.has_after = true, .after = off(50), .has_until = true, .until = off(130)},
+                  51, 80, false);
+    assert_window(f, id,
+                  (ss_list_opts){.has_after = true, .after = off(190), .has_until = true, .until = off(195)}, 191,
+                  5, false);
+    /* "m100".."m127" are 4 bytes each: 40 bytes hold 10 of them. */
+    assert_window(f, id, (ss_list_opts){.has_after = true, .after = off(99), .max_bytes = 40}, 100, 10, true);
+}
+
+Test(sqlite_log, appends_are_packed_every_64_and_read_back_from_any_offset_before_and_after_a_restart) {
+    for (int group = 0; group < 2; group++) {
+        const char *path = tmp_path(group ? "log-g.db" : "log.db");
+        ss_stream_factory *f = open_db(path, group);
+        create_n(f, "s", 0);
+        append_range(f, "s", 0, 200);
+        cr_assert_eq(ss_storage_flush(f), SS_OK);
+        cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk = 64"), 3);
+        cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk IS NULL"), 0);
+        cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_log"), 200, "packed rows wait for the cut");
+        assert_every_window(f, "s");
+        ss_storage_factory_free(f);
+        /* The lists come back from the log, without the rows already packed. */
+        f = open_db(path, group);
+        assert_every_window(f, "s");
+        append_range(f, "s", 200, 1); /* and appends carry on from them */
+        cr_assert_eq(ss_storage_flush(f), SS_OK);
+        assert_window(f, "s", (ss_list_opts){.has_after = true, .after = off(190)}, 191, 11, false);
+        ss_storage_factory_free(f);
+    }
+}
+
+Test(sqlite_log, the_log_is_cut_below_its_oldest_unpacked_row) {
+    const char *path = tmp_path("cut.db");
+    ss_stream_factory *f = open_db(path, true);
+    create_n(f, "s", 0);
+    append_range(f, "s", 0, 1100);
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    int64_t rows = raw_int(path, "SELECT count(*) FROM streamsy_log");
+    cr_assert_leq(rows, 1100 - 1024 + SS_SQL_CHUNK_MESSAGES, "the cut ran (%lld rows left)", (long long)rows);
+    ss_storage_factory_free(f);
+    f = open_db(path, true);
+    assert_window(f, "s", (ss_list_opts){.has_after = true, .after = off(1000)}, 1001, 100, false);
+    assert_window(f, "s", (ss_list_opts){.limit = 3}, 1, 3, true);
+    ss_storage_factory_free(f);
+}
+
+Test(sqlite_log, a_quiet_stream_is_packed_early_once_it_falls_a_window_behind) {
+    const char *path = tmp_path("quiet.db");
+    ss_stream_factory *f = open_db(path, true);
+    create_n(f, "quiet", 0);
+    create_n(f, "busy", 0);
+    append_range(f, "quiet", 0, 3); /* holds the cut back until it is packed */
+    append_range(f, "busy", 0, 1100);
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_log"), 1103, "nothing below the quiet rows is cut");
+    unsigned n = SS_SQL_LOG_WINDOW + 2 * SS_SQL_LOG_CUT_EVERY;
+    append_range(f, "busy", 1100, n);
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE stream_id = 'quiet'"), 1,
+                 "packed early, in a row of its 3 messages");
+    int64_t rows = raw_int(path, "SELECT count(*) FROM streamsy_log");
+    cr_assert_lt(rows, 2 * SS_SQL_LOG_CUT_EVERY, "the cut went past the quiet rows (%lld left)", (long long)rows);
+    ss_storage_factory_free(f);
+    f = open_db(path, true);
+    assert_window(f, "quiet", (ss_list_opts){0}, 1, 3, false);
+    assert_window(f, "busy", (ss_list_opts){.has_after = true, .after = off(1100 + n - 5)}, 1100 + n - 4, 5,
+                  false);
+    ss_storage_factory_free(f);
+}
+
+Test(sqlite_log, a_deleted_stream_leaves_nothing_in_the_log_for_its_namesake) {
+    const char *path = tmp_path("del.db");
+    ss_stream_factory *f = open_db(path, true);
+    create_n(f, "s", 0);
+    append_range(f, "s", 0, 100); /* one packed row, 36 listed, 100 log rows */
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    delete_stream(f, "s");
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_log WHERE stream_id = 's'"), 0);
+    create_n(f, "s", 3);
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    assert_messages(f, "s", 1, 3);
+    ss_storage_factory_free(f);
+    f = open_db(path, true);
+    assert_messages(f, "s", 1, 3);
+    ss_storage_factory_free(f);
+}
+
+Test(sqlite_log, an_append_rolled_back_leaves_its_stream_readable_and_appendable) {
+    ss_stream_factory *f = open_db(":memory:", true);
+    create_n(f, "s", 0);
+    append_range(f, "s", 0, 63);
+    /* A stale expected tail: the intent writes nothing and keeps nothing. */
+    ss_message m = {S("x"), off(64), T0 + 64};
+    ss_mutation_plan p = append_plan(10, &m, 1);
+    ss_commit_outcome o;
+    cr_assert_eq(commit_rc(f, "s", &p, &o), SS_OK);
+    cr_assert_neq(o.status, SS_COMMIT_COMMITTED);
+    append_range(f, "s", 63, 2); /* the 64th packs */
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    assert_window(f, "s", (ss_list_opts){0}, 1, 65, false);
+    ss_storage_factory_free(f);
+}
+
+Test(sqlite_log, a_version_2_file_keeps_its_messages_and_appends_after_them) {
+    const char *path = tmp_path("v2.db");
+    raw_exec(path, ss__sql_schema_v1);
+    raw_exec(path, ss__sql_schema_v2);
+    raw_exec(path, "CREATE TABLE streamsy_schema_version (version INTEGER PRIMARY KEY,"
+                   "  applied_at_ms INTEGER NOT NULL) STRICT;"
+                   "INSERT INTO streamsy_schema_version VALUES (1, 0), (2, 0)");
+    char sql[512];
+    ss_offset tail = off(3);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO streamsy_streams (stream_id, content_type, created_at, current_offset, counter) "
+             "VALUES ('s', 'text/plain', %lld, '%s', 3)",
+             (long long)T0, tail.s);
+    raw_exec(path, sql);
+    for (unsigned k = 1; k <= 3; k++) { /* one row per message, as version 2 stored them */
+        ss_offset o = off(k);
+        snprintf(sql, sizeof sql, "INSERT INTO streamsy_messages VALUES ('s', '%s', %lld, CAST('m%u' AS BLOB))",
+                 o.s, (long long)(T0 + k), k);
+        raw_exec(path, sql);
+    }
+    ss_stream_factory *f = open_db(path, true);
+    cr_assert_eq(raw_int(path, "SELECT max(version) FROM streamsy_schema_version"), 3);
+    assert_messages(f, "s", 1, 3);
+    append_range(f, "s", 3, 70); /* 61 join the log's first packed row, 9 stay listed */
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk IS NULL"), 3);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk = 64"), 1);
+    for (unsigned after = 0; after <= 73; after++)
+        assert_window(f, "s", (ss_list_opts){.has_after = after > 0, .after = off(after)}, after + 1, 73 - after,
+                      false);
+    ss_storage_factory_free(f);
+    f = open_db(path, true);
+    assert_window(f, "s", (ss_list_opts){.has_after = true, .after = off(2)}, 3, 71, false);
     ss_storage_factory_free(f);
 }

@@ -12,7 +12,7 @@
 #include "streamsy/alloc.h"
 
 /* The schema this build writes: the engine's tables plus this adapter's. */
-#define DO_SCHEMA_VERSION 1
+#define DO_SCHEMA_VERSION 2
 
 static const char DO_TABLES_V1[] =
     /* Forks of a stream here that live in other objects (a fork's object
@@ -85,6 +85,8 @@ ss_rc ss__do_intent(do_factory *f, ss_rc (*body)(void *ctx, bool *keep), void *c
     ss__sql_intent_leave(&f->engine);
     if (!j.ran)
         return rc ? rc : SS_IOERR; /* the host never ran the body */
+    bool kept = !j.rc && j.keep && !rc;
+    ss__sql_log_settle(&f->engine, kept);
     if (j.rc || !j.keep)
         return j.rc; /* rolled back: the body's own result */
     return rc;       /* kept: the result of committing */
@@ -121,8 +123,12 @@ static ss_rc migrate_body(void *ctx, bool *keep) {
     if (version == DO_SCHEMA_VERSION)
         return SS_OK;
     *keep = true;
-    if ((rc = ss__do_exec(f, ss__sql_schema_v1, NULL, 0, NULL, NULL)) ||
-        (rc = ss__do_exec(f, DO_TABLES_V1, NULL, 0, NULL, NULL)))
+    if (version < 1 && ((rc = ss__do_exec(f, ss__sql_schema_v1, NULL, 0, NULL, NULL)) ||
+                        (rc = ss__do_exec(f, DO_TABLES_V1, NULL, 0, NULL, NULL))))
+        return rc;
+    /* Version 2: the SQL engine's log layout (its schema step 3; the
+     * object has no documents, step 2). */
+    if ((rc = ss__do_exec(f, ss__sql_schema_v3, NULL, 0, NULL, NULL)))
         return rc;
     ss_sql_value v = ss_sql_int(DO_SCHEMA_VERSION);
     return ss__do_exec(f,

@@ -72,6 +72,7 @@ void ss__sql_cache_init(ss_sql_engine *e) {
 void ss__sql_forget_all(ss_sql_engine *e) {
     forget_all_records(e);
     forget_all_messages(e);
+    ss__sql_log_forget(e); /* the log rows listed may be gone too */
 }
 
 void ss__sql_forget(ss_sql_engine *e, ss_slice id) {

@@ -1,5 +1,5 @@
 /* The row codec: ss_record <-> a streamsy_streams row, ss_message <->
- * streamsy_messages rows, ss_producer <-> streamsy_producers.
+ * streamsy_producers (messages: log.c).
  *
  * Absent optionals are NULL: ttl_seconds (has_ttl), expires_at (empty),
  * expires_at_ms (has_expires_at_ms), last_seq (has_last_seq; an empty last
@@ -46,8 +46,7 @@ static ss_sql_value offset_value(const ss_offset *o) { return ss_sql_text(ss_off
 
 static bool is_null(const ss_sql_value *v) { return v->type == SS_SQL_NULL; }
 
-/* An INTEGER column; NULL reads as 0. */
-static ss_rc col_int(const ss_sql_value *v, int64_t *out) {
+ss_rc ss__sql_col_int(const ss_sql_value *v, int64_t *out) {
     if (v->type != SS_SQL_INT && v->type != SS_SQL_NULL)
         return SS_CORRUPT;
     *out = v->type == SS_SQL_INT ? v->i : 0;
@@ -61,8 +60,7 @@ static ss_rc col_text(const ss_sql_value *v, ss_arena *a, ss_slice *out) {
     return ss_arena_copy(a, v->type == SS_SQL_TEXT ? v->s : SS_SLICE_NULL, out);
 }
 
-/* An offset column; NULL reads as the empty offset. */
-static ss_rc col_offset(const ss_sql_value *v, ss_offset *out) {
+ss_rc ss__sql_col_offset(const ss_sql_value *v, ss_offset *out) {
     if (is_null(v)) {
         memset(out, 0, sizeof *out);
         return SS_OK;
@@ -92,11 +90,12 @@ static ss_rc decode_record(void *ctx, const ss_sql_value *c, size_t n, bool *sto
         (rc = col_text(&c[C_EXPIRES_AT], rr->a, &r.expires_at)) ||
         (rc = col_text(&c[C_LAST_SEQ], rr->a, &r.last_seq)) ||
         (rc = col_text(&c[C_FORKED_FROM], rr->a, &r.forked_from)) ||
-        (rc = col_offset(&c[C_CURRENT_OFFSET], &r.tail)) || (rc = col_offset(&c[C_FORK_OFFSET], &r.fork_offset)) ||
-        (rc = col_int(&c[C_CREATED_AT], &created)) || (rc = col_int(&c[C_TTL_SECONDS], &ttl)) ||
-        (rc = col_int(&c[C_EXPIRES_AT_MS], &expires)) || (rc = col_int(&c[C_COUNTER], &counter)) ||
-        (rc = col_int(&c[C_CLOSED], &closed)) || (rc = col_int(&c[C_CLOSED_AT], &closed_at)) ||
-        (rc = col_int(&c[C_FORK_SUB_OFFSET], &sub)) || (rc = col_int(&c[C_SOFT_DELETED], &soft)))
+        (rc = ss__sql_col_offset(&c[C_CURRENT_OFFSET], &r.tail)) ||
+        (rc = ss__sql_col_offset(&c[C_FORK_OFFSET], &r.fork_offset)) ||
+        (rc = ss__sql_col_int(&c[C_CREATED_AT], &created)) || (rc = ss__sql_col_int(&c[C_TTL_SECONDS], &ttl)) ||
+        (rc = ss__sql_col_int(&c[C_EXPIRES_AT_MS], &expires)) || (rc = ss__sql_col_int(&c[C_COUNTER], &counter)) ||
+        (rc = ss__sql_col_int(&c[C_CLOSED], &closed)) || (rc = ss__sql_col_int(&c[C_CLOSED_AT], &closed_at)) ||
+        (rc = ss__sql_col_int(&c[C_FORK_SUB_OFFSET], &sub)) || (rc = ss__sql_col_int(&c[C_SOFT_DELETED], &soft)))
         return rc;
     r.created_ms = created;
     r.has_ttl = !is_null(&c[C_TTL_SECONDS]);
@@ -175,119 +174,11 @@ ss_rc ss__sql_purge(ss_sql_engine *e, ss_slice id) {
     ss_sql_value arg = ss_sql_text(id);
     ss_rc rc = ss__sql_exec(e, SS_SQL_DELETE_MESSAGES, &arg, 1);
     if (!rc)
+        rc = ss__sql_log_purge(e, id);
+    if (!rc)
         rc = ss__sql_exec(e, SS_SQL_DELETE_PRODUCERS, &arg, 1);
     if (!rc)
         rc = ss__sql_exec(e, SS_SQL_DELETE_RECORD, &arg, 1);
-    return rc;
-}
-
-/* ---- messages ---------------------------------------------------------------------- */
-
-ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *msgs, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        ss_sql_value v[] = {ss_sql_text(id), offset_value(&msgs[i].offset), ss_sql_int(msgs[i].ts_ms),
-                            ss_sql_blob(msgs[i].data)};
-        ss_rc rc = ss__sql_exec(e, SS_SQL_INSERT_MESSAGE, v, 4);
-        if (rc)
-            return rc;
-    }
-    return SS_OK;
-}
-
-/* The window rules of every adapter: after exclusive, until inclusive, then
- * limit and max_bytes (at least one message); `more` when cut short. The
- * messages collect in a growable array moved into the arena at the end. */
-typedef struct message_rows {
-    const ss_list_opts *o;
-    ss_arena *a;
-    ss_message *v;
-    size_t n, cap;
-    size_t bytes;
-    bool more;
-} message_rows;
-
-/* Takes one message (in offset order, after the window's start) if the
- * window has room, copying its bytes into the arena; *stop at its end. */
-static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_ms, ss_slice data, bool *stop) {
-    const ss_list_opts *o = mr->o;
-    if (o->has_until && ss_offset_cmp(offset, &o->until) > 0) {
-        *stop = true;
-        return SS_OK;
-    }
-    if ((o->limit && mr->n >= o->limit) || (o->max_bytes && mr->n > 0 && mr->bytes + data.len > o->max_bytes)) {
-        mr->more = true;
-        *stop = true;
-        return SS_OK;
-    }
-    ss_message m = {.offset = *offset, .ts_ms = ts_ms};
-    if (ss_arena_copy(mr->a, data, &m.data) || ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
-        return SS_NOMEM;
-    mr->v[mr->n++] = m;
-    mr->bytes += data.len;
-    return SS_OK;
-}
-
-static ss_rc decode_message(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
-    if (n != 3 || c[2].type != SS_SQL_BLOB)
-        return SS_CORRUPT;
-    ss_offset offset;
-    int64_t ts;
-    ss_rc rc;
-    if ((rc = col_offset(&c[0], &offset)) || (rc = col_int(&c[1], &ts)))
-        return rc;
-    if (offset.len == 0)
-        return SS_CORRUPT;
-    return window_take(ctx, &offset, ts, c[2].s, stop);
-}
-
-/* The window over messages cached in memory (ss__sql_cached_messages). */
-static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
-    const ss_list_opts *o = mr->o;
-    size_t lo = 0, hi = n; /* the first message after o->after */
-    while (o->has_after && lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ss_offset_cmp(&m[mid].offset, &o->after) <= 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    bool stop = false;
-    ss_rc rc = SS_OK;
-    for (size_t i = lo; i < n && !stop && !rc; i++)
-        rc = window_take(mr, &m[i].offset, m[i].ts_ms, m[i].data, &stop);
-    return rc;
-}
-
-ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
-                            ss_message_batch *out) {
-    message_rows mr = {.o = o, .a = a};
-    const ss_message *cached;
-    size_t n_cached;
-    ss_rc rc;
-    if (ss__sql_cached_messages(e, id, o, &cached, &n_cached)) {
-        rc = take_cached(&mr, cached, n_cached);
-    } else {
-        /* Every stored offset is non-empty, so "> ''" is "from the start". */
-        ss_sql_value v[] = {ss_sql_text(id),
-                            ss_sql_text(o->has_after ? ss_offset_slice(&o->after) : SS_SLICE_NULL)};
-        rc = ss__sql_run(e, SS_SQL_LIST_MESSAGES, v, 2, decode_message, &mr);
-        /* Everything after the start up to the tail: keep it for the next reader. */
-        if (!rc && !o->has_until && !o->limit && !mr.more)
-            ss__sql_cache_messages(e, id, o, mr.v, mr.n, mr.bytes);
-    }
-    ss_message_batch b = {NULL, 0, mr.more};
-    if (!rc && mr.n) {
-        b.msgs = ss_arena_alloc(a, mr.n * sizeof *b.msgs);
-        if (b.msgs) {
-            memcpy(b.msgs, mr.v, mr.n * sizeof *b.msgs);
-            b.n = mr.n;
-        } else {
-            rc = SS_NOMEM;
-        }
-    }
-    ss_free(mr.v);
-    if (!rc)
-        *out = b;
     return rc;
 }
 
@@ -305,7 +196,7 @@ static ss_rc decode_producer(void *ctx, const ss_sql_value *c, size_t n, bool *s
     ss_rc rc;
     if (n != 2)
         return SS_CORRUPT;
-    if ((rc = col_int(&c[0], &epoch)) || (rc = col_int(&c[1], &seq)))
+    if ((rc = ss__sql_col_int(&c[0], &epoch)) || (rc = ss__sql_col_int(&c[1], &seq)))
         return rc;
     pr->p = (ss_producer){(uint64_t)epoch, (uint64_t)seq};
     pr->found = true;

@@ -43,7 +43,8 @@ static ss_rc noted(ss_sql_engine *e, ss_rc rc) {
 /* Statements that write what the caches hold; each names the stream as ?1. */
 static bool writes_cached_rows(ss_sql_stmt stmt) {
     return stmt == SS_SQL_INSERT_RECORD || stmt == SS_SQL_UPDATE_RECORD || stmt == SS_SQL_SOFT_DELETE ||
-           stmt == SS_SQL_DELETE_RECORD || stmt == SS_SQL_INSERT_MESSAGE || stmt == SS_SQL_DELETE_MESSAGES;
+           stmt == SS_SQL_DELETE_RECORD || stmt == SS_SQL_INSERT_MESSAGE || stmt == SS_SQL_DELETE_MESSAGES ||
+           stmt == SS_SQL_INSERT_LOG || stmt == SS_SQL_DELETE_LOG;
 }
 
 ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, size_t n, ss_sql_row_fn row,
@@ -53,12 +54,28 @@ ss_rc ss__sql_run(ss_sql_engine *e, ss_sql_stmt stmt, const ss_sql_value *args, 
     return noted(e, e->conn->m->run(e->conn, stmt, args, n, row, row_ctx));
 }
 
+/* An intent's body, and whether it asked to keep its writes. */
+typedef struct tracked_body {
+    ss_rc (*body)(void *ctx, bool *keep);
+    void *ctx;
+    bool kept;
+} tracked_body;
+
+static ss_rc run_tracked(void *ctx, bool *keep) {
+    tracked_body *t = ctx;
+    ss_rc rc = t->body(t->ctx, keep);
+    t->kept = rc == SS_OK && *keep;
+    return rc;
+}
+
 ss_rc ss__sql_intent(ss_sql_engine *e, ss_rc (*body)(void *ctx, bool *keep), void *ctx) {
     if (e->corrupt)
         return SS_CORRUPT;
+    tracked_body t = {body, ctx, false};
     ss__sql_intent_enter(e);
-    ss_rc rc = e->conn->m->intent(e->conn, body, ctx);
+    ss_rc rc = e->conn->m->intent(e->conn, run_tracked, &t);
     ss__sql_intent_leave(e);
+    ss__sql_log_settle(e, rc == SS_OK && t.kept);
     return noted(e, rc);
 }
 
@@ -94,8 +111,13 @@ typedef struct commit_job {
     ss_commit_outcome o;
 } commit_job;
 
-/* Messages, patch and producer upsert: the write half of a commit. */
+/* Messages, patch and producer upsert: the write half of a commit. A plan
+ * whose offsets do not rise past the stream's tail is misuse (the log has no
+ * key that would refuse them). */
 static ss_rc apply_plan(ss_sql_engine *e, ss_slice id, ss_record *rec, const ss_mutation_plan *p) {
+    for (size_t i = 0; i < p->n_msgs; i++)
+        if (ss_offset_cmp(&p->msgs[i].offset, i ? &p->msgs[i - 1].offset : &rec->tail) <= 0)
+            return SS_MISUSE;
     ss_rc rc = ss__sql_insert_messages(e, id, p->msgs, p->n_msgs);
     if (rc)
         return rc;
@@ -346,10 +368,14 @@ void ss__sql_engine_init(ss_sql_engine *e, const ss_stream_factory_methods *m, s
     /* Dependents by query (reverse index); edge drops reach the hooks. */
     e->policy = (ss_lineage_policy){.count_dependents = l_count, .drop_edge = l_drop_edge, .ctx = e};
     ss__sql_cache_init(e);
+    ss__sql_log_init(e);
     e->intent_depth = 0;
 }
 
-void ss__sql_engine_release(ss_sql_engine *e) { ss__sql_cache_release(e); }
+void ss__sql_engine_release(ss_sql_engine *e) {
+    ss__sql_cache_release(e);
+    ss__sql_log_release(e);
+}
 
 /* ---- expiry listing ------------------------------------------------------------------ */
 

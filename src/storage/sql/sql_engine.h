@@ -22,10 +22,12 @@
 /* ---- schema and statements --------------------------------------------------- */
 
 /* The tables, as the SQL text of schema version 1 (several statements). */
-#define SS_SQL_SCHEMA_VERSION 2
+#define SS_SQL_SCHEMA_VERSION 3
 extern const char ss__sql_schema_v1[];
 /* Version 2 adds streamsy_documents (the factory's documents). */
 extern const char ss__sql_schema_v2[];
+/* Version 3 adds streamsy_log and packed rows of messages (log.c). */
+extern const char ss__sql_schema_v3[];
 
 #define SS_SQL_STMTS(X)                                                                                           \
     X(GET_RECORD)                                                                                                 \
@@ -37,6 +39,12 @@ extern const char ss__sql_schema_v2[];
     X(DELETE_PRODUCERS)                                                                                           \
     X(INSERT_MESSAGE)                                                                                             \
     X(LIST_MESSAGES)                                                                                              \
+    X(INSERT_LOG)                                                                                                 \
+    X(LOG_HEAD)                                                                                                   \
+    X(LOG_ROWS)                                                                                                   \
+    X(DELETE_LOG)                                                                                                 \
+    X(CUT_LOG)                                                                                                    \
+    X(UNPACKED_LOG)                                                                                               \
     X(GET_PRODUCER)                                                                                               \
     X(UPSERT_PRODUCER)                                                                                            \
     X(COUNT_CHILDREN)                                                                                             \
@@ -115,7 +123,18 @@ typedef struct ss_sql_engine {
     ss__map cached_messages; /* id -> messages from an offset to the tail */
     size_t cached_message_bytes;
     unsigned intent_depth; /* intents running (ss__sql_intent_enter/leave) */
+    /* The log layout (log.c): each stream's rows of streamsy_log not yet
+     * packed, by stream id (id -> list of seqs), loaded lazily. */
+    ss__map log_lists;
+    bool log_loaded;
+    bool log_touched; /* the running intent changed log_lists */
+    int64_t log_head; /* the newest seq seen */
+    unsigned log_since_cut;
 } ss_sql_engine;
+
+#define SS_SQL_CHUNK_MESSAGES 64  /* log rows packed into one streamsy_messages row */
+#define SS_SQL_LOG_WINDOW 65536   /* a stream's rows this far behind the newest are packed early */
+#define SS_SQL_LOG_CUT_EVERY 1024 /* appends between cuts of the log's packed prefix */
 
 #define SS_SQL_RECORD_CACHE_MAX 4096                     /* streams with a cached record, or messages */
 #define SS_SQL_MESSAGE_CACHE_MAX ((size_t)32 << 20)      /* message bytes cached in all */
@@ -165,7 +184,22 @@ bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *
 void ss__sql_cache_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message *msgs, size_t n,
                             size_t bytes);
 
-/* Building blocks (codec.c), for adapters that add steps of their own. */
+/* The log layout (log.c). */
+void ss__sql_log_init(ss_sql_engine *e);
+void ss__sql_log_release(ss_sql_engine *e);
+/* Drops the lists (the log's writes may have been rolled back). */
+void ss__sql_log_forget(ss_sql_engine *e);
+/* An intent ended; kept: its writes stay. Drops the lists when it changed
+ * them and was rolled back. Every intent runner calls it. */
+void ss__sql_log_settle(ss_sql_engine *e, bool kept);
+/* Deletes a stream's log rows (ss__sql_purge). */
+SS_MUST_USE ss_rc ss__sql_log_purge(ss_sql_engine *e, ss_slice id);
+/* Columns (codec.c): an INTEGER (NULL reads as 0), an offset (NULL reads as
+ * the empty offset); SS_CORRUPT for another type. */
+SS_MUST_USE ss_rc ss__sql_col_int(const ss_sql_value *v, int64_t *out);
+SS_MUST_USE ss_rc ss__sql_col_offset(const ss_sql_value *v, ss_offset *out);
+
+/* Building blocks (codec.c, log.c), for adapters that add steps of their own. */
 SS_MUST_USE ss_rc ss__sql_read_record(ss_sql_engine *e, ss_slice id, ss_arena *a, ss_record *out, bool *out_found);
 SS_MUST_USE ss_rc ss__sql_insert_record(ss_sql_engine *e, const ss_record *r);
 /* Stores the fields a patch or a soft delete can change. */

@@ -54,6 +54,21 @@ const char ss__sql_schema_v2[] =
     "  value BLOB NOT NULL"
     ") STRICT, WITHOUT ROWID;";
 
+const char ss__sql_schema_v3[] =
+    /* Appends land here in arrival order, with no per-stream index entry
+     * (log.c): a transaction over many streams writes one log page, not a
+     * page per stream. Once a stream has SS_SQL_CHUNK_MESSAGES rows here
+     * they are packed into one streamsy_messages row whose "chunk" counts
+     * them (NULL: a row of one message, as every row before version 3). */
+    "CREATE TABLE streamsy_log ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  stream_id TEXT NOT NULL,"
+    "  \"offset\" TEXT NOT NULL,"
+    "  timestamp INTEGER NOT NULL,"
+    "  data BLOB NOT NULL"
+    ") STRICT;"
+    "ALTER TABLE streamsy_messages ADD COLUMN chunk INTEGER;";
+
 /* Column order of GET_RECORD and INSERT_RECORD: see codec.c. */
 #define RECORD_COLUMNS                                                                                            \
     "stream_id, content_type, created_at, ttl_seconds, expires_at, expires_at_ms, current_offset, "               \
@@ -70,10 +85,29 @@ const char *const ss__sql_text[SS_SQL__COUNT] = {
     [SS_SQL_DELETE_RECORD] = "DELETE FROM streamsy_streams WHERE stream_id = ?1",
     [SS_SQL_DELETE_MESSAGES] = "DELETE FROM streamsy_messages WHERE stream_id = ?1",
     [SS_SQL_DELETE_PRODUCERS] = "DELETE FROM streamsy_producers WHERE stream_id = ?1",
-    [SS_SQL_INSERT_MESSAGE] = "INSERT INTO streamsy_messages (stream_id, \"offset\", timestamp, data) "
-                              "VALUES (?1, ?2, ?3, ?4)",
-    [SS_SQL_LIST_MESSAGES] = "SELECT \"offset\", timestamp, data FROM streamsy_messages "
+    /* A chunk's "offset" is its last message's: "> ?2" finds every row
+     * holding a message after ?2. */
+    [SS_SQL_INSERT_MESSAGE] = "INSERT INTO streamsy_messages (stream_id, \"offset\", timestamp, data, chunk) "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SS_SQL_LIST_MESSAGES] = "SELECT \"offset\", timestamp, data, chunk FROM streamsy_messages "
                              "WHERE stream_id = ?1 AND \"offset\" > ?2 ORDER BY \"offset\"",
+    /* The engine numbers the rows itself (log.c), so that the insert is a
+     * plain one: on a full disk SQLite handles it as it did the clustered
+     * insert before version 3. */
+    [SS_SQL_INSERT_LOG] = "INSERT INTO streamsy_log (seq, stream_id, \"offset\", timestamp, data) "
+                          "VALUES (?5, ?1, ?2, ?3, ?4)",
+    [SS_SQL_LOG_HEAD] = "SELECT coalesce(max(seq), 0) FROM streamsy_log",
+    /* ?2 is a JSON array of seqs. */
+    [SS_SQL_LOG_ROWS] = "SELECT \"offset\", timestamp, data FROM streamsy_log "
+                        "WHERE stream_id = ?1 AND seq IN (SELECT value FROM json_each(?2)) ORDER BY seq",
+    [SS_SQL_DELETE_LOG] = "DELETE FROM streamsy_log WHERE stream_id = ?1",
+    [SS_SQL_CUT_LOG] = "DELETE FROM streamsy_log WHERE seq < ?1",
+    /* The rows not yet packed: a crash between packing and the cut leaves
+     * packed rows behind, and a packed row's offset is not past its
+     * stream's last stored one. */
+    [SS_SQL_UNPACKED_LOG] = "SELECT l.seq, l.stream_id FROM streamsy_log AS l WHERE l.\"offset\" > "
+                            "coalesce((SELECT max(m.\"offset\") FROM streamsy_messages AS m "
+                            "WHERE m.stream_id = l.stream_id), '') ORDER BY l.seq",
     [SS_SQL_GET_PRODUCER] = "SELECT epoch, last_seq FROM streamsy_producers "
                             "WHERE stream_id = ?1 AND producer_id = ?2",
     [SS_SQL_UPSERT_PRODUCER] = "INSERT INTO streamsy_producers (stream_id, producer_id, epoch, last_seq) "

@@ -30,6 +30,7 @@ static const char VERSION_TABLE[] = "CREATE TABLE IF NOT EXISTS streamsy_schema_
 static const migration MIGRATIONS[] = {
     {1, ss__sql_schema_v1},
     {2, ss__sql_schema_v2},
+    {3, ss__sql_schema_v3},
 };
 
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])

@@ -1,0 +1,445 @@
+/* Messages in the log layout (schema version 3).
+ *
+ * An append inserts its message into streamsy_log, one table in arrival
+ * order with no per-stream index entry, so that a transaction of appends to
+ * many streams writes the log's last page instead of a leaf page per stream
+ * (docs/sqlite.md, "Planned: the log layout, in detail"). Each stream's log
+ * rows not yet packed are listed here in memory by seq; once a stream has
+ * SS_SQL_CHUNK_MESSAGES of them, the intent that added the last packs them
+ * into one streamsy_messages row (its "chunk" column counts them, its
+ * "offset" is the last message's) and the list empties. Packed log rows
+ * stay until a range delete cuts the log below the oldest seq still listed;
+ * a list whose oldest row falls SS_SQL_LOG_WINDOW rows behind is packed
+ * early, so that the log stays short.
+ *
+ * The engine numbers log rows itself (the newest seq + 1).
+ *
+ * The log is the truth, the lists are memory: they are loaded lazily from
+ * the rows not yet packed (SS_SQL_UNPACKED_LOG); an intent that changed
+ * them and was not kept, and ss__sql_forget_all, drop them
+ * (ss__sql_log_settle, ss__sql_log_forget). Every log read also names the
+ * stream, so a list can never show another stream's row. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/grow.h"
+#include "sql_engine.h"
+#include "streamsy/alloc.h"
+
+/* One stream's log rows not yet packed, oldest first. */
+typedef struct log_list {
+    int64_t *seq;
+    size_t n, cap;
+} log_list;
+
+static void free_lists(ss_sql_engine *e) {
+    ss_slice k;
+    void *v;
+    for (ss__map_iter it = {0}; ss__map_next(&e->log_lists, &it, &k, &v);) {
+        log_list *l = v;
+        ss_free(l->seq);
+        ss_free(l);
+    }
+    ss__map_release(&e->log_lists);
+    ss__map_init(&e->log_lists);
+}
+
+void ss__sql_log_init(ss_sql_engine *e) {
+    ss__map_init(&e->log_lists);
+    e->log_loaded = false;
+    e->log_touched = false;
+    e->log_head = 0;
+    e->log_since_cut = 0;
+}
+
+void ss__sql_log_release(ss_sql_engine *e) {
+    free_lists(e);
+    ss__map_release(&e->log_lists);
+}
+
+void ss__sql_log_forget(ss_sql_engine *e) {
+    free_lists(e);
+    e->log_loaded = false;
+}
+
+void ss__sql_log_settle(ss_sql_engine *e, bool kept) {
+    if (e->log_touched && !kept)
+        ss__sql_log_forget(e);
+    e->log_touched = false;
+}
+
+static ss_rc list_push(ss_sql_engine *e, ss_slice id, int64_t seq) {
+    log_list *l = ss__map_get(&e->log_lists, id);
+    if (!l) {
+        if (!(l = ss_calloc(1, sizeof *l)))
+            return SS_NOMEM;
+        if (ss__map_put(&e->log_lists, id, l)) {
+            ss_free(l);
+            return SS_NOMEM;
+        }
+    }
+    if (ss__grow(&l->seq, &l->cap, l->n, sizeof *l->seq, 16))
+        return SS_NOMEM;
+    l->seq[l->n++] = seq;
+    if (seq > e->log_head)
+        e->log_head = seq;
+    return SS_OK;
+}
+
+static void list_drop(ss_sql_engine *e, ss_slice id) {
+    log_list *l = ss__map_remove(&e->log_lists, id);
+    if (l) {
+        ss_free(l->seq);
+        ss_free(l);
+    }
+}
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+typedef struct load_job {
+    ss_sql_engine *e;
+} load_job;
+
+static ss_rc load_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    (void)stop;
+    load_job *j = ctx;
+    if (n != 2 || c[0].type != SS_SQL_INT || c[1].type != SS_SQL_TEXT)
+        return SS_CORRUPT;
+    return list_push(j->e, c[1].s, c[0].i);
+}
+
+static ss_rc head_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    *stop = true;
+    if (n != 1 || c[0].type != SS_SQL_INT)
+        return SS_CORRUPT;
+    ((ss_sql_engine *)ctx)->log_head = c[0].i;
+    return SS_OK;
+}
+
+static ss_rc ensure_loaded(ss_sql_engine *e) {
+    if (e->log_loaded)
+        return SS_OK;
+    load_job j = {e};
+    ss_rc rc = ss__sql_run(e, SS_SQL_LOG_HEAD, NULL, 0, head_row, e);
+    if (!rc)
+        rc = ss__sql_run(e, SS_SQL_UNPACKED_LOG, NULL, 0, load_row, &j);
+    if (rc) {
+        free_lists(e);
+        return rc;
+    }
+    e->log_loaded = true;
+    return SS_OK;
+}
+
+/* ---- chunks: the packed form ---------------------------------------------------------- */
+
+/* One message in a chunk: offset length (1 byte), offset, timestamp (8
+ * bytes), data length (4 bytes), data; integers little-endian. */
+static void chunk_put(ss_buf *b, const ss_offset *off, int64_t ts, ss_slice data) {
+    unsigned char head[1 + 8];
+    head[0] = off->len;
+    ss_buf_append(b, head, 1);
+    ss_buf_append(b, off->s, off->len);
+    for (int i = 0; i < 8; i++)
+        head[i] = (unsigned char)((uint64_t)ts >> (8 * i));
+    ss_buf_append(b, head, 8);
+    for (int i = 0; i < 4; i++)
+        head[i] = (unsigned char)((uint32_t)data.len >> (8 * i));
+    ss_buf_append(b, head, 4);
+    ss_buf_append(b, data.p, data.len);
+}
+
+/* Reads the message at *at of a chunk; SS_CORRUPT when it runs past the end. */
+static ss_rc chunk_get(ss_slice body, size_t *at, ss_offset *off, int64_t *ts, ss_slice *data) {
+    const unsigned char *p = (const unsigned char *)body.p;
+    size_t i = *at;
+    if (i >= body.len || p[i] == 0 || body.len - i - 1 < (size_t)p[i] + 12)
+        return SS_CORRUPT;
+    size_t ol = p[i++];
+    if (ss_offset_set(off, ss_slice_of((const char *)p + i, ol)))
+        return SS_CORRUPT;
+    i += ol;
+    uint64_t t = 0;
+    for (int k = 0; k < 8; k++)
+        t |= (uint64_t)p[i + k] << (8 * k);
+    i += 8;
+    uint32_t len = 0;
+    for (int k = 0; k < 4; k++)
+        len |= (uint32_t)p[i + k] << (8 * k);
+    i += 4;
+    if (body.len - i < len)
+        return SS_CORRUPT;
+    *ts = (int64_t)t;
+    *data = ss_slice_of((const char *)p + i, len);
+    *at = i + len;
+    return SS_OK;
+}
+
+/* The seqs of a list as a JSON array, for json_each. */
+static ss_rc seq_json(const log_list *l, ss_buf *out) {
+    ss_buf_append(out, "[", 1);
+    for (size_t i = 0; i < l->n; i++) {
+        char num[24];
+        int k = snprintf(num, sizeof num, "%s%lld", i ? "," : "", (long long)l->seq[i]);
+        ss_buf_append(out, num, (size_t)k);
+    }
+    ss_buf_append(out, "]", 1);
+    return out->err;
+}
+
+typedef struct pack_job {
+    ss_buf body;
+    ss_offset last;
+    int64_t last_ts;
+    size_t n;
+} pack_job;
+
+static ss_rc pack_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    (void)stop;
+    pack_job *j = ctx;
+    ss_offset off;
+    int64_t ts;
+    ss_rc rc;
+    if (n != 3 || c[2].type != SS_SQL_BLOB)
+        return SS_CORRUPT;
+    if ((rc = ss__sql_col_offset(&c[0], &off)) || (rc = ss__sql_col_int(&c[1], &ts)))
+        return rc;
+    if (off.len == 0)
+        return SS_CORRUPT;
+    chunk_put(&j->body, &off, ts, c[2].s);
+    j->last = off;
+    j->last_ts = ts;
+    j->n++;
+    return j->body.err;
+}
+
+/* Packs a stream's listed log rows into one streamsy_messages row. */
+static ss_rc pack(ss_sql_engine *e, ss_slice id, log_list *l) {
+    ss_buf seqs;
+    ss_buf_init(&seqs, SIZE_MAX);
+    pack_job j = {.n = 0};
+    ss_buf_init(&j.body, SIZE_MAX);
+    ss_rc rc = seq_json(l, &seqs);
+    if (!rc) {
+        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_buf_slice(&seqs))};
+        rc = ss__sql_run(e, SS_SQL_LOG_ROWS, v, 2, pack_row, &j);
+    }
+    if (!rc && j.n != l->n)
+        rc = SS_CORRUPT; /* a listed row is missing */
+    if (!rc && j.n) {
+        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&j.last)), ss_sql_int(j.last_ts),
+                            ss_sql_blob(ss_buf_slice(&j.body)), ss_sql_int((int64_t)j.n)};
+        rc = ss__sql_exec(e, SS_SQL_INSERT_MESSAGE, v, 5);
+    }
+    ss_buf_release(&seqs);
+    ss_buf_release(&j.body);
+    if (!rc) {
+        e->log_touched = true;
+        l->n = 0;
+    }
+    return rc;
+}
+
+/* Packs the lists that fell SS_SQL_LOG_WINDOW behind, then cuts the log
+ * below the oldest row still listed. */
+static ss_rc cut(ss_sql_engine *e) {
+    int64_t low = e->log_head + 1;
+    ss_slice k;
+    void *v;
+    for (ss__map_iter it = {0}; ss__map_next(&e->log_lists, &it, &k, &v);) {
+        log_list *l = v;
+        if (l->n && l->seq[0] < e->log_head - SS_SQL_LOG_WINDOW) {
+            ss_rc rc = pack(e, k, l);
+            if (rc)
+                return rc;
+        }
+        if (l->n && l->seq[0] < low)
+            low = l->seq[0];
+    }
+    ss_sql_value arg = ss_sql_int(low);
+    e->log_since_cut = 0;
+    return ss__sql_exec(e, SS_SQL_CUT_LOG, &arg, 1);
+}
+
+/* ---- the engine's message functions ------------------------------------------------------ */
+
+ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *msgs, size_t n) {
+    ss_rc rc = ensure_loaded(e);
+    for (size_t i = 0; i < n && !rc; i++) {
+        int64_t seq = e->log_head + 1;
+        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&msgs[i].offset)),
+                            ss_sql_int(msgs[i].ts_ms), ss_sql_blob(msgs[i].data), ss_sql_int(seq)};
+        rc = ss__sql_exec(e, SS_SQL_INSERT_LOG, v, 5);
+        if (!rc) {
+            e->log_touched = true;
+            rc = list_push(e, id, seq);
+        }
+        if (!rc) {
+            log_list *l = ss__map_get(&e->log_lists, id);
+            if (l->n >= SS_SQL_CHUNK_MESSAGES)
+                rc = pack(e, id, l);
+        }
+        if (!rc && ++e->log_since_cut >= SS_SQL_LOG_CUT_EVERY)
+            rc = cut(e);
+    }
+    return rc;
+}
+
+ss_rc ss__sql_log_purge(ss_sql_engine *e, ss_slice id) {
+    ss_rc rc = ensure_loaded(e);
+    ss_sql_value arg = ss_sql_text(id);
+    if (!rc)
+        rc = ss__sql_exec(e, SS_SQL_DELETE_LOG, &arg, 1);
+    if (!rc) {
+        e->log_touched = true;
+        list_drop(e, id);
+    }
+    return rc;
+}
+
+/* The window rules of every adapter: after exclusive, until inclusive, then
+ * limit and max_bytes (at least one message); `more` when cut short. The
+ * messages collect in a growable array moved into the arena at the end. */
+typedef struct message_rows {
+    const ss_list_opts *o;
+    ss_arena *a;
+    ss_message *v;
+    size_t n, cap;
+    size_t bytes;
+    bool more;
+    bool stopped;
+} message_rows;
+
+/* Takes one message (in offset order) if it is after the window's start
+ * and the window has room, copying its bytes into the arena; *stop at its
+ * end. */
+static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_ms, ss_slice data, bool *stop) {
+    const ss_list_opts *o = mr->o;
+    if (o->has_after && ss_offset_cmp(offset, &o->after) <= 0)
+        return SS_OK;
+    if (o->has_until && ss_offset_cmp(offset, &o->until) > 0) {
+        *stop = mr->stopped = true;
+        return SS_OK;
+    }
+    if ((o->limit && mr->n >= o->limit) || (o->max_bytes && mr->n > 0 && mr->bytes + data.len > o->max_bytes)) {
+        mr->more = true;
+        *stop = mr->stopped = true;
+        return SS_OK;
+    }
+    ss_message m = {.offset = *offset, .ts_ms = ts_ms};
+    if (ss_arena_copy(mr->a, data, &m.data) || ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
+        return SS_NOMEM;
+    mr->v[mr->n++] = m;
+    mr->bytes += data.len;
+    return SS_OK;
+}
+
+/* A streamsy_messages row: one message (chunk NULL) or a packed chunk. */
+static ss_rc decode_stored(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    if (n != 4 || c[2].type != SS_SQL_BLOB || (c[3].type != SS_SQL_NULL && c[3].type != SS_SQL_INT))
+        return SS_CORRUPT;
+    ss_offset offset;
+    int64_t ts;
+    ss_rc rc;
+    if ((rc = ss__sql_col_offset(&c[0], &offset)) || (rc = ss__sql_col_int(&c[1], &ts)))
+        return rc;
+    if (offset.len == 0)
+        return SS_CORRUPT;
+    if (c[3].type == SS_SQL_NULL)
+        return window_take(ctx, &offset, ts, c[2].s, stop);
+    size_t at = 0, count = 0;
+    ss_offset m_off = {0};
+    while (at < c[2].s.len && !*stop) {
+        ss_slice data;
+        if ((rc = chunk_get(c[2].s, &at, &m_off, &ts, &data)) || (rc = window_take(ctx, &m_off, ts, data, stop)))
+            return rc;
+        count++;
+    }
+    /* A whole chunk read must hold what its row says, ending at its offset. */
+    if (!*stop && (count != (uint64_t)c[3].i || ss_offset_cmp(&m_off, &offset) != 0))
+        return SS_CORRUPT;
+    return SS_OK;
+}
+
+static ss_rc decode_logged(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    if (n != 3 || c[2].type != SS_SQL_BLOB)
+        return SS_CORRUPT;
+    ss_offset offset;
+    int64_t ts;
+    ss_rc rc;
+    if ((rc = ss__sql_col_offset(&c[0], &offset)) || (rc = ss__sql_col_int(&c[1], &ts)))
+        return rc;
+    if (offset.len == 0)
+        return SS_CORRUPT;
+    return window_take(ctx, &offset, ts, c[2].s, stop);
+}
+
+/* The window over messages cached in memory (ss__sql_cached_messages). */
+static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
+    const ss_list_opts *o = mr->o;
+    size_t lo = 0, hi = n; /* the first message after o->after */
+    while (o->has_after && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ss_offset_cmp(&m[mid].offset, &o->after) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    bool stop = false;
+    ss_rc rc = SS_OK;
+    for (size_t i = lo; i < n && !stop && !rc; i++)
+        rc = window_take(mr, &m[i].offset, m[i].ts_ms, m[i].data, &stop);
+    return rc;
+}
+
+/* Stored rows after the start, then the stream's listed log rows. */
+static ss_rc read_rows(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, message_rows *mr) {
+    ss_rc rc = ensure_loaded(e);
+    /* Every stored offset is non-empty, so "> ''" is "from the start". */
+    ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(o->has_after ? ss_offset_slice(&o->after) : SS_SLICE_NULL)};
+    if (!rc)
+        rc = ss__sql_run(e, SS_SQL_LIST_MESSAGES, v, 2, decode_stored, mr);
+    const log_list *l = ss__map_get(&e->log_lists, id);
+    if (rc || mr->stopped || !l || l->n == 0)
+        return rc;
+    ss_buf seqs;
+    ss_buf_init(&seqs, SIZE_MAX);
+    rc = seq_json(l, &seqs);
+    if (!rc) {
+        ss_sql_value w[] = {ss_sql_text(id), ss_sql_text(ss_buf_slice(&seqs))};
+        rc = ss__sql_run(e, SS_SQL_LOG_ROWS, w, 2, decode_logged, mr);
+    }
+    ss_buf_release(&seqs);
+    return rc;
+}
+
+ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *a,
+                            ss_message_batch *out) {
+    message_rows mr = {.o = o, .a = a};
+    const ss_message *cached;
+    size_t n_cached;
+    ss_rc rc;
+    if (ss__sql_cached_messages(e, id, o, &cached, &n_cached)) {
+        rc = take_cached(&mr, cached, n_cached);
+    } else {
+        rc = read_rows(e, id, o, &mr);
+        /* Everything after the start up to the tail: keep it for the next reader. */
+        if (!rc && !o->has_until && !o->limit && !mr.more)
+            ss__sql_cache_messages(e, id, o, mr.v, mr.n, mr.bytes);
+    }
+    ss_message_batch b = {NULL, 0, mr.more};
+    if (!rc && mr.n) {
+        b.msgs = ss_arena_alloc(a, mr.n * sizeof *b.msgs);
+        if (b.msgs) {
+            memcpy(b.msgs, mr.v, mr.n * sizeof *b.msgs);
+            b.n = mr.n;
+        } else {
+            rc = SS_NOMEM;
+        }
+    }
+    ss_free(mr.v);
+    if (!rc)
+        *out = b;
+    return rc;
+}
