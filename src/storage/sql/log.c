@@ -241,19 +241,40 @@ static ss_rc pack(ss_sql_engine *e, ss_slice id, log_list *l) {
     return rc;
 }
 
-/* Packs the lists that fell SS_SQL_LOG_WINDOW behind, then cuts the log
- * below the oldest row still listed. */
+/* Packs the lists that fell SS_SQL_LOG_WINDOW behind (and forgets them),
+ * then cuts the log below the oldest row still listed. */
 static ss_rc cut(ss_sql_engine *e) {
-    int64_t low = e->log_head + 1;
-    ss_slice k;
+    ss_slice *late = NULL, k;
+    size_t n_late = 0, cap = 0;
     void *v;
-    for (ss__map_iter it = {0}; ss__map_next(&e->log_lists, &it, &k, &v);) {
+    ss_rc rc = SS_OK;
+    for (ss__map_iter it = {0}; !rc && ss__map_next(&e->log_lists, &it, &k, &v);) {
         log_list *l = v;
         if (l->n && l->seq[0] < e->log_head - SS_SQL_LOG_WINDOW) {
-            ss_rc rc = pack(e, k, l);
-            if (rc)
-                return rc;
+            char *copy = ss_malloc(k.len ? k.len : 1);
+            if (!copy || ss__grow(&late, &cap, n_late, sizeof *late, 8)) {
+                ss_free(copy);
+                rc = SS_NOMEM;
+                break;
+            }
+            if (k.len)
+                memcpy(copy, k.p, k.len);
+            late[n_late++] = ss_slice_of(copy, k.len);
         }
+    }
+    for (size_t i = 0; i < n_late && !rc; i++) {
+        rc = pack(e, late[i], ss__map_get(&e->log_lists, late[i]));
+        if (!rc)
+            list_drop(e, late[i]);
+    }
+    for (size_t i = 0; i < n_late; i++)
+        ss_free((char *)late[i].p);
+    ss_free(late);
+    if (rc)
+        return rc;
+    int64_t low = e->log_head + 1;
+    for (ss__map_iter it = {0}; ss__map_next(&e->log_lists, &it, &k, &v);) {
+        const log_list *l = v;
         if (l->n && l->seq[0] < low)
             low = l->seq[0];
     }
@@ -277,8 +298,8 @@ ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *m
         }
         if (!rc) {
             log_list *l = ss__map_get(&e->log_lists, id);
-            if (l->n >= SS_SQL_CHUNK_MESSAGES)
-                rc = pack(e, id, l);
+            if (l->n >= SS_SQL_CHUNK_MESSAGES && !(rc = pack(e, id, l)))
+                list_drop(e, id); /* a stream's list lives only while it has rows */
         }
         if (!rc && ++e->log_since_cut >= SS_SQL_LOG_CUT_EVERY)
             rc = cut(e);
