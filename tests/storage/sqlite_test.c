@@ -1417,22 +1417,6 @@ Test(sqlite_log, a_deleted_stream_leaves_nothing_in_the_log_for_its_namesake) {
     ss_storage_factory_free(f);
 }
 
-Test(sqlite_log, an_append_rolled_back_leaves_its_stream_readable_and_appendable) {
-    ss_stream_factory *f = open_db(":memory:", true);
-    create_n(f, "s", 0);
-    append_range(f, "s", 0, 63);
-    /* A stale expected tail: the intent writes nothing and keeps nothing. */
-    ss_message m = {S("x"), off(64), T0 + 64};
-    ss_mutation_plan p = append_plan(10, &m, 1);
-    ss_commit_outcome o;
-    cr_assert_eq(commit_rc(f, "s", &p, &o), SS_OK);
-    cr_assert_neq(o.status, SS_COMMIT_COMMITTED);
-    append_range(f, "s", 63, 2); /* the 64th packs */
-    cr_assert_eq(ss_storage_flush(f), SS_OK);
-    assert_window(f, "s", (ss_list_opts){0}, 1, 65, false);
-    ss_storage_factory_free(f);
-}
-
 Test(sqlite_log, a_version_2_file_keeps_its_messages_and_appends_after_them) {
     const char *path = tmp_path("v2.db");
     raw_exec(path, ss__sql_schema_v1);
@@ -1456,7 +1440,7 @@ Test(sqlite_log, a_version_2_file_keeps_its_messages_and_appends_after_them) {
     ss_stream_factory *f = open_db(path, true);
     cr_assert_eq(raw_int(path, "SELECT max(version) FROM streamsy_schema_version"), 3);
     assert_messages(f, "s", 1, 3);
-    append_range(f, "s", 3, 70); /* 61 join the log's first packed row, 9 stay listed */
+    append_range(f, "s", 3, 70); /* 64 packed into one row, 6 stay listed */
     cr_assert_eq(ss_storage_flush(f), SS_OK);
     cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk IS NULL"), 3);
     cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk = 64"), 1);
@@ -1467,4 +1451,72 @@ Test(sqlite_log, a_version_2_file_keeps_its_messages_and_appends_after_them) {
     f = open_db(path, true);
     assert_window(f, "s", (ss_list_opts){.has_after = true, .after = off(2)}, 3, 71, false);
     ss_storage_factory_free(f);
+}
+
+/* Packed rows stay within SS_SQL_CHUNK_BYTES whatever the message sizes:
+ * with rows capped at 1 MiB, 64 appends of 100 KiB and of 300 KiB pack
+ * (several small ones to a row, a large one alone) and the stream carries on. */
+Test(sqlite_log, packing_keeps_rows_within_the_row_budget) {
+    const char *path = tmp_path("rowcap.db");
+    ss_stream_factory *f = open_db(path, true);
+    sqlite3_limit(ss__sqlite_db(f), SQLITE_LIMIT_LENGTH, 1 << 20);
+    create_n(f, "s", 0);
+    static char body[300 << 10];
+    for (unsigned k = 1; k <= 140; k++) {
+        size_t len = k % 2 ? (100u << 10) : sizeof body;
+        memset(body, 'a' + (int)(k % 26), len);
+        ss_message m = {ss_slice_of(body, len), off(k), T0 + k};
+        ss_mutation_plan p = append_plan(k - 1, &m, 1);
+        cr_assert_eq(commit_rc(f, "s", &p, NULL), SS_OK, "append %u", k);
+    }
+    cr_assert_eq(ss_storage_flush(f), SS_OK);
+    cr_assert_leq(raw_int(path, "SELECT max(length(data)) FROM streamsy_messages WHERE chunk IS NOT NULL"),
+                  (int64_t)SS_SQL_CHUNK_BYTES);
+    cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_messages WHERE chunk IS NULL"), 64,
+                 "the 300 KiB messages of the two packs are rows of their own");
+    ss_storage_stream *s;
+    cr_assert_eq(ss_storage_open(f, S("s"), &s), SS_OK);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_message_batch b;
+    cr_assert_eq(ss_storage_list_messages(s, &(ss_list_opts){0}, &a, &b), SS_OK);
+    cr_assert_eq(b.n, 140);
+    for (unsigned k = 1; k <= 140; k++) {
+        cr_assert_eq(b.msgs[k - 1].data.len, k % 2 ? (100u << 10) : sizeof body, "message %u", k);
+        cr_assert_eq(b.msgs[k - 1].data.p[0], 'a' + (int)(k % 26));
+    }
+    ss_arena_release(&a);
+    ss_storage_close(s);
+    ss_storage_factory_free(f);
+}
+
+/* A full disk in the middle of an append that wrote to the log: the lists
+ * are dropped and reloaded, and both streams carry on without a gap or a
+ * duplicate, before and after a restart. */
+Test(sqlite_log, a_failed_append_after_its_log_write_leaves_both_streams_whole) {
+    for (int group = 0; group < 2; group++) {
+        const char *path = tmp_path(group ? "lost-g.db" : "lost.db");
+        ss_stream_factory *f = open_db(path, group);
+        create_n(f, "s", 0);
+        create_n(f, "t", 0);
+        append_range(f, "s", 0, 63);
+        append_range(f, "t", 0, 10);
+        cr_assert_eq(ss_storage_flush(f), SS_OK);
+        cap_pages(f, 4);
+        ss_message m;
+        cr_assert_eq(commit_rc(f, "s", (ss_mutation_plan[]){big_append(63, &m)}, NULL), SS_FULL);
+        uncap_pages(f);
+        ss_rc flushed = ss_storage_flush(f); /* SS_FULL if SQLite dropped the (otherwise empty) batch */
+        cr_assert(flushed == SS_OK || flushed == SS_FULL, "%s", ss_rc_name(flushed));
+        append_range(f, "t", 10, 60);
+        append_range(f, "s", 63, 70);
+        cr_assert_eq(ss_storage_flush(f), SS_OK);
+        assert_window(f, "s", (ss_list_opts){0}, 1, 133, false);
+        assert_window(f, "t", (ss_list_opts){0}, 1, 70, false);
+        ss_storage_factory_free(f);
+        f = open_db(path, group);
+        assert_window(f, "s", (ss_list_opts){0}, 1, 133, false);
+        assert_window(f, "t", (ss_list_opts){0}, 1, 70, false);
+        ss_storage_factory_free(f);
+    }
 }

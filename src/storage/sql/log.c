@@ -6,8 +6,9 @@
  * (docs/sqlite.md, "Planned: the log layout, in detail"). Each stream's log
  * rows not yet packed are listed here in memory by seq; once a stream has
  * SS_SQL_CHUNK_MESSAGES of them, the intent that added the last packs them
- * into one streamsy_messages row (its "chunk" column counts them, its
- * "offset" is the last message's) and the list empties. Packed log rows
+ * into streamsy_messages rows of at most SS_SQL_CHUNK_BYTES (one row for 64
+ * small messages; its "chunk" column counts them, its "offset" is the last
+ * message's; a larger message gets a row of its own) and the list empties. Packed log rows
  * stay until a range delete cuts the log below the oldest seq still listed;
  * a list whose oldest row falls SS_SQL_LOG_WINDOW rows behind is packed
  * early, so that the log stays short.
@@ -188,52 +189,96 @@ static ss_rc seq_json(const log_list *l, ss_buf *out) {
     return out->err;
 }
 
-typedef struct pack_job {
+/* One log row read back for packing: its bytes are copied, because the
+ * next statement (an insert) may reuse the row's memory. */
+typedef struct log_row {
+    ss_offset off;
+    int64_t ts;
+    ss_buf data;
+    bool found;
+} log_row;
+
+static ss_rc copy_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
+    log_row *r = ctx;
+    *stop = true;
+    ss_rc rc;
+    if (n != 3 || c[2].type != SS_SQL_BLOB)
+        return SS_CORRUPT;
+    if ((rc = ss__sql_col_offset(&c[0], &r->off)) || (rc = ss__sql_col_int(&c[1], &r->ts)))
+        return rc;
+    if (r->off.len == 0)
+        return SS_CORRUPT;
+    ss_buf_clear(&r->data);
+    ss_buf_append(&r->data, c[2].s.p, c[2].s.len);
+    r->found = true;
+    return r->data.err;
+}
+
+/* The packed row being built. */
+typedef struct chunk {
     ss_buf body;
     ss_offset last;
     int64_t last_ts;
     size_t n;
-} pack_job;
+} chunk;
 
-static ss_rc pack_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
-    (void)stop;
-    pack_job *j = ctx;
-    ss_offset off;
-    int64_t ts;
-    ss_rc rc;
-    if (n != 3 || c[2].type != SS_SQL_BLOB)
-        return SS_CORRUPT;
-    if ((rc = ss__sql_col_offset(&c[0], &off)) || (rc = ss__sql_col_int(&c[1], &ts)))
-        return rc;
-    if (off.len == 0)
-        return SS_CORRUPT;
-    chunk_put(&j->body, &off, ts, c[2].s);
-    j->last = off;
-    j->last_ts = ts;
-    j->n++;
-    return j->body.err;
+/* Stores the chunk built so far as one row, and empties it. */
+static ss_rc store_chunk(ss_sql_engine *e, ss_slice id, chunk *c) {
+    if (c->n == 0)
+        return SS_OK;
+    ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&c->last)), ss_sql_int(c->last_ts),
+                        ss_sql_blob(ss_buf_slice(&c->body)), ss_sql_int((int64_t)c->n)};
+    ss_rc rc = ss__sql_exec(e, SS_SQL_INSERT_MESSAGE, v, 5);
+    ss_buf_clear(&c->body);
+    c->n = 0;
+    return rc;
 }
 
-/* Packs a stream's listed log rows into one streamsy_messages row. */
+/* Moves one log row into the chunk, storing the chunk first when the row
+ * would take it past SS_SQL_CHUNK_BYTES; a row too big to share a row is
+ * stored alone, as a row of one message. */
+static ss_rc add_to_chunk(ss_sql_engine *e, ss_slice id, chunk *c, const log_row *r) {
+    ss_slice data = ss_buf_slice(&r->data);
+    size_t need = 1 + (size_t)r->off.len + 12 + data.len;
+    ss_rc rc = SS_OK;
+    if (c->n && c->body.len + need > SS_SQL_CHUNK_BYTES)
+        rc = store_chunk(e, id, c);
+    if (rc)
+        return rc;
+    if (need > SS_SQL_CHUNK_BYTES) {
+        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&r->off)), ss_sql_int(r->ts),
+                            ss_sql_blob(data), ss_sql_null()};
+        return ss__sql_exec(e, SS_SQL_INSERT_MESSAGE, v, 5);
+    }
+    chunk_put(&c->body, &r->off, r->ts, data);
+    c->last = r->off;
+    c->last_ts = r->ts;
+    c->n++;
+    return c->body.err;
+}
+
+/* Packs a stream's listed log rows into streamsy_messages rows of at most
+ * SS_SQL_CHUNK_BYTES each (one row for 64 small messages), reading the log
+ * one row at a time so that memory stays within one chunk and one message. */
 static ss_rc pack(ss_sql_engine *e, ss_slice id, log_list *l) {
-    ss_buf seqs;
-    ss_buf_init(&seqs, SIZE_MAX);
-    pack_job j = {.n = 0};
-    ss_buf_init(&j.body, SIZE_MAX);
-    ss_rc rc = seq_json(l, &seqs);
-    if (!rc) {
-        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_buf_slice(&seqs))};
-        rc = ss__sql_run(e, SS_SQL_LOG_ROWS, v, 2, pack_row, &j);
+    log_row r = {.found = false};
+    chunk c = {.n = 0};
+    ss_buf_init(&r.data, SIZE_MAX);
+    ss_buf_init(&c.body, SIZE_MAX);
+    ss_rc rc = SS_OK;
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        ss_sql_value v[] = {ss_sql_text(id), ss_sql_int(l->seq[i])};
+        r.found = false;
+        rc = ss__sql_run(e, SS_SQL_LOG_ROW, v, 2, copy_row, &r);
+        if (!rc && !r.found)
+            rc = SS_CORRUPT; /* a listed row is missing */
+        if (!rc)
+            rc = add_to_chunk(e, id, &c, &r);
     }
-    if (!rc && j.n != l->n)
-        rc = SS_CORRUPT; /* a listed row is missing */
-    if (!rc && j.n) {
-        ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&j.last)), ss_sql_int(j.last_ts),
-                            ss_sql_blob(ss_buf_slice(&j.body)), ss_sql_int((int64_t)j.n)};
-        rc = ss__sql_exec(e, SS_SQL_INSERT_MESSAGE, v, 5);
-    }
-    ss_buf_release(&seqs);
-    ss_buf_release(&j.body);
+    if (!rc)
+        rc = store_chunk(e, id, &c);
+    ss_buf_release(&r.data);
+    ss_buf_release(&c.body);
     if (!rc) {
         e->log_touched = true;
         l->n = 0;

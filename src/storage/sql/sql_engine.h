@@ -42,6 +42,7 @@ extern const char ss__sql_schema_v3[];
     X(INSERT_LOG)                                                                                                 \
     X(LOG_HEAD)                                                                                                   \
     X(LOG_ROWS)                                                                                                   \
+    X(LOG_ROW)                                                                                                    \
     X(DELETE_LOG)                                                                                                 \
     X(CUT_LOG)                                                                                                    \
     X(UNPACKED_LOG)                                                                                               \
@@ -132,9 +133,10 @@ typedef struct ss_sql_engine {
     unsigned log_since_cut;
 } ss_sql_engine;
 
-#define SS_SQL_CHUNK_MESSAGES 64  /* log rows packed into one streamsy_messages row */
-#define SS_SQL_LOG_WINDOW 65536   /* a stream's rows this far behind the newest are packed early */
-#define SS_SQL_LOG_CUT_EVERY 1024 /* appends between cuts of the log's packed prefix */
+#define SS_SQL_CHUNK_MESSAGES 64               /* log rows packed at a time */
+#define SS_SQL_CHUNK_BYTES ((size_t)256 << 10) /* data of one packed row at most (a Durable Object row: 2 MB) */
+#define SS_SQL_LOG_WINDOW 65536                /* a stream's rows this far behind the newest are packed early */
+#define SS_SQL_LOG_CUT_EVERY 1024              /* appends between cuts of the log's packed prefix */
 
 #define SS_SQL_RECORD_CACHE_MAX 4096                     /* streams with a cached record, or messages */
 #define SS_SQL_MESSAGE_CACHE_MAX ((size_t)32 << 20)      /* message bytes cached in all */

@@ -100,6 +100,7 @@ const char *const ss__sql_text[SS_SQL__COUNT] = {
     /* ?2 is a JSON array of seqs. */
     [SS_SQL_LOG_ROWS] = "SELECT \"offset\", timestamp, data FROM streamsy_log "
                         "WHERE stream_id = ?1 AND seq IN (SELECT value FROM json_each(?2)) ORDER BY seq",
+    [SS_SQL_LOG_ROW] = "SELECT \"offset\", timestamp, data FROM streamsy_log WHERE stream_id = ?1 AND seq = ?2",
     [SS_SQL_DELETE_LOG] = "DELETE FROM streamsy_log WHERE stream_id = ?1",
     [SS_SQL_CUT_LOG] = "DELETE FROM streamsy_log WHERE seq < ?1",
     /* The rows not yet packed: a crash between packing and the cut leaves
