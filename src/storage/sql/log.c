@@ -54,10 +54,7 @@ void ss__sql_log_init(ss_sql_engine *e) {
     e->log_since_cut = 0;
 }
 
-void ss__sql_log_release(ss_sql_engine *e) {
-    free_lists(e);
-    ss__map_release(&e->log_lists);
-}
+void ss__sql_log_release(ss_sql_engine *e) { free_lists(e); /* leaves an empty map, which holds nothing */ }
 
 void ss__sql_log_forget(ss_sql_engine *e) {
     free_lists(e);
@@ -70,7 +67,8 @@ void ss__sql_log_settle(ss_sql_engine *e, bool kept) {
     e->log_touched = false;
 }
 
-static ss_rc list_push(ss_sql_engine *e, ss_slice id, int64_t seq) {
+/* Adds seq to id's list (made if missing); the list in *out. */
+static ss_rc list_push(ss_sql_engine *e, ss_slice id, int64_t seq, log_list **out) {
     log_list *l = ss__map_get(&e->log_lists, id);
     if (!l) {
         if (!(l = ss_calloc(1, sizeof *l)))
@@ -85,6 +83,8 @@ static ss_rc list_push(ss_sql_engine *e, ss_slice id, int64_t seq) {
     l->seq[l->n++] = seq;
     if (seq > e->log_head)
         e->log_head = seq;
+    if (out)
+        *out = l;
     return SS_OK;
 }
 
@@ -98,16 +98,11 @@ static void list_drop(ss_sql_engine *e, ss_slice id) {
 
 /* ---- loading ------------------------------------------------------------------------ */
 
-typedef struct load_job {
-    ss_sql_engine *e;
-} load_job;
-
 static ss_rc load_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
     (void)stop;
-    load_job *j = ctx;
     if (n != 2 || c[0].type != SS_SQL_INT || c[1].type != SS_SQL_TEXT)
         return SS_CORRUPT;
-    return list_push(j->e, c[1].s, c[0].i);
+    return list_push(ctx, c[1].s, c[0].i, NULL);
 }
 
 static ss_rc head_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
@@ -121,10 +116,9 @@ static ss_rc head_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
 static ss_rc ensure_loaded(ss_sql_engine *e) {
     if (e->log_loaded)
         return SS_OK;
-    load_job j = {e};
     ss_rc rc = ss__sql_run(e, SS_SQL_LOG_HEAD, NULL, 0, head_row, e);
     if (!rc)
-        rc = ss__sql_run(e, SS_SQL_UNPACKED_LOG, NULL, 0, load_row, &j);
+        rc = ss__sql_run(e, SS_SQL_UNPACKED_LOG, NULL, 0, load_row, e);
     if (rc) {
         free_lists(e);
         return rc;
@@ -189,6 +183,17 @@ static ss_rc seq_json(const log_list *l, ss_buf *out) {
     return out->err;
 }
 
+/* The columns (offset, timestamp, data) of a message row: a non-empty
+ * offset, an integer and a blob; SS_CORRUPT otherwise. */
+static ss_rc message_columns(const ss_sql_value *c, ss_offset *off, int64_t *ts) {
+    ss_rc rc;
+    if (c[2].type != SS_SQL_BLOB)
+        return SS_CORRUPT;
+    if ((rc = ss__sql_col_offset(&c[0], off)) || (rc = ss__sql_col_int(&c[1], ts)))
+        return rc;
+    return off->len ? SS_OK : SS_CORRUPT;
+}
+
 /* One log row read back for packing: its bytes are copied, because the
  * next statement (an insert) may reuse the row's memory. */
 typedef struct log_row {
@@ -201,13 +206,9 @@ typedef struct log_row {
 static ss_rc copy_row(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
     log_row *r = ctx;
     *stop = true;
-    ss_rc rc;
-    if (n != 3 || c[2].type != SS_SQL_BLOB)
-        return SS_CORRUPT;
-    if ((rc = ss__sql_col_offset(&c[0], &r->off)) || (rc = ss__sql_col_int(&c[1], &r->ts)))
+    ss_rc rc = n == 3 ? message_columns(c, &r->off, &r->ts) : SS_CORRUPT;
+    if (rc)
         return rc;
-    if (r->off.len == 0)
-        return SS_CORRUPT;
     ss_buf_clear(&r->data);
     ss_buf_append(&r->data, c[2].s.p, c[2].s.len);
     r->found = true;
@@ -337,15 +338,13 @@ ss_rc ss__sql_insert_messages(ss_sql_engine *e, ss_slice id, const ss_message *m
         ss_sql_value v[] = {ss_sql_text(id), ss_sql_text(ss_offset_slice(&msgs[i].offset)),
                             ss_sql_int(msgs[i].ts_ms), ss_sql_blob(msgs[i].data), ss_sql_int(seq)};
         rc = ss__sql_exec(e, SS_SQL_INSERT_LOG, v, 5);
+        log_list *l = NULL;
         if (!rc) {
             e->log_touched = true;
-            rc = list_push(e, id, seq);
+            rc = list_push(e, id, seq, &l);
         }
-        if (!rc) {
-            log_list *l = ss__map_get(&e->log_lists, id);
-            if (l->n >= SS_SQL_CHUNK_MESSAGES && !(rc = pack(e, id, l)))
-                list_drop(e, id); /* a stream's list lives only while it has rows */
-        }
+        if (!rc && l->n >= SS_SQL_CHUNK_MESSAGES && !(rc = pack(e, id, l)))
+            list_drop(e, id); /* a stream's list lives only while it has rows */
         if (!rc && ++e->log_since_cut >= SS_SQL_LOG_CUT_EVERY)
             rc = cut(e);
     }
@@ -403,15 +402,13 @@ static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_m
 
 /* A streamsy_messages row: one message (chunk NULL) or a packed chunk. */
 static ss_rc decode_stored(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
-    if (n != 4 || c[2].type != SS_SQL_BLOB || (c[3].type != SS_SQL_NULL && c[3].type != SS_SQL_INT))
+    if (n != 4 || (c[3].type != SS_SQL_NULL && c[3].type != SS_SQL_INT))
         return SS_CORRUPT;
     ss_offset offset;
     int64_t ts;
-    ss_rc rc;
-    if ((rc = ss__sql_col_offset(&c[0], &offset)) || (rc = ss__sql_col_int(&c[1], &ts)))
+    ss_rc rc = message_columns(c, &offset, &ts);
+    if (rc)
         return rc;
-    if (offset.len == 0)
-        return SS_CORRUPT;
     if (c[3].type == SS_SQL_NULL)
         return window_take(ctx, &offset, ts, c[2].s, stop);
     size_t at = 0, count = 0;
@@ -429,16 +426,10 @@ static ss_rc decode_stored(void *ctx, const ss_sql_value *c, size_t n, bool *sto
 }
 
 static ss_rc decode_logged(void *ctx, const ss_sql_value *c, size_t n, bool *stop) {
-    if (n != 3 || c[2].type != SS_SQL_BLOB)
-        return SS_CORRUPT;
     ss_offset offset;
     int64_t ts;
-    ss_rc rc;
-    if ((rc = ss__sql_col_offset(&c[0], &offset)) || (rc = ss__sql_col_int(&c[1], &ts)))
-        return rc;
-    if (offset.len == 0)
-        return SS_CORRUPT;
-    return window_take(ctx, &offset, ts, c[2].s, stop);
+    ss_rc rc = n == 3 ? message_columns(c, &offset, &ts) : SS_CORRUPT;
+    return rc ? rc : window_take(ctx, &offset, ts, c[2].s, stop);
 }
 
 /* The window over messages cached in memory (ss__sql_cached_messages). */
