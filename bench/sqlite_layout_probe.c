@@ -61,40 +61,77 @@ static const char *const layout_names[] = {"clustered (the adapter's)", "cluster
                                            "log table + index", "log table, no index",
                                            "log table, folded into clustered every 16,384 rows"};
 
-static double run(layout l, unsigned streams, const char *dir, double seconds, double *kb_per_append,
-                  double *max_txn_ms) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/streamsy-layout-probe-%d.db", dir, (int)getpid());
+/* A fresh database file dir/streamsy-layout-probe-<tag>-<pid>.db (its name
+ * in path): 8 KiB pages, WAL, synchronous=NORMAL, a page cache of cache_kib. */
+static sqlite3 *open_probe_db(const char *dir, const char *tag, int cache_kib, char path[static 512]) {
+    snprintf(path, 512, "%s/streamsy-layout-probe-%s-%d.db", dir, tag, (int)getpid());
     unlink(path);
     sqlite3 *db;
     check(NULL, sqlite3_open(path, &db), "open");
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+             "PRAGMA cache_size = -%d;",
+             cache_kib);
+    check(db, sqlite3_exec(db, pragmas, NULL, NULL, NULL), "pragmas");
+    return db;
+}
+
+/* Closes db and removes its file, WAL and shared-memory file. */
+static void remove_probe_db(sqlite3 *db, const char *path) {
+    sqlite3_close(db);
+    char p[600];
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+}
+
+/* Opens the database of an append run: checkpoints every 8,192 pages, the
+ * streams table, and `streams` record rows as wide as the adapter's. */
+static sqlite3 *open_append_db(const char *dir, unsigned streams, const char *schema, char path[static 512]) {
+    sqlite3 *db = open_probe_db(dir, "append", 65536, path);
+    check(db, sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 8192;", NULL, NULL, NULL), "pragmas");
     check(db,
-          sqlite3_exec(db,
-                       "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                       "PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -65536;",
-                       NULL, NULL, NULL),
-          "pragmas");
-    const char *streams_table =
-        "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER, other TEXT) WITHOUT ROWID;";
+          sqlite3_exec(
+              db, "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER, other TEXT) WITHOUT ROWID;",
+              NULL, NULL, NULL),
+          "schema");
+    check(db, sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
+    sqlite3_stmt *add;
+    check(db,
+          sqlite3_prepare_v2(db, "INSERT INTO streams VALUES (?1, '', 0, printf('%.120c', 'x'))", -1, &add, NULL),
+          "prepare");
+    char id[32];
+    check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "begin");
+    for (unsigned i = 0; i < streams; i++) {
+        snprintf(id, sizeof id, "stream-%u", i);
+        sqlite3_bind_text(add, 1, id, -1, SQLITE_TRANSIENT);
+        check(db, sqlite3_step(add), "add");
+        sqlite3_reset(add);
+    }
+    check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
+    sqlite3_finalize(add);
+    return db;
+}
+
+static double run(layout l, unsigned streams, const char *dir, double seconds, double *kb_per_append,
+                  double *max_txn_ms) {
     const char *clustered = "CREATE TABLE messages (stream_id TEXT, off TEXT, ts INTEGER, data BLOB,"
                             "  PRIMARY KEY (stream_id, off)) WITHOUT ROWID;";
     const char *log =
         "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER, data BLOB);";
-    check(db, sqlite3_exec(db, streams_table, NULL, NULL, NULL), "schema");
-    check(db,
-          sqlite3_exec(db, l == CLUSTERED || l == CLUSTERED_NOREC || l == LOG_FOLD ? clustered : "", NULL, NULL,
-                       NULL),
-          "schema");
-    const char *schema = l == LOG
-                             ? "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER,"
-                               "  data BLOB); CREATE INDEX log_by_stream ON log (stream_id, off);"
-                         : l >= LOG_NOINDEX ? log
-                                            : "";
-    check(db, sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
-    sqlite3_stmt *ins, *upd, *add;
-    check(db,
-          sqlite3_prepare_v2(db, "INSERT INTO streams VALUES (?1, '', 0, printf('%.120c', 'x'))", -1, &add, NULL),
-          "prepare");
+    char schema[512];
+    snprintf(schema, sizeof schema, "%s%s",
+             l == CLUSTERED || l == CLUSTERED_NOREC || l == LOG_FOLD ? clustered : "",
+             l == LOG ? "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER,"
+                        "  data BLOB); CREATE INDEX log_by_stream ON log (stream_id, off);"
+             : l >= LOG_NOINDEX ? log
+                                : "");
+    char path[512];
+    sqlite3 *db = open_append_db(dir, streams, schema, path);
+    sqlite3_stmt *ins, *upd;
     check(db,
           sqlite3_prepare_v2(db,
                              l >= LOG ? "INSERT INTO log (stream_id, off, ts, data) VALUES (?1, ?2, 0, ?3)"
@@ -105,14 +142,6 @@ static double run(layout l, unsigned streams, const char *dir, double seconds, d
           "prepare");
     char id[32], off[40], data[100];
     memset(data, 'a', sizeof data);
-    check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "begin");
-    for (unsigned i = 0; i < streams; i++) {
-        snprintf(id, sizeof id, "stream-%u", i);
-        sqlite3_bind_text(add, 1, id, -1, SQLITE_TRANSIENT);
-        check(db, sqlite3_step(add), "add");
-        sqlite3_reset(add);
-    }
-    check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
     unsigned long long appends = 0, *counter = calloc(streams, sizeof *counter);
     double t0 = now_s(), el;
     while ((el = now_s() - t0) < seconds) {
@@ -157,15 +186,8 @@ static double run(layout l, unsigned streams, const char *dir, double seconds, d
     *kb_per_append = (double)cur * 8.0 / (double)appends;
     sqlite3_finalize(ins);
     sqlite3_finalize(upd);
-    sqlite3_finalize(add);
-    sqlite3_close(db);
+    remove_probe_db(db, path);
     free(counter);
-    unlink(path);
-    char p2[600];
-    snprintf(p2, sizeof p2, "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof p2, "%s-shm", path);
-    unlink(p2);
     return (double)appends / el;
 }
 
@@ -214,7 +236,6 @@ static void compact(sqlite3 *db, sqlite3_stmt *get, sqlite3_stmt *put, const cha
 }
 
 static const char chunked_schema[] =
-    "CREATE TABLE streams (id TEXT PRIMARY KEY, tail TEXT, n INTEGER, other TEXT) WITHOUT ROWID;"
     "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER, data BLOB);"
     "CREATE TABLE chunks (stream_id TEXT, last_off TEXT, body BLOB, PRIMARY KEY (stream_id, last_off))"
     "  WITHOUT ROWID;";
@@ -225,21 +246,8 @@ static const char chunked_schema[] =
 static double run_chunked(unsigned streams, const char *dir, double seconds, double *kb_per_append,
                           double *max_txn_ms) {
     char path[512];
-    snprintf(path, sizeof path, "%s/streamsy-layout-probe-%d.db", dir, (int)getpid());
-    unlink(path);
-    sqlite3 *db;
-    check(NULL, sqlite3_open(path, &db), "open");
-    check(db,
-          sqlite3_exec(db,
-                       "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                       "PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -65536;",
-                       NULL, NULL, NULL),
-          "pragmas");
-    check(db, sqlite3_exec(db, chunked_schema, NULL, NULL, NULL), "schema");
-    sqlite3_stmt *add, *ins, *upd, *get, *put, *cut;
-    check(db,
-          sqlite3_prepare_v2(db, "INSERT INTO streams VALUES (?1, '', 0, printf('%.120c', 'x'))", -1, &add, NULL),
-          "prepare");
+    sqlite3 *db = open_append_db(dir, streams, chunked_schema, path);
+    sqlite3_stmt *ins, *upd, *get, *put, *cut;
     check(db,
           sqlite3_prepare_v2(db, "INSERT INTO log (stream_id, off, ts, data) VALUES (?1, ?2, 0, ?3) RETURNING seq",
                              -1, &ins, NULL),
@@ -251,14 +259,6 @@ static double run_chunked(unsigned streams, const char *dir, double seconds, dou
     check(db, sqlite3_prepare_v2(db, "DELETE FROM log WHERE seq < ?1", -1, &cut, NULL), "prepare");
     char id[32], off[40], data[100];
     memset(data, 'a', sizeof data);
-    check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "begin");
-    for (unsigned i = 0; i < streams; i++) {
-        snprintf(id, sizeof id, "stream-%u", i);
-        sqlite3_bind_text(add, 1, id, -1, SQLITE_TRANSIENT);
-        check(db, sqlite3_step(add), "add");
-        sqlite3_reset(add);
-    }
-    check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "commit");
     unsigned long long appends = 0, txns = 0, *counter = calloc(streams, sizeof *counter);
     pending *pd = calloc(streams, sizeof *pd);
     long long head = 0;
@@ -306,18 +306,12 @@ static double run_chunked(unsigned streams, const char *dir, double seconds, dou
     int cur = 0, hi = 0;
     sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &cur, &hi, 0);
     *kb_per_append = (double)cur * 8.0 / (double)appends;
-    sqlite3_stmt *all[] = {add, ins, upd, get, put, cut};
+    sqlite3_stmt *all[] = {ins, upd, get, put, cut};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         sqlite3_finalize(all[i]);
-    sqlite3_close(db);
+    remove_probe_db(db, path);
     free(counter);
     free(pd);
-    unlink(path);
-    char p2[600];
-    snprintf(p2, sizeof p2, "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof p2, "%s-shm", path);
-    unlink(p2);
     return (double)appends / el;
 }
 
@@ -331,15 +325,10 @@ static double run_chunked(unsigned streams, const char *dir, double seconds, dou
 static void read_probe(const char *dir, double seconds) {
     enum { STREAMS = 1000, PER_STREAM = 1024 };
     char path[512];
-    snprintf(path, sizeof path, "%s/streamsy-layout-probe-read-%d.db", dir, (int)getpid());
-    unlink(path);
-    sqlite3 *db;
-    check(NULL, sqlite3_open(path, &db), "open");
+    sqlite3 *db = open_probe_db(dir, "read", 262144, path);
     check(
         db,
         sqlite3_exec(db,
-                     "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                     "PRAGMA cache_size = -262144;"
                      "CREATE TABLE messages (stream_id TEXT, off TEXT, ts INTEGER, data BLOB,"
                      "  PRIMARY KEY (stream_id, off)) WITHOUT ROWID;"
                      "CREATE TABLE log (seq INTEGER PRIMARY KEY, stream_id TEXT, off TEXT, ts INTEGER, data BLOB,"
@@ -444,13 +433,7 @@ static void read_probe(const char *dir, double seconds) {
         printf("| %s | %.0f |\n", names[k], (double)rows / el);
         sqlite3_finalize(q);
     }
-    sqlite3_close(db);
-    unlink(path);
-    char p2[600];
-    snprintf(p2, sizeof p2, "%s-wal", path);
-    unlink(p2);
-    snprintf(p2, sizeof p2, "%s-shm", path);
-    unlink(p2);
+    remove_probe_db(db, path);
 }
 
 int main(int argc, char **argv) {
