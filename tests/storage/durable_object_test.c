@@ -14,6 +14,10 @@
 #include "streamsy/durable_object.h"
 #include "streamsy/protocol.h"
 
+/* Rows holding messages: stored rows and log rows (one per message while
+ * fewer than SS_SQL_CHUNK_MESSAGES were appended to a stream: nothing packed). */
+#define MESSAGE_ROWS_SQL "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"
+
 #define MAX_OBJECTS 4
 #define T0 1767225600000
 
@@ -273,9 +277,7 @@ Test(durable_object, a_source_with_a_fork_elsewhere_is_soft_deleted_and_purged_w
     assert_content("kid", NULL);
     assert_content("src", NULL); /* the edge drop purged it */
     cr_assert_eq(count(obj("kid"), "SELECT count(*) FROM streamsy_do_mirrors"), 0);
-    cr_assert_eq(
-        count(obj("kid"), "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"),
-        0);
+    cr_assert_eq(count(obj("kid"), MESSAGE_ROWS_SQL), 0);
     create("src", "new"); /* a fresh stream under the old name */
     assert_content("src", "new");
 }
@@ -375,8 +377,7 @@ Test(durable_object, a_host_failure_in_the_middle_of_a_commit_writes_nothing) {
     ss_stream_release(g.stream);
     ss_arena_release(&a);
     assert_content("s", "abcdef");
-    cr_assert_eq(count(o, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"),
-                 3, "the inserted message was rolled back");
+    cr_assert_eq(count(o, MESSAGE_ROWS_SQL), 3, "the inserted message was rolled back");
 }
 
 Test(durable_object, the_host_refuses_what_durable_object_sql_refuses) {

@@ -18,6 +18,10 @@
 #include "streamsy/sqlite.h"
 #include "streamsy/storage.h"
 
+/* Rows holding messages: stored rows and log rows (one per message while
+ * fewer than SS_SQL_CHUNK_MESSAGES were appended to a stream: nothing packed). */
+#define MESSAGE_ROWS_SQL "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"
+
 #define T0 1767225600000 /* 2026-01-01T00:00:00Z */
 
 /* ---- temporary directory ----------------------------------------------------- */
@@ -383,8 +387,7 @@ Test(sqlite_persistence, streams_messages_producers_forks_and_deadlines_survive_
     cr_assert_not(exists(f, "s"), "the soft-deleted parent is purged by the cascade");
     assert_messages(f, "s", 1, 0);
     ss_storage_factory_free(f);
-    cr_assert_eq(
-        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 0);
+    cr_assert_eq(raw_int(path, MESSAGE_ROWS_SQL), 0);
     cr_assert_eq(raw_int(path, "SELECT count(*) FROM streamsy_producers"), 0);
     ss_arena_release(&a);
 }
@@ -646,11 +649,9 @@ Test(sqlite_group_commit, another_connection_sees_a_batch_only_after_its_flush) 
     append_one(f, "s", 1);
     /* A WAL reader is not blocked by the open write transaction and sees the
      * last committed state. */
-    cr_assert_eq(
-        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 1);
+    cr_assert_eq(raw_int(path, MESSAGE_ROWS_SQL), 1);
     cr_assert_eq(ss_storage_flush(f), SS_OK);
-    cr_assert_eq(
-        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 2);
+    cr_assert_eq(raw_int(path, MESSAGE_ROWS_SQL), 2);
     ss_storage_factory_free(f);
 }
 
@@ -712,9 +713,7 @@ Test(sqlite_group_commit, without_group_commit_every_commit_is_durable_when_it_r
     cr_assert_not(in_transaction(f));
     append_one(f, "s", 0);
     cr_assert_not(in_transaction(f));
-    cr_assert_eq(
-        raw_int(path, "SELECT (SELECT count(*) FROM streamsy_messages) + (SELECT count(*) FROM streamsy_log)"), 1,
-        "committed before any flush");
+    cr_assert_eq(raw_int(path, MESSAGE_ROWS_SQL), 1, "committed before any flush");
     cr_assert_eq(ss_storage_flush(f), SS_OK);
     ss_storage_factory_free(f);
 }
