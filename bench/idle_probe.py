@@ -17,18 +17,12 @@ import subprocess
 import sys
 import time
 
+from loopback import free_port, wait_port
+
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, N + 1024), hard))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def rss_kb(pid):
@@ -36,16 +30,6 @@ def rss_kb(pid):
         for line in f:
             if line.startswith("VmRSS"):
                 return int(line.split()[1])
-
-
-def wait_port(port):
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.025)
-    sys.exit(f"nothing listens on {port}")
 
 
 def measure(cmd, port, path, setup=None):

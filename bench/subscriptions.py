@@ -25,30 +25,19 @@ import sys
 import threading
 import time
 
+from loopback import free_port, wait_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "build", "streamsy"))
 D, C, T = os.environ.get("WRK_DURATION", "10"), os.environ.get("WRK_CONNECTIONS", "64"), os.environ.get("WRK_THREADS", "2")
 ROUNDS = int(os.environ.get("ROUNDS", "200"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 port = free_port()
 server = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--storage",
                            os.environ.get("STREAMSY_STORAGE", "memory"), "--quiet", "--webhooks",
                            "--log-level", "error"], stdout=subprocess.DEVNULL)
-for _ in range(400):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        break
-    except OSError:
-        time.sleep(0.025)
+wait_port(port)
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
 
