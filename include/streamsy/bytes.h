@@ -67,16 +67,25 @@ static inline ss_slice ss_buf_slice(const ss_buf *b) { return (ss_slice){b->p, b
 /* Hands the bytes to the caller (ss_free() them); the buffer becomes empty. */
 char *ss_buf_detach(ss_buf *b, size_t *out_len);
 
-/* Region allocator. Owned by: whoever called ss_arena_init. */
+/* Region allocator. Owned by: whoever called ss_arena_init. An arena may be
+ * moved by value (the copy takes over; the old one must be re-initialised
+ * or forgotten). */
 typedef struct ss_arena_chunk ss_arena_chunk;
+typedef struct ss_arena_hook ss_arena_hook;
 typedef struct ss_arena {
     ss_arena_chunk *head;
-    size_t total; /* bytes handed out, for limits and tests */
+    ss_arena_hook *hooks; /* ss_arena_on_release, newest first */
+    size_t total;         /* bytes handed out, for limits and tests */
 } ss_arena;
 
 void ss_arena_init(ss_arena *a);
-/* Frees every allocation; the arena may be reused afterwards. */
+/* Runs the release hooks (newest first), then frees every allocation; the
+ * arena may be reused afterwards. */
 void ss_arena_release(ss_arena *a);
+/* Calls fn(ctx) when the arena is released: how bytes that live elsewhere
+ * (a storage adapter's own, by reference) are kept alive exactly as long as
+ * the arena. On SS_NOMEM nothing was registered (and fn is not called). */
+SS_MUST_USE ss_rc ss_arena_on_release(ss_arena *a, void (*fn)(void *ctx), void *ctx);
 /* 16-byte aligned; NULL only when out of memory. */
 void *ss_arena_alloc(ss_arena *a, size_t n);
 /* Copies the bytes (NUL-terminated for convenience) and returns a view of the copy. */

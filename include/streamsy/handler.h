@@ -38,6 +38,7 @@ extern "C" {
 #define SS_HTTP_MAX_HOST_BYTES 255                 /* a longer (or malformed) Host: 400 */
 #define SS_SSE_LIFETIME_MS 60000                   /* SSE responses end after this */
 #define SS_SSE_MAX_PENDING_BYTES (8u << 20)        /* slow SSE readers past this are cut */
+#define SS_HTTP_MAX_BODY_PARTS 1024                /* a body in more parts is copied into `body` */
 
 typedef struct ss_http_header {
     ss_slice name;
@@ -55,6 +56,7 @@ typedef struct ss_http_request {
     size_t n_headers;
     ss_slice body;
     bool body_too_large; /* the front end refused a body over max_body_bytes */
+    bool accepts_parts;  /* the front end sends ss_http_response.parts (see there) */
 } ss_http_request;
 
 typedef enum ss_http_kind {
@@ -72,6 +74,13 @@ typedef struct ss_http_response {
     ss_http_header headers[SS_HTTP_MAX_RESPONSE_HEADERS];
     size_t n_headers;
     ss_buf body;
+    /* For a request that accepts_parts, a catch-up read's body may come as
+     * `parts` instead (`body` stays empty): the stored bytes by reference,
+     * at most SS_HTTP_MAX_BODY_PARTS ranges to send in order, alive as long
+     * as `arena` is (a front end that sends them later takes the arena). */
+    const ss_slice *parts;
+    size_t n_parts;
+    size_t parts_len;        /* their total length */
     bool has_content_length; /* false only for SSE (chunked) */
     ss_http_live *live;      /* WAIT / STREAM: the continuation */
     ss_arena arena;          /* header values */

@@ -250,7 +250,8 @@ typedef struct ss_storage_stream ss_storage_stream;
  * or any more); every method re-reads the stored state, so a handle may
  * outlive its stream or see it created later. All methods are synchronous,
  * never block on other streams' waiters, and copy what they return into the
- * caller's arena (rule 4); none runs effects (rule 5). */
+ * caller's arena (rule 4; list_messages may pin instead); none runs effects
+ * (rule 5). */
 typedef struct ss_storage_stream_methods {
     int version; /* 1: every slot below */
     /* The stored record: *out_found false (and *out untouched) when the
@@ -260,7 +261,10 @@ typedef struct ss_storage_stream_methods {
      * until inclusive), then at most `limit` and about `max_bytes` (at least
      * one message when any is in the window); `more` when cut short. A
      * missing stream lists nothing. Never walks a fork chain (the protocol
-     * does). */
+     * does). Message bytes are NUL-terminated (not counted in len) and live
+     * as long as the arena, whatever happens to the stream meanwhile: a
+     * copy, or the adapter's own bytes pinned until the arena's release
+     * (ss_arena_on_release; the memory adapter does this). */
     ss_rc (*list_messages)(ss_storage_stream *s, const ss_list_opts *o, ss_arena *a, ss_message_batch *out);
     /* The producer's state: *out_found false when the stream or the producer
      * has none. */

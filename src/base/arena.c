@@ -16,9 +16,19 @@ struct ss_arena_chunk {
     _Alignas(ARENA_ALIGN) unsigned char data[];
 };
 
-void ss_arena_init(ss_arena *a) { *a = (ss_arena){NULL, 0}; }
+/* Lives in the arena's own chunks. */
+struct ss_arena_hook {
+    ss_arena_hook *next;
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+
+void ss_arena_init(ss_arena *a) { *a = (ss_arena){NULL, NULL, 0}; }
 
 void ss_arena_release(ss_arena *a) {
+    for (ss_arena_hook *h = a->hooks; h; h = h->next)
+        h->fn(h->ctx);
+    a->hooks = NULL;
     ss_arena_chunk *c = a->head;
     while (c) {
         ss_arena_chunk *next = c->next;
@@ -63,6 +73,15 @@ void *ss_arena_alloc(ss_arena *a, size_t n) {
     c->used += size;
     a->total += size;
     return p;
+}
+
+ss_rc ss_arena_on_release(ss_arena *a, void (*fn)(void *ctx), void *ctx) {
+    ss_arena_hook *h = ss_arena_alloc(a, sizeof *h);
+    if (!h)
+        return SS_NOMEM;
+    *h = (ss_arena_hook){a->hooks, fn, ctx};
+    a->hooks = h;
+    return SS_OK;
 }
 
 ss_rc ss_arena_copy(ss_arena *a, ss_slice s, ss_slice *out) {

@@ -88,6 +88,11 @@ void ss__header_offset(ss_http_response *res, const char *name, const ss_offset 
 /* Catch-up/long-poll body for `n` messages by the stream's content type. */
 /* Errors (SS_NOMEM, SS_TOOBIG) also stick in the buffer. */
 ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, size_t n);
+/* The same body as res->parts: large messages by reference (their bytes
+ * must live as long as res->arena), the rest copied into res->arena. False,
+ * with nothing set, when it would take more than SS_HTTP_MAX_BODY_PARTS
+ * parts or memory runs out (encode it instead). */
+bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_message *m, size_t n);
 /* "\"b64(path):start:end[:c]\"" */
 /* Bytes an ETag can take: base64 of the longest path, two offsets, quotes. */
 #define SS__ETAG_MAX (4 * ((SS_HTTP_MAX_PATH_BYTES + 2) / 3) + 2 * 64 + 8)

@@ -70,7 +70,9 @@ static void respond_catch_up(ss_protocol_stream *s, ss__req *q, const read_pos *
                              ss_http_response *res) {
     ss_read_options ro = {.has_offset = pos->has_offset, .offset = pos->offset};
     ss_read_result rr;
-    ss_rc rc = ss_stream_read(s, &ro, &q->arena, &rr);
+    /* Into the response's arena: the body can then be the read's bytes
+     * themselves (ss__encode_parts), sent without a copy. */
+    ss_rc rc = ss_stream_read(s, &ro, &res->arena, &rr);
     if (rc) {
         ss__respond_rc(res, rc);
         return;
@@ -96,7 +98,8 @@ static void respond_catch_up(ss_protocol_stream *s, ss__req *q, const read_pos *
     } else {
         ss__respond(res, 200);
         (void)ss_http_response_header(res, "Content-Type", ct);
-        if ((rc = ss__encode_body(&res->body, ct, rr.msgs, rr.n)))
+        if (!(q->http->accepts_parts && ss__encode_parts(res, ct, rr.msgs, rr.n)) &&
+            (rc = ss__encode_body(&res->body, ct, rr.msgs, rr.n)))
             ss__respond_rc(res, rc);
     }
     ss_buf_release(&etag);

@@ -14,9 +14,17 @@ void ss_http_response_init(ss_http_response *r) {
     ss_arena_init(&r->arena);
 }
 
+/* The parts point into the arena: they go wherever the body is replaced. */
+static void drop_parts(ss_http_response *r) {
+    r->parts = NULL;
+    r->n_parts = 0;
+    r->parts_len = 0;
+}
+
 void ss_http_response_release(ss_http_response *r) {
     ss_buf_release(&r->body);
     ss_arena_release(&r->arena);
+    drop_parts(r);
     r->n_headers = 0;
 }
 
@@ -93,6 +101,7 @@ void ss__clear_response(ss_http_response *res) {
     res->n_headers = 0;
     res->err = SS_OK;
     ss_buf_clear(&res->body);
+    drop_parts(res);
     res->live = NULL;
     res->kind = SS_HTTP_DONE;
     res->has_content_length = true;
@@ -123,6 +132,7 @@ void ss__respond(ss_http_response *res, int status) {
 void ss__respond_text(ss_http_response *res, int status, const char *text) {
     ss__respond(res, status);
     ss_buf_clear(&res->body);
+    drop_parts(res);
     if (ss_buf_append_cstr(&res->body, text) == SS_OK)
         ss__header_cstr(res, "Content-Type", "text/plain; charset=utf-8");
 }
@@ -145,6 +155,85 @@ ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, 
     if (json)
         ss_buf_append(body, "]", 1);
     return SS_OK;
+}
+
+/* Messages smaller than this are copied together into one part: the kernel
+ * takes about as long over one more iovec as over copying this many bytes
+ * (measured: 1,000 parts of 100 B sent 25 % slower than one copied part). */
+#define PART_MIN_BYTES 512
+
+/* The layout of a body in parts: messages of PART_MIN_BYTES or more by
+ * reference, everything between them (smaller messages, JSON punctuation)
+ * copied into `runs`, one part per stretch. With parts == NULL it only
+ * counts (n, used), so that one pass sizes the next. */
+typedef struct parts_layout {
+    ss_slice *parts;
+    char *runs;
+    size_t n;         /* parts so far */
+    size_t used;      /* bytes of `runs` so far */
+    size_t run_start; /* where the open run began in `runs` */
+    bool in_run;
+} parts_layout;
+
+static void add_copy(parts_layout *l, const char *p, size_t len) {
+    if (!len)
+        return;
+    if (!l->in_run) {
+        l->in_run = true;
+        l->run_start = l->used;
+    }
+    if (l->runs)
+        memcpy(l->runs + l->used, p, len);
+    l->used += len;
+}
+
+static void end_run(parts_layout *l) {
+    if (!l->in_run)
+        return;
+    if (l->parts)
+        l->parts[l->n] = ss_slice_of(l->runs + l->run_start, l->used - l->run_start);
+    l->n++;
+    l->in_run = false;
+}
+
+static void lay_out(parts_layout *l, bool json, const ss_message *m, size_t n) {
+    if (json)
+        add_copy(l, "[", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (json && i)
+            add_copy(l, ",", 1);
+        if (m[i].data.len < PART_MIN_BYTES) {
+            add_copy(l, m[i].data.p, m[i].data.len);
+            continue;
+        }
+        end_run(l);
+        if (l->parts)
+            l->parts[l->n] = m[i].data;
+        l->n++;
+    }
+    if (json)
+        add_copy(l, "]", 1);
+    end_run(l);
+}
+
+bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_message *m, size_t n) {
+    bool json = ss_content_type_is_json(content_type);
+    parts_layout size = {0};
+    lay_out(&size, json, m, n);
+    if (size.n > SS_HTTP_MAX_BODY_PARTS)
+        return false;
+    parts_layout l = {.parts = ss_arena_alloc(&res->arena, (size.n ? size.n : 1) * sizeof *l.parts),
+                      .runs = ss_arena_alloc(&res->arena, size.used ? size.used : 1)};
+    if (!l.parts || !l.runs)
+        return false;
+    lay_out(&l, json, m, n);
+    size_t len = 0;
+    for (size_t i = 0; i < l.n; i++)
+        len += l.parts[i].len;
+    res->parts = l.parts;
+    res->n_parts = l.n;
+    res->parts_len = len;
+    return true;
 }
 
 ss_rc ss__base64(ss_buf *out, const void *data, size_t len) {

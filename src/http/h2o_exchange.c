@@ -186,8 +186,9 @@ typedef struct ss__body {
     h2o_linklist_t link; /* unlinked once cut */
     ss_h2o_front *f;
     h2o_req_t *req;
-    char *p;
-    size_t len; /* counted bytes; 0 once cut */
+    char *p;        /* the body, or NULL when it was sent as parts */
+    ss_arena parts; /* what the parts point into (the response's arena) */
+    size_t len;     /* counted bytes; 0 once cut */
     int64_t at;
 } ss__body;
 
@@ -197,7 +198,10 @@ static void on_body_gone(void *data) {
         h2o_linklist_unlink(&b->link);
     b->f->output_bytes -= b->len;
     ss_free(b->p);
+    ss_arena_release(&b->parts);
 }
+
+static size_t body_len(const ss_http_response *res) { return res->n_parts ? res->parts_len : res->body.len; }
 
 static void cut_connection(h2o_req_t *req) {
     h2o_conn_t *conn = req->conn;
@@ -261,26 +265,31 @@ void ss__h2o_check_output_budget(ss_h2o_front *f) {
 
 static void send_plain(ss_h2o_front *f, h2o_req_t *req, int status, const char *text);
 
-/* Sends a complete response in one h2o_send. The body buffer is handed to
- * the request pool (no copy). A body over SS_HTTP_BUDGET_EXEMPT_BYTES that
- * does not fit the output budget is replaced by a 503. May complete and
- * dispose the request before it returns on some paths: callers touch req no
- * more. */
+/* Sends a complete response in one h2o_send. The body is handed to the
+ * request pool without a copy: the buffer, or, for a body in parts, the
+ * response's arena they point into (the parts go out as one iovec each;
+ * h2o's HTTP/1.1 writer copies the iovec array to its stack, hence
+ * SS_HTTP_MAX_BODY_PARTS). Counted in the output budget either way: parts
+ * may be the last hold on a deleted stream's bytes. A body over
+ * SS_HTTP_BUDGET_EXEMPT_BYTES that does not fit the budget is replaced by a
+ * 503. May complete and dispose the request before it returns on some
+ * paths: callers touch req no more. */
 static void send_done(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     int s = res->status;
+    size_t len = body_len(res);
     bool bodiless = s == 204 || s == 304 || (s >= 100 && s < 200) || is_head(req);
-    if (!bodiless && res->body.len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, res->body.len)) {
+    if (!bodiless && len > SS_HTTP_BUDGET_EXEMPT_BYTES && !make_room(f, len)) {
         f->stats.refused_budget++;
         send_plain(f, req, 503, "Server busy: too many responses wait for slow clients, retry later");
         return;
     }
     set_head(req, res);
-    if (s == 204 || s == 304 || (s >= 100 && s < 200) || (is_head(req) && res->body.len == 0))
+    if (s == 204 || s == 304 || (s >= 100 && s < 200) || (is_head(req) && len == 0))
         req->res.content_length = SIZE_MAX; /* no Content-Length header at all */
     else
-        req->res.content_length = res->has_content_length ? res->body.len : SIZE_MAX;
+        req->res.content_length = res->has_content_length ? len : SIZE_MAX;
     h2o_start_response(req, &done_generator);
-    if (bodiless || res->body.len == 0) {
+    if (bodiless || len == 0) {
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
         return;
     }
@@ -288,11 +297,26 @@ static void send_done(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
     b->link = (h2o_linklist_t){NULL, NULL};
     b->f = f;
     b->req = req;
-    b->p = ss_buf_detach(&res->body, &b->len);
+    b->p = NULL;
+    ss_arena_init(&b->parts);
+    b->len = len;
     b->at = ss_protocol_now_ms(f->protocol);
     f->output_bytes += b->len;
     h2o_linklist_insert(&f->bodies, &b->link);
-    h2o_iovec_t body = h2o_iovec_init(b->p, b->len);
+    if (res->n_parts) {
+        h2o_iovec_t *v = h2o_mem_alloc_pool(&req->pool, res->n_parts * sizeof *v);
+        for (size_t i = 0; i < res->n_parts; i++)
+            v[i] = h2o_iovec_init(res->parts[i].p, res->parts[i].len);
+        size_t n = res->n_parts;
+        b->parts = res->arena; /* moved: the response keeps an empty arena */
+        ss_arena_init(&res->arena);
+        res->parts = NULL;
+        res->n_parts = res->parts_len = 0;
+        h2o_send(req, v, n, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    b->p = ss_buf_detach(&res->body, &len);
+    h2o_iovec_t body = h2o_iovec_init(b->p, len);
     h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
 }
 
@@ -355,6 +379,7 @@ static void build_view(ss_h2o_front *f, h2o_req_t *req, ss_http_request *v) {
         v->body_too_large = true; /* drained by h2o; the handler answers 413 */
     else
         v->body = req->entity.base ? iov_slice(req->entity) : SS_SLICE_NULL;
+    v->accepts_parts = true; /* send_done sends them, holding the response's arena */
 }
 
 /* ---- live request state -------------------------------------------------------------- */

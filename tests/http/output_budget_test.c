@@ -97,6 +97,52 @@ Test(output_budget, sse_clients_that_never_read_stay_within_the_budget) {
     check_budget_holds("/v1/stream/big?offset=-1&live=sse", "/v1/stream/big?offset=-1");
 }
 
+/* A catch-up response sends the stored bytes by reference: a reader still
+ * taking them slowly when the stream is deleted, and its id refilled with
+ * other bytes, gets exactly the bytes it asked for (the response holds them;
+ * under ASan a lost hold is a use after free in the server). */
+Test(output_budget, a_slow_reader_gets_its_bytes_after_the_stream_is_deleted_and_refilled) {
+    test_server srv = {0};
+    cr_assert(test_server_start(&srv, NULL));
+    fill_stream(&srv, "/v1/stream/gone", 4);
+    int fd = connect_slow(srv.port);
+    send_request(fd, "/v1/stream/gone?offset=-1");
+    enum { CAP = 5 * MIB };
+    char *got = malloc(CAP);
+    size_t len = test_read_for(fd, 300, got, 64 * 1024); /* the head and a little of the body */
+    cr_assert(len > 0 && strstr(got, "200 OK"), "%.200s", got);
+
+    test_response r;
+    cr_assert(test_http(srv.port, "DELETE", "/v1/stream/gone", NULL, NULL, 0, &r));
+    cr_assert_eq(r.status, 204);
+    test_response_free(&r);
+    char *chunk = malloc(MIB);
+    memset(chunk, 'y', MIB);
+    cr_assert(test_http(srv.port, "PUT", "/v1/stream/gone", "Content-Type: text/plain\r\n", NULL, 0, &r));
+    cr_assert_eq(r.status, 201);
+    test_response_free(&r);
+    for (int i = 0; i < 4; i++) {
+        cr_assert(test_http(srv.port, "POST", "/v1/stream/gone", "Content-Type: text/plain\r\n", chunk, MIB, &r));
+        cr_assert_eq(r.status, 204);
+        test_response_free(&r);
+    }
+    free(chunk);
+
+    for (size_t more = 1; more && len < CAP - 1;) /* the rest, until the server has nothing more */
+        len += more = test_read_for(fd, 1000, got + len, CAP - len);
+    close(fd);
+    const char *body = strstr(got, "\r\n\r\n");
+    cr_assert_not_null(body);
+    body += 4;
+    size_t body_len = len - (size_t)(body - got);
+    cr_assert_eq(body_len, 4u * MIB, "%zu body bytes", body_len);
+    for (size_t i = 0; i < body_len; i++)
+        if (body[i] != 'x')
+            cr_assert_fail("byte %zu is '%c', not the deleted stream's 'x'", i, body[i]);
+    free(got);
+    cr_assert(test_server_stop(&srv));
+}
+
 /* The value of `name` in the server's /metrics (-1 when absent). */
 static long metric(test_server *srv, const char *name) {
     test_response r;

@@ -747,6 +747,33 @@ CONTRACT_CASE(list_returns_messages_in_ascending_offset_order) {
         cr_assert_lt(ss_offset_cmp(&b.msgs[i - 1].offset, &b.msgs[i].offset), 0);
 }
 
+/* Listed bytes belong to the caller's arena, not to the stream: they stay
+ * intact (and NUL-terminated) after the stream is purged and its id reused,
+ * until the arena is released. (The memory adapter lends its own bytes and
+ * pins them: a missing pin is a use after free under ASan and, without it,
+ * shows as the new stream's bytes.) */
+CONTRACT_CASE(listed_bytes_outlive_a_purge_of_their_stream_until_the_arena_goes) {
+    create_stream(e, "s", 3);
+    ss_arena mine;
+    ss_arena_init(&mine);
+    ss_storage_stream *s = open_stream(e, "s");
+    ss_message_batch b;
+    cr_assert_eq(ss_storage_list_messages(s, &(ss_list_opts){0}, &mine, &b), SS_OK);
+    ss_storage_close(s);
+    cr_assert_eq(delete_stream(e, "s", SS_DELETE_USER), SS_DELETE_OUTCOME_PURGED);
+    ss_record rec = record_of("s");
+    rec.tail = off(3);
+    rec.counter = 3;
+    ss_message other[3] = {{S("xx"), off(1), T0 + 1}, {S("yy"), off(2), T0 + 2}, {S("zz"), off(3), T0 + 3}};
+    ss_create_outcome o = create_plan(e, &(ss_create_plan){.record = rec, .msgs = other, .n_msgs = 3});
+    cr_assert_eq(o.status, SS_CREATE_OUTCOME_CREATED);
+    assert_batch(&b, 1, 3);
+    for (size_t i = 0; i < b.n; i++)
+        cr_assert_eq(b.msgs[i].data.p[b.msgs[i].data.len], '\0', "message %zu is NUL-terminated", i);
+    cr_assert_eq(list(e, "s", &(ss_list_opts){0}).n, 3);
+    ss_arena_release(&mine);
+}
+
 CONTRACT_CASE(list_after_is_exclusive_and_until_is_inclusive) {
     create_stream(e, "s", 5);
     ss_message_batch b = list(e, "s", &(ss_list_opts){.has_after = true, .after = off(2)});

@@ -11,10 +11,11 @@
 #define TEST_MAX_HEADERS 16
 
 /* headers: "Name: value" strings, NULL-terminated (or NULL); target may carry
- * a query. `res` is released first, then holds the answer (and any
- * continuation: the caller resumes or frees res->live). */
-static inline void test_handle(ss_handler *h, const char *method, const char *target, const char *body,
-                               const char *const *headers, ss_http_response *res) {
+ * a query; accepts_parts as a front end sets it. `res` is released first,
+ * then holds the answer (and any continuation: the caller resumes or frees
+ * res->live). */
+static inline void test_handle_as(ss_handler *h, const char *method, const char *target, const char *body,
+                                  const char *const *headers, bool accepts_parts, ss_http_response *res) {
     ss_http_header hs[TEST_MAX_HEADERS];
     char names[TEST_MAX_HEADERS][64];
     size_t n = 0;
@@ -33,9 +34,16 @@ static inline void test_handle(ss_handler *h, const char *method, const char *ta
         .headers = hs,
         .n_headers = n,
         .body = body ? ss_slice_cstr(body) : SS_SLICE_NULL,
+        .accepts_parts = accepts_parts,
     };
     ss_http_response_release(res);
     ss_handler_handle(h, &r, res);
+}
+
+/* A front end that takes bodies only in `body`. */
+static inline void test_handle(ss_handler *h, const char *method, const char *target, const char *body,
+                               const char *const *headers, ss_http_response *res) {
+    test_handle_as(h, method, target, body, headers, false, res);
 }
 
 #endif

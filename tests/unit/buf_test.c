@@ -1,4 +1,4 @@
-/* ss_buf: bounded growth and sticky errors. */
+/* ss_buf: bounded growth and sticky errors; ss_arena release hooks; base64. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +59,37 @@ Test(buf, detach_hands_over_the_bytes_and_resets) {
 }
 
 /* ---- base64 (base/base64.h) ---------------------------------------------------------------------- */
+
+typedef struct release_note {
+    char *log; /* the hooks append their names here */
+    char name;
+} release_note;
+
+static void note_release(void *ctx) {
+    release_note *n = ctx;
+    n->log[strlen(n->log)] = n->name;
+}
+
+/* Release hooks run once, newest first, when the arena is released (also
+ * after it was moved by value), and not again on a reused arena. */
+Test(arena, release_hooks_run_once_newest_first_and_travel_with_a_moved_arena) {
+    char log[8] = {0};
+    release_note first = {log, '1'}, second = {log, '2'};
+    ss_arena a;
+    ss_arena_init(&a);
+    cr_assert_eq(ss_arena_on_release(&a, note_release, &first), SS_OK);
+    cr_assert_not_null(ss_arena_alloc(&a, 100));
+    cr_assert_eq(ss_arena_on_release(&a, note_release, &second), SS_OK);
+    ss_arena moved = a;
+    ss_arena_init(&a);
+    ss_arena_release(&a);
+    cr_assert_str_eq(log, "");
+    ss_arena_release(&moved);
+    cr_assert_str_eq(log, "21");
+    cr_assert_not_null(ss_arena_alloc(&moved, 10));
+    ss_arena_release(&moved);
+    cr_assert_str_eq(log, "21");
+}
 
 Test(base64, encodes_rfc4648_vectors_padded_and_url_unpadded) {
     static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};

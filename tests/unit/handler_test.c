@@ -1,6 +1,8 @@
 /* The transport-neutral HTTP handler: status codes, headers and bodies for
  * the protocol, the Stream-Expected-Offset extension and bad input. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "handler_request.h"
 #include "test_support.h"
@@ -85,6 +87,94 @@ Test(http, post_appends_with_204_and_get_returns_the_bytes_with_etag_and_304) {
     r = send_req(&e, "GET", "/v1/stream/a?offset=-1", NULL, H(etag));
     cr_assert_eq(r->status, 304);
     cr_assert_eq(r->body.len, 0);
+    http_release(&e);
+}
+
+/* GET `target` from a front end that accepts parts: the parts joined (the
+ * caller frees), their count, and the length of each in `lens` (up to 8). */
+static char *get_in_parts(http_env *e, const char *target, size_t *n_parts, size_t lens[8]) {
+    test_handle_as(e->h, "GET", target, NULL, NULL, true, &e->res);
+    cr_assert_eq(e->res.status, 200);
+    char *joined = malloc(e->res.parts_len + e->res.body.len + 1);
+    cr_assert_not_null(joined);
+    size_t at = 0;
+    for (size_t i = 0; i < e->res.n_parts; i++) {
+        memcpy(joined + at, e->res.parts[i].p, e->res.parts[i].len);
+        at += e->res.parts[i].len;
+        if (i < 8)
+            lens[i] = e->res.parts[i].len;
+    }
+    cr_assert_eq(at, e->res.parts_len);
+    memcpy(joined + at, e->res.body.p ? e->res.body.p : "", e->res.body.len); /* the copied fallback */
+    joined[at + e->res.body.len] = '\0';
+    *n_parts = e->res.n_parts;
+    return joined;
+}
+
+static void post_n(http_env *e, const char *path, const char *ct, const char *body, size_t n) {
+    char h[64];
+    snprintf(h, sizeof h, "Content-Type: %s", ct);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(send_req(e, "POST", path, body, H(h))->status, 204);
+}
+
+/* For a front end that accepts parts, a catch-up body is the same bytes with
+ * every message of 512 bytes or more sent by reference, the rest (smaller
+ * messages, JSON punctuation) copied together between them; past
+ * SS_HTTP_MAX_BODY_PARTS parts the body is copied whole, as for any other
+ * front end. */
+Test(http, a_catch_up_body_in_parts_is_the_same_bytes_with_large_messages_by_reference) {
+    http_env e;
+    http_init(&e);
+    char b600[601], e513[514], x600[608];
+    memset(b600, 'b', 600), b600[600] = '\0';
+    memset(e513, 'e', 513), e513[513] = '\0';
+    snprintf(x600, sizeof x600, "[\"%.*s\"]", 599, b600); /* a JSON string of 601 bytes */
+    send_req(&e, "PUT", "/v1/stream/t", NULL, H("Content-Type: text/plain"));
+    const char *bodies[] = {"a", b600, "c", e513};
+    for (size_t i = 0; i < 4; i++)
+        post_n(&e, "/v1/stream/t", "text/plain", bodies[i], 1);
+    char whole[1200];
+    snprintf(whole, sizeof whole, "a%sc%s", b600, e513);
+    cr_assert_str_eq(body(send_req(&e, "GET", "/v1/stream/t?offset=-1", NULL, NULL)), whole);
+    size_t n, lens[8];
+    char *got = get_in_parts(&e, "/v1/stream/t?offset=-1", &n, lens);
+    cr_assert_str_eq(got, whole);
+    free(got);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(e.res.body.len, 0);
+    size_t want_lens[] = {1, 600, 1, 513};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(lens[i], want_lens[i], "part %zu: %zu bytes", i, lens[i]);
+
+    send_req(&e, "PUT", "/v1/stream/j", NULL, H("Content-Type: application/json"));
+    post_n(&e, "/v1/stream/j", "application/json", "[1]", 1);
+    post_n(&e, "/v1/stream/j", "application/json", x600, 1);
+    post_n(&e, "/v1/stream/j", "application/json", "[2]", 1);
+    char json[1200];
+    snprintf(json, sizeof json, "[1,\"%.*s\",2]", 599, b600);
+    got = get_in_parts(&e, "/v1/stream/j?offset=-1", &n, lens);
+    cr_assert_str_eq(got, json);
+    free(got);
+    cr_assert_eq(n, 3);
+    cr_assert(lens[0] == 3 && lens[1] == 601 && lens[2] == 3, "%zu %zu %zu", lens[0], lens[1], lens[2]);
+    send_req(&e, "PUT", "/v1/stream/j0", NULL, H("Content-Type: application/json"));
+    got = get_in_parts(&e, "/v1/stream/j0?offset=-1", &n, lens);
+    cr_assert_str_eq(got, "[]");
+    free(got);
+
+    send_req(&e, "PUT", "/v1/stream/many", NULL, H("Content-Type: text/plain"));
+    post_n(&e, "/v1/stream/many", "text/plain", b600, SS_HTTP_MAX_BODY_PARTS);
+    got = get_in_parts(&e, "/v1/stream/many?offset=-1", &n, lens);
+    cr_assert_eq(n, SS_HTTP_MAX_BODY_PARTS);
+    cr_assert_eq(strlen(got), 600u * SS_HTTP_MAX_BODY_PARTS);
+    free(got);
+    post_n(&e, "/v1/stream/many", "text/plain", b600, 1);
+    got = get_in_parts(&e, "/v1/stream/many?offset=-1", &n, lens);
+    cr_assert_eq(n, 0, "one part too many: the body is copied");
+    cr_assert_eq(e.res.body.len, 600u * (SS_HTTP_MAX_BODY_PARTS + 1));
+    cr_assert_eq(strspn(got, "b"), 600u * (SS_HTTP_MAX_BODY_PARTS + 1));
+    free(got);
     http_release(&e);
 }
 

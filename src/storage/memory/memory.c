@@ -4,7 +4,12 @@
  * map, child edges). Every method runs synchronously on the caller's thread,
  * which is the atomic boundary: a commit checks all preconditions, allocates
  * everything it needs, and only then mutates. Deletes use cascade reclaim
- * with reference counting over the child edges. */
+ * with reference counting over the child edges.
+ *
+ * Reads hand out message bytes by reference, not by copy: a stream's bytes
+ * never move or change once appended, and every read pins them in the
+ * caller's arena (ss_arena_on_release), so they outlive a purge of the
+ * stream for exactly as long as the reader's arena. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,16 +21,23 @@
 typedef struct mem_msg {
     ss_offset offset;
     int64_t ts_ms;
-    const char *data; /* in the stream's data arena */
+    const char *data; /* in the stream's mem_data, NUL-terminated */
     size_t len;
 } mem_msg;
+
+/* A stream's message bytes: append-only, freed when the stream and every
+ * read result that pins them are gone. */
+typedef struct mem_data {
+    size_t pins; /* the stream itself, plus one per live read result */
+    ss_arena bytes;
+} mem_data;
 
 /* Owned by: the factory's registry. Lifetime: create/fork until purge. */
 typedef struct mem_stream {
     ss_record rec; /* id, content_type, expires_at, forked_from live in `strings` */
     ss_arena strings;
     ss_buf last_seq; /* rec.last_seq points here */
-    ss_arena data;   /* message bytes */
+    mem_data *data;  /* message bytes */
     mem_msg *msgs;
     size_t n_msgs;
     size_t cap_msgs;
@@ -50,6 +62,14 @@ static mem_factory *factory_of(ss_stream_factory *f) { return (mem_factory *)f; 
 
 static mem_stream *lookup(mem_factory *mf, ss_slice id) { return ss__map_get(&mf->streams, id); }
 
+static void data_unpin(void *ctx) {
+    mem_data *d = ctx;
+    if (--d->pins == 0) {
+        ss_arena_release(&d->bytes);
+        ss_free(d);
+    }
+}
+
 /* ---- stream lifetime ------------------------------------------------------ */
 
 static void stream_free(mem_stream *st) {
@@ -60,7 +80,8 @@ static void stream_free(mem_stream *st) {
     ss__map_release(&st->producers);
     ss__map_release(&st->children);
     ss_arena_release(&st->strings);
-    ss_arena_release(&st->data);
+    if (st->data)
+        data_unpin(st->data);
     ss_buf_release(&st->last_seq);
     ss_free(st->msgs);
     ss_free(st);
@@ -80,19 +101,18 @@ static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
     return SS_OK;
 }
 
-/* Copies message bytes into the stream's data arena; the log entries are
- * written into the reserved tail slots but n_msgs is not advanced. */
+/* Copies message bytes into the stream's data (NUL-terminated, as
+ * ss_arena_copy leaves read results); the log entries are written into the
+ * reserved tail slots but n_msgs is not advanced. */
 static ss_rc stage_messages(mem_stream *st, const ss_message *msgs, size_t n) {
     ss_rc rc = reserve_msgs(st, n);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        char *p = ss_arena_alloc(&st->data, msgs[i].data.len ? msgs[i].data.len : 1);
-        if (!p)
-            return SS_NOMEM;
-        if (msgs[i].data.len)
-            memcpy(p, msgs[i].data.p, msgs[i].data.len);
-        st->msgs[st->n_msgs + i] = (mem_msg){msgs[i].offset, msgs[i].ts_ms, p, msgs[i].data.len};
+        ss_slice copy;
+        if ((rc = ss_arena_copy(&st->data->bytes, msgs[i].data, &copy)))
+            return rc;
+        st->msgs[st->n_msgs + i] = (mem_msg){msgs[i].offset, msgs[i].ts_ms, copy.p, copy.len};
     }
     return SS_OK;
 }
@@ -115,10 +135,16 @@ static ss_rc set_last_seq(mem_stream *st, ss_slice seq) {
 /* Builds a stream from a complete record plus initial messages. */
 static ss_rc stream_new(const ss_record *rec, const ss_message *msgs, size_t n, mem_stream **out) {
     mem_stream *st = ss_calloc(1, sizeof *st);
-    if (!st)
+    mem_data *data = ss_malloc(sizeof *data);
+    if (!st || !data) {
+        ss_free(st);
+        ss_free(data);
         return SS_NOMEM;
+    }
+    data->pins = 1;
+    ss_arena_init(&data->bytes);
+    st->data = data;
     ss_arena_init(&st->strings);
-    ss_arena_init(&st->data);
     ss_buf_init(&st->last_seq, SIZE_MAX);
     ss__map_init(&st->producers);
     ss__map_init(&st->children);
@@ -191,15 +217,12 @@ static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_are
     b.n = end - start;
     if (b.n) {
         b.msgs = ss_arena_alloc(a, b.n * sizeof *b.msgs);
-        if (!b.msgs)
+        if (!b.msgs || ss_arena_on_release(a, data_unpin, st->data))
             return SS_NOMEM;
+        st->data->pins++;
         for (size_t i = 0; i < b.n; i++) {
             const mem_msg *m = &st->msgs[start + i];
-            ss_rc rc = ss_arena_copy(a, ss_slice_of(m->data, m->len), &b.msgs[i].data);
-            if (rc)
-                return rc;
-            b.msgs[i].offset = m->offset;
-            b.msgs[i].ts_ms = m->ts_ms;
+            b.msgs[i] = (ss_message){ss_slice_of(m->data, m->len), m->offset, m->ts_ms};
         }
     }
     *out = b;

@@ -24,8 +24,10 @@ typedef struct cached_record {
 } cached_record;
 
 /* All of one stream's messages after `from` (or from its start) up to its
- * tail when they were read; the bytes live in `a`. */
+ * tail when they were read; the bytes live in `a`, freed when the cache and
+ * every read result that pins them (ss__sql_cached_messages) let go. */
 typedef struct cached_messages {
+    size_t pins; /* 1 while in the cache, plus one per live read result */
     ss_arena a;
     bool from_start;
     ss_offset from;
@@ -39,10 +41,18 @@ static void free_record(cached_record *c) {
     ss_free(c);
 }
 
+static void unpin_messages(void *ctx) {
+    cached_messages *c = ctx;
+    if (--c->pins == 0) {
+        ss_arena_release(&c->a);
+        ss_free(c);
+    }
+}
+
+/* Out of the cache (and its byte count); freed once no read holds it. */
 static void free_messages(ss_sql_engine *e, cached_messages *c) {
     e->cached_message_bytes -= c->bytes;
-    ss_arena_release(&c->a);
-    ss_free(c);
+    unpin_messages(c);
 }
 
 static void forget_all_messages(ss_sql_engine *e) {
@@ -105,11 +115,14 @@ void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r) {
         free_record(c);
 }
 
-bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message **out,
-                             size_t *out_n) {
-    const cached_messages *c = ss__map_get(&e->cached_messages, id);
+bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *pin,
+                             const ss_message **out, size_t *out_n) {
+    cached_messages *c = ss__map_get(&e->cached_messages, id);
     if (!c || !(c->from_start || (o->has_after && ss_offset_cmp(&o->after, &c->from) >= 0)))
         return false;
+    if (ss_arena_on_release(pin, unpin_messages, c))
+        return false;
+    c->pins++;
     *out = c->msgs;
     *out_n = c->n;
     return true;
@@ -128,6 +141,7 @@ void ss__sql_cache_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
     cached_messages *c = ss_calloc(1, sizeof *c);
     if (!c)
         return;
+    c->pins = 1;
     ss_arena_init(&c->a);
     c->from_start = !o->has_after;
     if (o->has_after)

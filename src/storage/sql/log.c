@@ -374,11 +374,12 @@ typedef struct message_rows {
     size_t bytes;
     bool more;
     bool stopped;
+    bool pinned; /* the bytes are pinned to the arena already: take them as they are */
 } message_rows;
 
 /* Takes one message (in offset order) if it is after the window's start
- * and the window has room, copying its bytes into the arena; *stop at its
- * end. */
+ * and the window has room, copying its bytes into the arena (unless
+ * pinned); *stop at its end. */
 static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_ms, ss_slice data, bool *stop) {
     const ss_list_opts *o = mr->o;
     if (o->has_after && ss_offset_cmp(offset, &o->after) <= 0)
@@ -392,8 +393,9 @@ static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_m
         *stop = mr->stopped = true;
         return SS_OK;
     }
-    ss_message m = {.offset = *offset, .ts_ms = ts_ms};
-    if (ss_arena_copy(mr->a, data, &m.data) || ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
+    ss_message m = {.data = data, .offset = *offset, .ts_ms = ts_ms};
+    if ((!mr->pinned && ss_arena_copy(mr->a, data, &m.data)) ||
+        ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
         return SS_NOMEM;
     mr->v[mr->n++] = m;
     mr->bytes += data.len;
@@ -432,8 +434,10 @@ static ss_rc decode_logged(void *ctx, const ss_sql_value *c, size_t n, bool *sto
     return rc ? rc : window_take(ctx, &offset, ts, c[2].s, stop);
 }
 
-/* The window over messages cached in memory (ss__sql_cached_messages). */
+/* The window over messages cached in memory (ss__sql_cached_messages),
+ * pinned to the reader's arena: taken by reference. */
 static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
+    mr->pinned = true;
     const ss_list_opts *o = mr->o;
     size_t lo = 0, hi = n; /* the first message after o->after */
     while (o->has_after && lo < hi) {
@@ -477,7 +481,7 @@ ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
     const ss_message *cached;
     size_t n_cached;
     ss_rc rc;
-    if (ss__sql_cached_messages(e, id, o, &cached, &n_cached)) {
+    if (ss__sql_cached_messages(e, id, o, a, &cached, &n_cached)) {
         rc = take_cached(&mr, cached, n_cached);
     } else {
         rc = read_rows(e, id, o, &mr);

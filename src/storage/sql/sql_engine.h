@@ -176,10 +176,11 @@ const ss_record *ss__sql_cached_record(ss_sql_engine *e, ss_slice id);
 /* Keeps a record just read (not inside an intent; best effort). */
 void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r);
 /* True when the cache holds every message of `id` after o->after (or from
- * the start) up to the tail: *out (sorted by offset) starts at or before it,
- * valid until the next engine call. */
-bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message **out,
-                             size_t *out_n);
+ * the start) up to the tail: *out (sorted by offset) starts at or before it.
+ * Its bytes stay valid as long as `pin` (ss_arena_on_release), even once the
+ * cache has let go of them; false also when the pin finds no memory. */
+bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *pin,
+                             const ss_message **out, size_t *out_n);
 /* Keeps every message of `id` after o->after (or from the start) up to the
  * tail, just read (not inside an intent; at most
  * SS_SQL_MESSAGE_CACHE_ENTRY_MAX bytes; best effort). */
