@@ -23,10 +23,13 @@
 #   sse-fanout       bench-loopback-probe: the CPU the kernel alone spends on the
 #                    same writes (FANOUT_SUBSCRIBERS connections, FANOUT_RATE each per
 #                    second) with no server code at all: the floor under "server CPU"
-#   long-poll-fanout the request rate of the trivial responder over FANOUT_SUBSCRIBERS
-#                    connections at 100 % of its core: long-poll needs one request per
-#                    message per subscriber, so FANOUT_SUBSCRIBERS × FANOUT_RATE requests
-#                    per second must fit under it
+#   long-poll-fanout the same long-poll fan-out against h2o alone (bench-hello --park: it
+#                    parks every GET and answers them all with each POST, no protocol at
+#                    all): the most deliveries h2o itself makes on this core; and the
+#                    request rate of the trivial responder over FANOUT_SUBSCRIBERS
+#                    connections (long-poll needs one request per message per subscriber,
+#                    so FANOUT_SUBSCRIBERS × FANOUT_RATE requests per second must fit
+#                    under it)
 #   idle-sse         bench/idle_probe.py: the memory h2o alone keeps per idle SSE reader
 #                    (bench-hello --hold; the floor under Streamsy's figure), and
 #                    bench-loopback-probe over IDLE_SUBSCRIBERS connections: how long the
@@ -76,6 +79,7 @@ start() { # kind
       "${SERVER_CPU[@]}" "$BUILD_DIR/streamsy" serve --listen "127.0.0.1:$PORT" --storage "sqlite:$OUT/db/s.db" \
       --quiet --long-poll-timeout-ms 30000 --max-connections 20000 >"$OUT/server.log" 2>&1 & ;;
     node) "${SERVER_CPU[@]}" node "$NODE_DEPS/serve.mjs" "$PORT" 30000 >"$OUT/server.log" 2>&1 & ;;
+    ceiling-park) "${SERVER_CPU[@]}" "$BUILD_DIR/bench-hello" --listen "127.0.0.1:$PORT" --park >"$OUT/server.log" 2>&1 & ;;
     ceiling-*) "${SERVER_CPU[@]}" "$BUILD_DIR/bench-hello" --listen "127.0.0.1:$PORT" --body-bytes "${1#ceiling-}" \
       >"$OUT/server.log" 2>&1 & ;;
   esac
@@ -154,6 +158,7 @@ run_idle() { # server, freshly started: memory freed by earlier scenarios would 
 }
 
 run_ceiling() {
+  local line
   start ceiling-0
   add append-1 ceiling "$(wrk_run 64 "$HERE/append.lua" "$BASE/x" | awk '{print $1}')"
   stop
@@ -164,9 +169,14 @@ run_ceiling() {
   add read-tail ceiling "$(wrk_run 16 "$HERE/read.lua" "$BASE/x" | awk '{print $1}')"
   stop
   start ceiling-100
-  add long-poll-fanout ceiling "$(wrk_run "$FANOUT_SUBSCRIBERS" "$HERE/read.lua" "$BASE/x" | awk '{print $1}')"
+  local requests
+  requests=$(wrk_run "$FANOUT_SUBSCRIBERS" "$HERE/read.lua" "$BASE/x" | awk '{print $1}')
   stop
-  local line
+  start ceiling-park
+  line=$(fanout long-poll /s) # bench-hello --park keeps one message log: one run per start
+  echo "  ceiling long-poll (h2o alone): $line" >>"$OUT/fanout.log"
+  stop
+  add long-poll-fanout ceiling "$(field rate_per_sub "$line")/$(field p99_ms "$line")/$(field server_cpu_pct "$line")/$requests"
   line=$("$BUILD_DIR/bench-loopback-probe" --connections "$FANOUT_SUBSCRIBERS" --rate "$FANOUT_RATE" \
     --duration "$DURATION" --writer-cpu "${SERVER_CPU[2]:--1}" --reader-cpu "${LOAD_CPU[2]:--1}")
   echo "  ceiling probe: $line" >>"$OUT/fanout.log"
@@ -206,7 +216,9 @@ cell() { # scenario server
     sse-fanout) [ "$2" = ceiling ] && { printf "the kernel alone: CPU %s %%" "$v"; return; }
       IFS=/ read -r rate p99 cpu dups <<<"$v"
       printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
-    long-poll-fanout) [ "$2" = ceiling ] && { printf "%.1fk req/s at 100 %% CPU" "$(awk -v x="$v" 'BEGIN {print x / 1000}')"; return; }
+    long-poll-fanout) [ "$2" = ceiling ] && { IFS=/ read -r rate p99 cpu requests <<<"$v"
+        printf "h2o alone: %s msg/s, p99 %s ms, CPU %s %%; %.1fk req/s at 100 %% CPU" "$rate" "$p99" "$cpu" \
+          "$(awk -v x="$requests" 'BEGIN {print x / 1000}')"; return; }
       IFS=/ read -r rate p99 cpu dups <<<"$v"
       printf "%s msg/s, p99 %s ms, CPU %s %%%s" "$rate" "$p99" "$cpu" "$([ "$dups" = 00 ] || echo ", LOST/DUP $dups")" ;;
     idle-sse) [ "$2" = ceiling ] && { IFS=/ read -r ms kb <<<"$v"
@@ -232,4 +244,5 @@ ratio() { # scenario server base
   echo
   echo "Streamsy memory / Node reference:$(for sc in append-1 append-many read-1mb read-tail; do echo -n " $sc$(ratio $sc memory node)"; done)"
 } | tee "$OUT/table.md"
+for k in "${!R[@]}"; do echo "$k: ${R[$k]}"; done | sort >"$OUT/rounds.txt" # every round's value
 echo "compare: results in $OUT" >&2

@@ -5,12 +5,22 @@
  * else gets 405. Same h2o version, loop and listen setup as the streamsy
  * front end, so the difference in a benchmark is Streamsy's own work.
  *
- *   bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   default 127.0.0.1:4438; IPv6 as [::1]:4438
+ *   bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold | --park]   default 127.0.0.1:4438; IPv6 as
+ * [::1]:4438
  *
  * --hold: a GET gets a chunked text/event-stream whose first chunk is an
  * SSE control event, and the response never ends: the floor of what an idle
  * SSE reader costs in h2o itself (bench/idle_probe.py compares it with
  * Streamsy's). The socket read buffer starts at 4 KiB, as Streamsy's does.
+ *
+ * --park: the least long-poll server h2o can be, the floor under
+ * bench-fanout --mode long-poll. Every POST body becomes message N (0, 1,
+ * ...; 204); a GET whose query holds offset=N (-1: 0) gets message N at once
+ * when it exists, else waits for the next POST, which answers every waiting
+ * GET. Responses carry Stream-Next-Offset: N+1; a PUT gets 201 with
+ * Stream-Next-Offset: 0; a GET without offset= gets "hello\n" as usual. No
+ * storage, no checks: only what h2o does per delivery (one response, one
+ * new request, one park).
  *
  * Runs until killed (SIGINT/SIGTERM keep their default action). */
 #include <errno.h>
@@ -33,6 +43,7 @@ static const char *body = hello;
 static size_t body_len = sizeof hello - 1;
 
 static int hold; /* --hold */
+static int park; /* --park */
 static h2o_globalconf_t config;
 static h2o_context_t ctx;
 static h2o_accept_ctx_t accept_ctx;
@@ -40,8 +51,90 @@ static h2o_accept_ctx_t accept_ctx;
 static void hold_proceed(h2o_generator_t *g, h2o_req_t *req) { (void)g, (void)req; } /* nothing more, ever */
 static void hold_stop(h2o_generator_t *g, h2o_req_t *req) { (void)g, (void)req; }
 
+/* ---- --park ---------------------------------------------------------------------------- */
+
+typedef struct parked {
+    h2o_linklist_t link;
+    h2o_req_t *req;
+} parked;
+
+static h2o_iovec_t *messages; /* every POST body, for the life of the process */
+static size_t n_messages, cap_messages;
+static h2o_linklist_t waiting = {&waiting, &waiting};
+
+static void on_parked_gone(void *p) { /* the client went away while waiting */
+    parked *w = p;
+    if (h2o_linklist_is_linked(&w->link))
+        h2o_linklist_unlink(&w->link);
+}
+
+static void send_message(h2o_req_t *req, size_t n) {
+    static h2o_generator_t generator = {NULL, NULL};
+    char next[24];
+    int len = snprintf(next, sizeof next, "%zu", n + 1);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    req->res.content_length = messages[n].len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/plain"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("stream-next-offset"), 0, NULL,
+                          h2o_strdup(&req->pool, next, (size_t)len).base, (size_t)len);
+    h2o_start_response(req, &generator);
+    h2o_send(req, &messages[n], 1, H2O_SEND_STATE_FINAL);
+}
+
+static int on_park_req(h2o_req_t *req) {
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT"))) {
+        req->res.status = 201;
+        req->res.reason = "Created";
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("stream-next-offset"), 0, NULL,
+                              H2O_STRLIT("0"));
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        if (n_messages == cap_messages) {
+            cap_messages = cap_messages ? 2 * cap_messages : 1024;
+            messages = realloc(messages, cap_messages * sizeof *messages);
+            if (!messages)
+                abort();
+        }
+        h2o_iovec_t m = {malloc(req->entity.len + 1), req->entity.len};
+        if (!m.base)
+            abort();
+        memcpy(m.base, req->entity.base, req->entity.len);
+        messages[n_messages++] = m;
+        while (!h2o_linklist_is_empty(&waiting)) {
+            parked *w = H2O_STRUCT_FROM_MEMBER(parked, link, waiting.next);
+            h2o_linklist_unlink(&w->link);
+            send_message(w->req, n_messages - 1);
+        }
+        req->res.status = 204;
+        req->res.reason = "No Content";
+        h2o_send_inline(req, NULL, 0);
+        return 0;
+    }
+    const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at : "";
+    const char *o = memmem(q, req->query_at != SIZE_MAX ? req->path.len - req->query_at : 0, "offset=", 7);
+    if (!o)
+        return -1; /* not a poll: on_req answers it */
+    long n = strtol(o + 7, NULL, 10);
+    size_t at = n < 0 ? 0 : (size_t)n;
+    if (at < n_messages) {
+        send_message(req, at);
+        return 0;
+    }
+    parked *w = h2o_mem_alloc_shared(&req->pool, sizeof *w, on_parked_gone);
+    *w = (parked){{NULL, NULL}, req};
+    h2o_linklist_insert(&waiting, &w->link);
+    return 0;
+}
+
+/* ---- every request -------------------------------------------------------------------------- */
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     (void)self;
+    if (park && on_park_req(req) == 0)
+        return 0;
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         req->res.status = 204;
         req->res.reason = "No Content";
@@ -145,6 +238,8 @@ int main(int argc, char **argv) {
             listen_arg = argv[i] + 9;
         } else if (strcmp(argv[i], "--hold") == 0) {
             hold = 1;
+        } else if (strcmp(argv[i], "--park") == 0) {
+            park = 1;
         } else if (strcmp(argv[i], "--body-bytes") == 0 && i + 1 < argc) {
             body_len = strtoul(argv[++i], NULL, 10);
             char *b = malloc(body_len ? body_len : 1);
@@ -153,9 +248,8 @@ int main(int argc, char **argv) {
             memset(b, 'x', body_len);
             body = b;
         } else {
-            fprintf(stderr,
-                    "usage: bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold]   (default " DEFAULT_LISTEN
-                    ")\n");
+            fprintf(stderr, "usage: bench-hello [--listen HOST:PORT] [--body-bytes N] [--hold | --park]   "
+                            "(default " DEFAULT_LISTEN ")\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }

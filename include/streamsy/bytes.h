@@ -82,9 +82,10 @@ void ss_arena_init(ss_arena *a);
 /* Runs the release hooks (newest first), then frees every allocation; the
  * arena may be reused afterwards. */
 void ss_arena_release(ss_arena *a);
-/* Calls fn(ctx) when the arena is released: how bytes that live elsewhere
- * (a storage adapter's own, by reference) are kept alive exactly as long as
- * the arena. On SS_NOMEM nothing was registered (and fn is not called). */
+/* Calls fn(ctx) when the arena is released (on whichever thread releases
+ * it): how bytes that live elsewhere (a storage adapter's own, by
+ * reference) are kept alive exactly as long as the arena. On SS_NOMEM
+ * nothing was registered (and fn is not called). */
 SS_MUST_USE ss_rc ss_arena_on_release(ss_arena *a, void (*fn)(void *ctx), void *ctx);
 /* 16-byte aligned; NULL only when out of memory. */
 void *ss_arena_alloc(ss_arena *a, size_t n);

@@ -83,7 +83,8 @@ typedef struct ss_http_response {
     size_t parts_len;        /* their total length */
     bool has_content_length; /* false only for SSE (chunked) */
     ss_http_live *live;      /* WAIT / STREAM: the continuation */
-    ss_arena arena;          /* header values */
+    ss_arena arena;          /* header values, and a catch-up read's messages (pinned storage
+                                bytes among them: release it on the protocol's thread) */
     ss_rc err;               /* the first failed header (sticky, like body.err); the handler never
                                 returns a response with err or body.err set: it answers 503/500 instead */
 } ss_http_response;

@@ -22,7 +22,9 @@
  *  3. Offsets in a plan strictly increase and are stored exactly as given;
  *     adapters never parse or mint offsets.
  *  4. Plans only borrow: adapters copy what they keep. Everything an adapter
- *     returns is copied into the caller's arena.
+ *     returns lives as long as the caller's arena: copied into it, or (the
+ *     message bytes of list_messages) the adapter's own, pinned to it.
+ *     Such an arena is released on the factory's thread (rule 6).
  *  5. Adapters never run AfterCommitEffects themselves. The wrappers below are
  *     the only callers of the vtables and run the plan's effects after a
  *     successful commit, never inside it and never after a failure.

@@ -91,7 +91,8 @@ ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, 
 /* The same body as res->parts: large messages by reference (their bytes
  * must live as long as res->arena), the rest copied into res->arena. False,
  * with nothing set, when it would take more than SS_HTTP_MAX_BODY_PARTS
- * parts or memory runs out (encode it instead). */
+ * parts, more than SS_HTTP_BODY_MAX bytes, or memory runs out (encode it
+ * instead: ss__encode_body answers the too large). */
 bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_message *m, size_t n);
 /* "\"b64(path):start:end[:c]\"" */
 /* Bytes an ETag can take: base64 of the longest path, two offsets, quotes. */

@@ -220,19 +220,19 @@ bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_mes
     bool json = ss_content_type_is_json(content_type);
     parts_layout size = {0};
     lay_out(&size, json, m, n);
-    if (size.n > SS_HTTP_MAX_BODY_PARTS)
+    size_t total = size.used;
+    for (size_t i = 0; i < n; i++)
+        total += m[i].data.len < PART_MIN_BYTES ? 0 : m[i].data.len;
+    if (size.n > SS_HTTP_MAX_BODY_PARTS || total > SS_HTTP_BODY_MAX) /* ss__encode_body refuses it too */
         return false;
     parts_layout l = {.parts = ss_arena_alloc(&res->arena, (size.n ? size.n : 1) * sizeof *l.parts),
                       .runs = ss_arena_alloc(&res->arena, size.used ? size.used : 1)};
     if (!l.parts || !l.runs)
         return false;
     lay_out(&l, json, m, n);
-    size_t len = 0;
-    for (size_t i = 0; i < l.n; i++)
-        len += l.parts[i].len;
     res->parts = l.parts;
     res->n_parts = l.n;
-    res->parts_len = len;
+    res->parts_len = total;
     return true;
 }
 

@@ -312,6 +312,7 @@ static void send_done(ss_h2o_front *f, h2o_req_t *req, ss_http_response *res) {
         ss_arena_init(&res->arena);
         res->parts = NULL;
         res->n_parts = res->parts_len = 0;
+        res->n_headers = 0; /* they pointed into the arena (h2o has copies) */
         h2o_send(req, v, n, H2O_SEND_STATE_FINAL);
         return;
     }

@@ -97,6 +97,8 @@ Test(output_budget, sse_clients_that_never_read_stay_within_the_budget) {
     check_budget_holds("/v1/stream/big?offset=-1&live=sse", "/v1/stream/big?offset=-1");
 }
 
+static long metric(test_server *srv, const char *name);
+
 /* A catch-up response sends the stored bytes by reference: a reader still
  * taking them slowly when the stream is deleted, and its id refilled with
  * other bytes, gets exactly the bytes it asked for (the response holds them;
@@ -111,6 +113,7 @@ Test(output_budget, a_slow_reader_gets_its_bytes_after_the_stream_is_deleted_and
     char *got = malloc(CAP);
     size_t len = test_read_for(fd, 300, got, 64 * 1024); /* the head and a little of the body */
     cr_assert(len > 0 && strstr(got, "200 OK"), "%.200s", got);
+    cr_assert_gt(metric(&srv, "streamsy_output_bytes"), 0, "the response still waits for its reader");
 
     test_response r;
     cr_assert(test_http(srv.port, "DELETE", "/v1/stream/gone", NULL, NULL, 0, &r));

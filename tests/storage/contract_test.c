@@ -11,12 +11,14 @@
  *
  * To add an adapter, add one line to CONTRACT_FACTORIES. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "do_sqlite_host.h"
+#include "streamsy/alloc.h"
 #include "streamsy/durable_object.h"
 #include "streamsy/memory.h"
 #include "streamsy/sqlite.h"
@@ -749,11 +751,13 @@ CONTRACT_CASE(list_returns_messages_in_ascending_offset_order) {
 
 /* Listed bytes belong to the caller's arena, not to the stream: they stay
  * intact (and NUL-terminated) after the stream is purged and its id reused,
- * until the arena is released. (The memory adapter lends its own bytes and
- * pins them: a missing pin is a use after free under ASan and, without it,
- * shows as the new stream's bytes.) */
+ * until the arena is released. (The memory adapter and the SQL engine's
+ * cache, warmed by the first list, lend their own bytes and pin them: a
+ * missing pin is a use after free under ASan and, without it, shows as the
+ * new stream's bytes.) */
 CONTRACT_CASE(listed_bytes_outlive_a_purge_of_their_stream_until_the_arena_goes) {
     create_stream(e, "s", 3);
+    assert_batch((ss_message_batch[]){list(e, "s", &(ss_list_opts){0})}, 1, 3);
     ss_arena mine;
     ss_arena_init(&mine);
     ss_storage_stream *s = open_stream(e, "s");
@@ -772,6 +776,80 @@ CONTRACT_CASE(listed_bytes_outlive_a_purge_of_their_stream_until_the_arena_goes)
         cr_assert_eq(b.msgs[i].data.p[b.msgs[i].data.len], '\0', "message %zu is NUL-terminated", i);
     cr_assert_eq(list(e, "s", &(ss_list_opts){0}).n, 3);
     ss_arena_release(&mine);
+}
+
+/* ---- the memory adapter's pins hold only what was read -------------------- */
+
+/* An allocator that counts the bytes it has out. */
+static size_t bytes_out;
+
+static void *count_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    size_t *p = malloc(sizeof(max_align_t) + n);
+    if (!p)
+        return NULL;
+    *p = n;
+    bytes_out += n;
+    return (char *)p + sizeof(max_align_t);
+}
+
+static void count_free(void *ctx, void *q) {
+    (void)ctx;
+    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
+    bytes_out -= *p;
+    free(p);
+}
+
+static void *count_realloc(void *ctx, void *q, size_t n) {
+    void *fresh = count_malloc(ctx, n);
+    if (fresh && q) {
+        size_t had = *(size_t *)((char *)q - sizeof(max_align_t));
+        memcpy(fresh, q, had < n ? had : n);
+        count_free(ctx, q);
+    }
+    return fresh;
+}
+
+/* A reader of a purged stream keeps the blocks of its window alive, not the
+ * whole stream: 8 messages of 64 KiB, one read of the last, then the purge
+ * frees the other seven while the read's arena lives. */
+Test(memory_pins, a_read_of_a_purged_stream_holds_its_window_not_the_stream) {
+    ss_set_allocator(&(ss_allocator){count_malloc, count_realloc, count_free, NULL});
+    env e = {0};
+    cr_assert_eq(ss_memory_factory_new(NULL, &e.f), SS_OK);
+    ss_arena_init(&e.a);
+    size_t empty = bytes_out;
+    enum { BIG = 64 * 1024, N = 8 };
+    char *payload = calloc(N, BIG + 1);
+    ss_message m[N];
+    for (unsigned i = 0; i < N; i++) {
+        memset(payload + i * (BIG + 1), 'a' + (int)i, BIG);
+        m[i] = (ss_message){ss_slice_of(payload + i * (BIG + 1), BIG), off(i + 1), T0 + i + 1};
+    }
+    ss_record rec = record_of("big");
+    rec.tail = off(N);
+    rec.counter = N;
+    cr_assert_eq(create_plan(&e, &(ss_create_plan){.record = rec, .msgs = m, .n_msgs = N}).status,
+                 SS_CREATE_OUTCOME_CREATED);
+    ss_arena mine;
+    ss_arena_init(&mine);
+    ss_storage_stream *s = open_stream(&e, "big");
+    ss_message_batch b;
+    cr_assert_eq(ss_storage_list_messages(s, &(ss_list_opts){.has_after = true, .after = off(N - 1)}, &mine, &b),
+                 SS_OK);
+    ss_storage_close(s);
+    cr_assert_eq(b.n, 1);
+    cr_assert_eq(delete_stream(&e, "big", SS_DELETE_USER), SS_DELETE_OUTCOME_PURGED);
+    size_t held = bytes_out - empty;
+    cr_assert(held >= BIG && held < 2 * BIG, "the purge left %zu bytes: the read's block and little else", held);
+    cr_assert(b.msgs[0].data.len == BIG && b.msgs[0].data.p[0] == 'a' + N - 1 &&
+              b.msgs[0].data.p[BIG - 1] == 'a' + N - 1);
+    ss_arena_release(&mine);
+    cr_assert_lt(bytes_out - empty, BIG / 4, "the last pin freed the read's block");
+    free(payload);
+    ss_arena_release(&e.a);
+    ss_storage_factory_free(e.f);
+    ss_set_allocator(NULL);
 }
 
 CONTRACT_CASE(list_after_is_exclusive_and_until_is_inclusive) {

@@ -554,7 +554,7 @@ Test(sqlite_cache, every_window_read_from_memory_equals_the_same_window_read_fro
                         list_into(f, "s", &fo, &a, &filled); /* fills the cache from `fill` */
                         const ss_message *cm;
                         size_t cn;
-                        warm += ss__sql_cached_messages(e, S("s"), &o, &a, &cm, &cn);
+                        warm += ss__sql_cached_messages(e, S("s"), &o, &cm, &cn) != NULL;
                         list_into(f, "s", &o, &a, &hot);
                         cr_assert_eq(hot.n, cold.n, "fill %d after %d until %d limit %zu max %zu", fill, after,
                                      until, limit, max_bytes);
@@ -572,6 +572,31 @@ Test(sqlite_cache, every_window_read_from_memory_equals_the_same_window_read_fro
     ss_storage_factory_free(f);
 }
 
+/* A read served from the cache takes the cached bytes by reference when its
+ * window holds at least half of them (the entry is pinned to the reader's
+ * arena), and copies a smaller window, so a reader never holds more than
+ * twice what it read. */
+Test(sqlite_cache, a_window_of_half_the_cache_or_more_is_lent_a_smaller_one_copied) {
+    ss_stream_factory *f = open_db(tmp_path("lend.db"), true);
+    create_n(f, "s", 8);
+    ss_arena a;
+    ss_arena_init(&a);
+    ss_message_batch all, most, last;
+    list_into(f, "s", &(ss_list_opts){0}, &a, &all); /* fills the cache */
+    list_into(f, "s", &(ss_list_opts){0}, &a, &all); /* lent */
+    list_into(f, "s", &(ss_list_opts){.has_after = true, .after = off(4)}, &a, &most);
+    list_into(f, "s", &(ss_list_opts){.has_after = true, .after = off(7)}, &a, &last);
+    cr_assert(all.n == 8 && most.n == 4 && last.n == 1);
+    ss_message_batch again;
+    list_into(f, "s", &(ss_list_opts){0}, &a, &again);
+    cr_assert_eq(again.msgs[0].data.p, all.msgs[0].data.p, "the whole stream: the cache's own bytes");
+    cr_assert_eq(most.msgs[0].data.p, all.msgs[4].data.p, "half of it: lent too");
+    cr_assert_neq(last.msgs[0].data.p, all.msgs[7].data.p, "an eighth: copied");
+    cr_assert(ss_slice_eq_cstr(last.msgs[0].data, "m8"));
+    ss_arena_release(&a);
+    ss_storage_factory_free(f);
+}
+
 Test(sqlite_cache, a_write_drops_what_was_cached_of_its_stream_and_only_that) {
     ss_stream_factory *f = open_db(tmp_path("cache.db"), true);
     create_n(f, "s", 2);
@@ -584,18 +609,20 @@ Test(sqlite_cache, a_write_drops_what_was_cached_of_its_stream_and_only_that) {
     ss_arena_init(&pins);
     assert_messages(f, "s", 1, 2);
     assert_messages(f, "t", 1, 1);
-    cr_assert(ss__sql_cached_messages(e, S("s"), &all, &pins, &pinned, &cn) && cn == 2);
+    const ss__sql_cached *c = ss__sql_cached_messages(e, S("s"), &all, &pinned, &cn);
+    cr_assert(c && cn == 2);
+    cr_assert_eq(ss__sql_pin_cached(c, &pins), SS_OK);
     cr_assert(ss__sql_cached_record(e, S("s")) == NULL, "a record read inside an intent is not kept");
     cr_assert_eq(tail_of(f, "s"), 2);
     cr_assert_not_null(ss__sql_cached_record(e, S("s")));
     append_one(f, "s", 2);
-    cr_assert_not(ss__sql_cached_messages(e, S("s"), &all, &pins, &cm, &cn), "the append dropped s's messages");
+    cr_assert_null(ss__sql_cached_messages(e, S("s"), &all, &cm, &cn), "the append dropped s's messages");
     cr_assert_null(ss__sql_cached_record(e, S("s")), "and its record");
-    cr_assert(ss__sql_cached_messages(e, S("t"), &all, &pins, &cm, &cn), "t's stay");
+    cr_assert_not_null(ss__sql_cached_messages(e, S("t"), &all, &cm, &cn), "t's stay");
     assert_messages(f, "s", 1, 3);
     cr_assert_eq(tail_of(f, "s"), 3);
     cr_assert_eq(delete_stream(f, "s"), SS_DELETE_OUTCOME_PURGED);
-    cr_assert_not(ss__sql_cached_messages(e, S("s"), &all, &pins, &cm, &cn));
+    cr_assert_null(ss__sql_cached_messages(e, S("s"), &all, &cm, &cn));
     cr_assert_not(exists(f, "s"));
     /* What was handed out pinned outlives its place in the cache (and the
      * stream): readers send those bytes by reference (ASan checks the rest). */

@@ -146,6 +146,16 @@ Test(http, a_catch_up_body_in_parts_is_the_same_bytes_with_large_messages_by_ref
     size_t want_lens[] = {1, 600, 1, 513};
     for (size_t i = 0; i < 4; i++)
         cr_assert_eq(lens[i], want_lens[i], "part %zu: %zu bytes", i, lens[i]);
+    /* By reference: a second response, while the first still lives, points
+     * at the same stored bytes (a copy would be elsewhere). */
+    ss_http_response second;
+    ss_http_response_init(&second);
+    test_handle_as(e.h, "GET", "/v1/stream/t?offset=-1", NULL, NULL, true, &second);
+    cr_assert_eq(second.n_parts, 4);
+    cr_assert_eq(second.parts[1].p, e.res.parts[1].p);
+    cr_assert_eq(second.parts[3].p, e.res.parts[3].p);
+    cr_assert_neq(second.parts[0].p, e.res.parts[0].p, "small messages are copied");
+    ss_http_response_release(&second);
 
     send_req(&e, "PUT", "/v1/stream/j", NULL, H("Content-Type: application/json"));
     post_n(&e, "/v1/stream/j", "application/json", "[1]", 1);

@@ -7,9 +7,11 @@
  * with reference counting over the child edges.
  *
  * Reads hand out message bytes by reference, not by copy: a stream's bytes
- * never move or change once appended, and every read pins them in the
- * caller's arena (ss_arena_on_release), so they outlive a purge of the
- * stream for exactly as long as the reader's arena. */
+ * never move or change once appended, and a read pins the blocks holding
+ * its window in the caller's arena (ss_arena_on_release), so they outlive a
+ * purge of the stream for exactly as long as the reader's arena. A reader
+ * of a purged stream keeps its window alive plus at most the rest of the
+ * blocks at its two ends (MEM_BLOCK_MAX each). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,23 +23,32 @@
 typedef struct mem_msg {
     ss_offset offset;
     int64_t ts_ms;
-    const char *data; /* in the stream's mem_data, NUL-terminated */
+    const char *data; /* in `block`, NUL-terminated */
     size_t len;
+    struct mem_block *block;
 } mem_msg;
 
-/* A stream's message bytes: append-only, freed when the stream and every
- * read result that pins them are gone. */
-typedef struct mem_data {
-    size_t pins; /* the stream itself, plus one per live read result */
-    ss_arena bytes;
-} mem_data;
+/* Message bytes, appended and never changed. Blocks grow with the stream
+ * (like arena chunks: MEM_BLOCK_MIN up to MEM_BLOCK_MAX; a large message
+ * gets a block of its own), and a block is freed when its stream and every
+ * read result that pins it are gone. */
+#define MEM_BLOCK_MIN 4096
+#define MEM_BLOCK_MAX (256 * 1024)
+
+typedef struct mem_block {
+    struct mem_block *next; /* the stream's blocks; the first takes new messages */
+    size_t pins;            /* 1 while the stream lives, plus one per read result */
+    size_t used, cap;
+    _Alignas(16) char bytes[];
+} mem_block;
 
 /* Owned by: the factory's registry. Lifetime: create/fork until purge. */
 typedef struct mem_stream {
     ss_record rec; /* id, content_type, expires_at, forked_from live in `strings` */
     ss_arena strings;
-    ss_buf last_seq; /* rec.last_seq points here */
-    mem_data *data;  /* message bytes */
+    ss_buf last_seq;   /* rec.last_seq points here */
+    mem_block *blocks; /* message bytes */
+    size_t data_bytes; /* in all blocks, for sizing the next one */
     mem_msg *msgs;
     size_t n_msgs;
     size_t cap_msgs;
@@ -62,12 +73,10 @@ static mem_factory *factory_of(ss_stream_factory *f) { return (mem_factory *)f; 
 
 static mem_stream *lookup(mem_factory *mf, ss_slice id) { return ss__map_get(&mf->streams, id); }
 
-static void data_unpin(void *ctx) {
-    mem_data *d = ctx;
-    if (--d->pins == 0) {
-        ss_arena_release(&d->bytes);
-        ss_free(d);
-    }
+static void block_unpin(void *ctx) {
+    mem_block *b = ctx;
+    if (--b->pins == 0)
+        ss_free(b);
 }
 
 /* ---- stream lifetime ------------------------------------------------------ */
@@ -80,8 +89,10 @@ static void stream_free(mem_stream *st) {
     ss__map_release(&st->producers);
     ss__map_release(&st->children);
     ss_arena_release(&st->strings);
-    if (st->data)
-        data_unpin(st->data);
+    for (mem_block *b = st->blocks, *next; b; b = next) {
+        next = b->next;
+        block_unpin(b);
+    }
     ss_buf_release(&st->last_seq);
     ss_free(st->msgs);
     ss_free(st);
@@ -101,7 +112,35 @@ static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
     return SS_OK;
 }
 
-/* Copies message bytes into the stream's data (NUL-terminated, as
+/* Room for `size` bytes: the first block, or a new one. A message larger
+ * than a quarter of the next block's size gets a block of its own behind
+ * the first, which keeps taking the small ones. */
+static mem_block *block_for(mem_stream *st, size_t size) {
+    mem_block *first = st->blocks;
+    if (first && first->cap - first->used >= size)
+        return first;
+    size_t want = st->data_bytes < MEM_BLOCK_MIN   ? MEM_BLOCK_MIN
+                  : st->data_bytes > MEM_BLOCK_MAX ? MEM_BLOCK_MAX
+                                                   : st->data_bytes;
+    bool own = size > want / 4;
+    size_t cap = own ? size : want;
+    if (cap > SIZE_MAX - sizeof(mem_block))
+        return NULL;
+    mem_block *b = ss_malloc(sizeof *b + cap);
+    if (!b)
+        return NULL;
+    *b = (mem_block){.pins = 1, .cap = cap};
+    if (own && first) {
+        b->next = first->next;
+        first->next = b;
+    } else {
+        b->next = first;
+        st->blocks = b;
+    }
+    return b;
+}
+
+/* Copies message bytes into the stream's blocks (NUL-terminated, as
  * ss_arena_copy leaves read results); the log entries are written into the
  * reserved tail slots but n_msgs is not advanced. */
 static ss_rc stage_messages(mem_stream *st, const ss_message *msgs, size_t n) {
@@ -109,10 +148,17 @@ static ss_rc stage_messages(mem_stream *st, const ss_message *msgs, size_t n) {
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        ss_slice copy;
-        if ((rc = ss_arena_copy(&st->data->bytes, msgs[i].data, &copy)))
-            return rc;
-        st->msgs[st->n_msgs + i] = (mem_msg){msgs[i].offset, msgs[i].ts_ms, copy.p, copy.len};
+        size_t len = msgs[i].data.len;
+        mem_block *b = len < SIZE_MAX ? block_for(st, len + 1) : NULL;
+        if (!b)
+            return SS_NOMEM;
+        char *p = b->bytes + b->used;
+        if (len)
+            memcpy(p, msgs[i].data.p, len);
+        p[len] = '\0';
+        b->used += len + 1;
+        st->data_bytes += len + 1;
+        st->msgs[st->n_msgs + i] = (mem_msg){msgs[i].offset, msgs[i].ts_ms, p, len, b};
     }
     return SS_OK;
 }
@@ -135,15 +181,8 @@ static ss_rc set_last_seq(mem_stream *st, ss_slice seq) {
 /* Builds a stream from a complete record plus initial messages. */
 static ss_rc stream_new(const ss_record *rec, const ss_message *msgs, size_t n, mem_stream **out) {
     mem_stream *st = ss_calloc(1, sizeof *st);
-    mem_data *data = ss_malloc(sizeof *data);
-    if (!st || !data) {
-        ss_free(st);
-        ss_free(data);
+    if (!st)
         return SS_NOMEM;
-    }
-    data->pins = 1;
-    ss_arena_init(&data->bytes);
-    st->data = data;
     ss_arena_init(&st->strings);
     ss_buf_init(&st->last_seq, SIZE_MAX);
     ss__map_init(&st->producers);
@@ -217,11 +256,17 @@ static ss_rc m_list_messages(ss_storage_stream *s, const ss_list_opts *o, ss_are
     b.n = end - start;
     if (b.n) {
         b.msgs = ss_arena_alloc(a, b.n * sizeof *b.msgs);
-        if (!b.msgs || ss_arena_on_release(a, data_unpin, st->data))
+        if (!b.msgs)
             return SS_NOMEM;
-        st->data->pins++;
+        const mem_block *pinned = NULL;
         for (size_t i = 0; i < b.n; i++) {
             const mem_msg *m = &st->msgs[start + i];
+            if (m->block != pinned) { /* consecutive messages mostly share one */
+                if (ss_arena_on_release(a, block_unpin, m->block))
+                    return SS_NOMEM; /* the pins taken so far go with the arena */
+                m->block->pins++;
+                pinned = m->block;
+            }
             b.msgs[i] = (ss_message){ss_slice_of(m->data, m->len), m->offset, m->ts_ms};
         }
     }

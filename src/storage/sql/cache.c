@@ -26,7 +26,7 @@ typedef struct cached_record {
 /* All of one stream's messages after `from` (or from its start) up to its
  * tail when they were read; the bytes live in `a`, freed when the cache and
  * every read result that pins them (ss__sql_cached_messages) let go. */
-typedef struct cached_messages {
+typedef struct ss__sql_cached {
     size_t pins; /* 1 while in the cache, plus one per live read result */
     ss_arena a;
     bool from_start;
@@ -115,17 +115,24 @@ void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r) {
         free_record(c);
 }
 
-bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *pin,
-                             const ss_message **out, size_t *out_n) {
-    cached_messages *c = ss__map_get(&e->cached_messages, id);
+const ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
+                                              const ss_message **out, size_t *out_n) {
+    const cached_messages *c = ss__map_get(&e->cached_messages, id);
     if (!c || !(c->from_start || (o->has_after && ss_offset_cmp(&o->after, &c->from) >= 0)))
-        return false;
-    if (ss_arena_on_release(pin, unpin_messages, c))
-        return false;
-    c->pins++;
+        return NULL;
     *out = c->msgs;
     *out_n = c->n;
-    return true;
+    return c;
+}
+
+size_t ss__sql_cached_bytes(const ss__sql_cached *c) { return c->bytes; }
+
+ss_rc ss__sql_pin_cached(const ss__sql_cached *c, ss_arena *a) {
+    cached_messages *m = (cached_messages *)c; /* the count is the cache's own bookkeeping */
+    if (ss_arena_on_release(a, unpin_messages, m))
+        return SS_NOMEM;
+    m->pins++;
+    return SS_OK;
 }
 
 void ss__sql_cache_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, const ss_message *msgs, size_t n,

@@ -374,12 +374,12 @@ typedef struct message_rows {
     size_t bytes;
     bool more;
     bool stopped;
-    bool pinned; /* the bytes are pinned to the arena already: take them as they are */
+    bool by_reference; /* take the bytes as they are: the caller keeps or copies them */
 } message_rows;
 
 /* Takes one message (in offset order) if it is after the window's start
  * and the window has room, copying its bytes into the arena (unless
- * pinned); *stop at its end. */
+ * by_reference); *stop at its end. */
 static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_ms, ss_slice data, bool *stop) {
     const ss_list_opts *o = mr->o;
     if (o->has_after && ss_offset_cmp(offset, &o->after) <= 0)
@@ -394,7 +394,7 @@ static ss_rc window_take(message_rows *mr, const ss_offset *offset, int64_t ts_m
         return SS_OK;
     }
     ss_message m = {.data = data, .offset = *offset, .ts_ms = ts_ms};
-    if ((!mr->pinned && ss_arena_copy(mr->a, data, &m.data)) ||
+    if ((!mr->by_reference && ss_arena_copy(mr->a, data, &m.data)) ||
         ss__grow(&mr->v, &mr->cap, mr->n, sizeof *mr->v, 16))
         return SS_NOMEM;
     mr->v[mr->n++] = m;
@@ -435,9 +435,11 @@ static ss_rc decode_logged(void *ctx, const ss_sql_value *c, size_t n, bool *sto
 }
 
 /* The window over messages cached in memory (ss__sql_cached_messages),
- * pinned to the reader's arena: taken by reference. */
-static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
-    mr->pinned = true;
+ * taken by reference, then kept: the entry pinned to the reader's arena
+ * when the window holds at least half its bytes (so a reader holds at most
+ * twice what it reads), else the window copied. */
+static ss_rc take_cached(message_rows *mr, const ss__sql_cached *c, const ss_message *m, size_t n) {
+    mr->by_reference = true;
     const ss_list_opts *o = mr->o;
     size_t lo = 0, hi = n; /* the first message after o->after */
     while (o->has_after && lo < hi) {
@@ -451,6 +453,10 @@ static ss_rc take_cached(message_rows *mr, const ss_message *m, size_t n) {
     ss_rc rc = SS_OK;
     for (size_t i = lo; i < n && !stop && !rc; i++)
         rc = window_take(mr, &m[i].offset, m[i].ts_ms, m[i].data, &stop);
+    if (rc || mr->bytes >= ss__sql_cached_bytes(c) - mr->bytes)
+        return rc ? rc : ss__sql_pin_cached(c, mr->a);
+    for (size_t i = 0; i < mr->n && !rc; i++)
+        rc = ss_arena_copy(mr->a, mr->v[i].data, &mr->v[i].data);
     return rc;
 }
 
@@ -481,8 +487,9 @@ ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
     const ss_message *cached;
     size_t n_cached;
     ss_rc rc;
-    if (ss__sql_cached_messages(e, id, o, a, &cached, &n_cached)) {
-        rc = take_cached(&mr, cached, n_cached);
+    const ss__sql_cached *c = ss__sql_cached_messages(e, id, o, &cached, &n_cached);
+    if (c) {
+        rc = take_cached(&mr, c, cached, n_cached);
     } else {
         rc = read_rows(e, id, o, &mr);
         /* Everything after the start up to the tail: keep it for the next reader. */

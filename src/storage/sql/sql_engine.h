@@ -175,12 +175,19 @@ void ss__sql_forget(ss_sql_engine *e, ss_slice id);
 const ss_record *ss__sql_cached_record(ss_sql_engine *e, ss_slice id);
 /* Keeps a record just read (not inside an intent; best effort). */
 void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r);
-/* True when the cache holds every message of `id` after o->after (or from
- * the start) up to the tail: *out (sorted by offset) starts at or before it.
- * Its bytes stay valid as long as `pin` (ss_arena_on_release), even once the
- * cache has let go of them; false also when the pin finds no memory. */
-bool ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o, ss_arena *pin,
-                             const ss_message **out, size_t *out_n);
+/* One stream's cached messages (cache.c). */
+typedef struct ss__sql_cached ss__sql_cached;
+/* The entry when the cache holds every message of `id` after o->after (or
+ * from the start) up to the tail; *out (sorted by offset) starts at or
+ * before it, valid until the next engine call, or as long as an arena that
+ * pins the entry (ss__sql_pin_cached). NULL when not cached. */
+const ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
+                                              const ss_message **out, size_t *out_n);
+/* The entry's message bytes in all. */
+size_t ss__sql_cached_bytes(const ss__sql_cached *c);
+/* Keeps the entry's bytes valid as long as `a`, even once the cache has let
+ * go of them. */
+SS_MUST_USE ss_rc ss__sql_pin_cached(const ss__sql_cached *c, ss_arena *a);
 /* Keeps every message of `id` after o->after (or from the start) up to the
  * tail, just read (not inside an intent; at most
  * SS_SQL_MESSAGE_CACHE_ENTRY_MAX bytes; best effort). */
