@@ -967,8 +967,21 @@ static bool ambiguous_framing(h2o_req_t *req) {
     return length && chunked;
 }
 
+/* The request line lives in the connection's read buffer, which h2o 2.2.5
+ * moves (h2o_buffer_reserve) when the client's next request arrives before
+ * this one is disposed: a long-poll answered at a wake and asked again at
+ * once, or pipelining. What is read after on_req returns (is_head at a
+ * later send; the request counts and the access log at dispose) reads
+ * copies in the request pool instead. */
+static void keep_request_line(h2o_req_t *req) {
+    req->method = h2o_strdup(&req->pool, req->method.base, req->method.len);
+    req->input.method = h2o_strdup(&req->pool, req->input.method.base, req->input.method.len);
+    req->input.path = h2o_strdup(&req->pool, req->input.path.base, req->input.path.len);
+}
+
 int ss__h2o_on_req(h2o_handler_t *self, h2o_req_t *req) {
     ss_h2o_front *f = ((ss__h2o_handler *)self)->f;
+    keep_request_line(req);
     if (ss__h2o_admin_request(f, req))
         return 0;
     if (ambiguous_framing(req)) { /* answer, then close: nothing after it is read */
