@@ -56,7 +56,8 @@ typedef struct ss_http_request {
     size_t n_headers;
     ss_slice body;
     bool body_too_large; /* the front end refused a body over max_body_bytes */
-    bool accepts_parts;  /* the front end sends ss_http_response.parts (see there) */
+    bool accepts_parts;  /* the front end sends ss_http_response.parts (see there); the h2o
+                            front end does on plaintext listeners, not over TLS */
 } ss_http_request;
 
 typedef enum ss_http_kind {
