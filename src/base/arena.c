@@ -2,11 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "streamsy/alloc.h"
 #include "streamsy/bytes.h"
 
-#define ARENA_CHUNK_BYTES 4096
-#define ARENA_CHUNK_MAX (256 * 1024)
 #define ARENA_ALIGN 16
 
 struct ss_arena_chunk {
@@ -45,14 +44,8 @@ void *ss_arena_alloc(ss_arena *a, size_t n) {
         return NULL;
     ss_arena_chunk *c = a->head;
     if (!c || c->cap - c->used < size) {
-        /* Chunks grow with the arena (up to ARENA_CHUNK_MAX), so a large
-         * result costs a few allocations, not one per 4 KiB. A large request
-         * gets a chunk of its own behind the current one, so the current
-         * chunk's free space stays usable. */
-        size_t chunk = a->total < ARENA_CHUNK_BYTES ? ARENA_CHUNK_BYTES
-                       : a->total > ARENA_CHUNK_MAX ? ARENA_CHUNK_MAX
-                                                    : a->total;
-        size_t cap = size > chunk / 4 ? size : chunk;
+        bool own;
+        size_t cap = ss__next_chunk(a->total, size, &own);
         if (cap > SIZE_MAX - sizeof(ss_arena_chunk))
             return NULL;
         ss_arena_chunk *fresh = ss_malloc(sizeof(ss_arena_chunk) + cap);
@@ -60,7 +53,7 @@ void *ss_arena_alloc(ss_arena *a, size_t n) {
             return NULL;
         fresh->used = 0;
         fresh->cap = cap;
-        if (c && cap == size && size > chunk / 4) {
+        if (c && own) {
             fresh->next = c->next;
             c->next = fresh;
         } else {

@@ -11,10 +11,11 @@
  * its window in the caller's arena (ss_arena_on_release), so they outlive a
  * purge of the stream for exactly as long as the reader's arena. A reader
  * of a purged stream keeps its window alive plus at most the rest of the
- * blocks at its two ends (MEM_BLOCK_MAX each). */
+ * blocks at its two ends (SS__CHUNK_MAX each). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/grow.h"
 #include "base/map.h"
 #include "streamsy/alloc.h"
 #include "streamsy/lineage.h"
@@ -29,12 +30,9 @@ typedef struct mem_msg {
 } mem_msg;
 
 /* Message bytes, appended and never changed. Blocks grow with the stream
- * (like arena chunks: MEM_BLOCK_MIN up to MEM_BLOCK_MAX; a large message
- * gets a block of its own), and a block is freed when its stream and every
- * read result that pins it are gone. */
-#define MEM_BLOCK_MIN 4096
-#define MEM_BLOCK_MAX (256 * 1024)
-
+ * as arena chunks do (ss__next_chunk; a large message gets a block of its
+ * own), and a block is freed when its stream and every read result that
+ * pins it are gone. */
 typedef struct mem_block {
     struct mem_block *next; /* the stream's blocks; the first takes new messages */
     size_t pins;            /* 1 while the stream lives, plus one per read result */
@@ -112,18 +110,14 @@ static ss_rc reserve_msgs(mem_stream *st, size_t extra) {
     return SS_OK;
 }
 
-/* Room for `size` bytes: the first block, or a new one. A message larger
- * than a quarter of the next block's size gets a block of its own behind
- * the first, which keeps taking the small ones. */
+/* Room for `size` bytes: the first block, or a new one (a block of its own
+ * goes behind the first, which keeps taking the small ones). */
 static mem_block *block_for(mem_stream *st, size_t size) {
     mem_block *first = st->blocks;
     if (first && first->cap - first->used >= size)
         return first;
-    size_t want = st->data_bytes < MEM_BLOCK_MIN   ? MEM_BLOCK_MIN
-                  : st->data_bytes > MEM_BLOCK_MAX ? MEM_BLOCK_MAX
-                                                   : st->data_bytes;
-    bool own = size > want / 4;
-    size_t cap = own ? size : want;
+    bool own;
+    size_t cap = ss__next_chunk(st->data_bytes, size, &own);
     if (cap > SIZE_MAX - sizeof(mem_block))
         return NULL;
     mem_block *b = ss_malloc(sizeof *b + cap);
