@@ -165,12 +165,13 @@ ss_rc ss__encode_body(ss_buf *body, ss_slice content_type, const ss_message *m, 
 /* The layout of a body in parts: messages of PART_MIN_BYTES or more by
  * reference, everything between them (smaller messages, JSON punctuation)
  * copied into `runs`, one part per stretch. With parts == NULL it only
- * counts (n, used), so that one pass sizes the next. */
+ * counts (n, used, len), so that one pass sizes the next. */
 typedef struct parts_layout {
     ss_slice *parts;
     char *runs;
     size_t n;         /* parts so far */
     size_t used;      /* bytes of `runs` so far */
+    size_t len;       /* body bytes so far: copied and by reference */
     size_t run_start; /* where the open run began in `runs` */
     bool in_run;
 } parts_layout;
@@ -185,6 +186,7 @@ static void add_copy(parts_layout *l, const char *p, size_t len) {
     if (l->runs)
         memcpy(l->runs + l->used, p, len);
     l->used += len;
+    l->len += len;
 }
 
 static void end_run(parts_layout *l) {
@@ -210,6 +212,7 @@ static void lay_out(parts_layout *l, bool json, const ss_message *m, size_t n) {
         if (l->parts)
             l->parts[l->n] = m[i].data;
         l->n++;
+        l->len += m[i].data.len;
     }
     if (json)
         add_copy(l, "]", 1);
@@ -220,10 +223,7 @@ bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_mes
     bool json = ss_content_type_is_json(content_type);
     parts_layout size = {0};
     lay_out(&size, json, m, n);
-    size_t total = size.used;
-    for (size_t i = 0; i < n; i++)
-        total += m[i].data.len < PART_MIN_BYTES ? 0 : m[i].data.len;
-    if (size.n > SS_HTTP_MAX_BODY_PARTS || total > SS_HTTP_BODY_MAX) /* ss__encode_body refuses it too */
+    if (size.n > SS_HTTP_MAX_BODY_PARTS || size.len > SS_HTTP_BODY_MAX) /* ss__encode_body refuses it too */
         return false;
     parts_layout l = {.parts = ss_arena_alloc(&res->arena, (size.n ? size.n : 1) * sizeof *l.parts),
                       .runs = ss_arena_alloc(&res->arena, size.used ? size.used : 1)};
@@ -232,7 +232,7 @@ bool ss__encode_parts(ss_http_response *res, ss_slice content_type, const ss_mes
     lay_out(&l, json, m, n);
     res->parts = l.parts;
     res->n_parts = l.n;
-    res->parts_len = total;
+    res->parts_len = l.len;
     return true;
 }
 
