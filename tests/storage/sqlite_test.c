@@ -609,7 +609,7 @@ Test(sqlite_cache, a_write_drops_what_was_cached_of_its_stream_and_only_that) {
     ss_arena_init(&pins);
     assert_messages(f, "s", 1, 2);
     assert_messages(f, "t", 1, 1);
-    const ss__sql_cached *c = ss__sql_cached_messages(e, S("s"), &all, &pinned, &cn);
+    ss__sql_cached *c = ss__sql_cached_messages(e, S("s"), &all, &pinned, &cn);
     cr_assert(c && cn == 2);
     cr_assert_eq(ss__sql_pin_cached(c, &pins), SS_OK);
     cr_assert(ss__sql_cached_record(e, S("s")) == NULL, "a record read inside an intent is not kept");

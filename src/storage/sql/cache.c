@@ -115,9 +115,9 @@ void ss__sql_cache_record(ss_sql_engine *e, const ss_record *r) {
         free_record(c);
 }
 
-const ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
-                                              const ss_message **out, size_t *out_n) {
-    const cached_messages *c = ss__map_get(&e->cached_messages, id);
+ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
+                                        const ss_message **out, size_t *out_n) {
+    cached_messages *c = ss__map_get(&e->cached_messages, id);
     if (!c || !(c->from_start || (o->has_after && ss_offset_cmp(&o->after, &c->from) >= 0)))
         return NULL;
     *out = c->msgs;
@@ -127,11 +127,10 @@ const ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, con
 
 size_t ss__sql_cached_bytes(const ss__sql_cached *c) { return c->bytes; }
 
-ss_rc ss__sql_pin_cached(const ss__sql_cached *c, ss_arena *a) {
-    cached_messages *m = (cached_messages *)c; /* the count is the cache's own bookkeeping */
-    if (ss_arena_on_release(a, unpin_messages, m))
+ss_rc ss__sql_pin_cached(ss__sql_cached *c, ss_arena *a) {
+    if (ss_arena_on_release(a, unpin_messages, c))
         return SS_NOMEM;
-    m->pins++;
+    c->pins++;
     return SS_OK;
 }
 

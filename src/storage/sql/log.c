@@ -438,7 +438,7 @@ static ss_rc decode_logged(void *ctx, const ss_sql_value *c, size_t n, bool *sto
  * taken by reference, then kept: the entry pinned to the reader's arena
  * when the window holds at least half its bytes (so a reader holds at most
  * twice what it reads), else the window copied. */
-static ss_rc take_cached(message_rows *mr, const ss__sql_cached *c, const ss_message *m, size_t n) {
+static ss_rc take_cached(message_rows *mr, ss__sql_cached *c, const ss_message *m, size_t n) {
     mr->by_reference = true;
     const ss_list_opts *o = mr->o;
     size_t lo = 0, hi = n; /* the first message after o->after */
@@ -487,7 +487,7 @@ ss_rc ss__sql_list_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o
     const ss_message *cached;
     size_t n_cached;
     ss_rc rc;
-    const ss__sql_cached *c = ss__sql_cached_messages(e, id, o, &cached, &n_cached);
+    ss__sql_cached *c = ss__sql_cached_messages(e, id, o, &cached, &n_cached);
     if (c) {
         rc = take_cached(&mr, c, cached, n_cached);
     } else {

@@ -181,13 +181,13 @@ typedef struct ss__sql_cached ss__sql_cached;
  * from the start) up to the tail; *out (sorted by offset) starts at or
  * before it, valid until the next engine call, or as long as an arena that
  * pins the entry (ss__sql_pin_cached). NULL when not cached. */
-const ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
-                                              const ss_message **out, size_t *out_n);
+ss__sql_cached *ss__sql_cached_messages(ss_sql_engine *e, ss_slice id, const ss_list_opts *o,
+                                        const ss_message **out, size_t *out_n);
 /* The entry's message bytes in all. */
 size_t ss__sql_cached_bytes(const ss__sql_cached *c);
 /* Keeps the entry's bytes valid as long as `a`, even once the cache has let
  * go of them. */
-SS_MUST_USE ss_rc ss__sql_pin_cached(const ss__sql_cached *c, ss_arena *a);
+SS_MUST_USE ss_rc ss__sql_pin_cached(ss__sql_cached *c, ss_arena *a);
 /* Keeps every message of `id` after o->after (or from the start) up to the
  * tail, just read (not inside an intent; at most
  * SS_SQL_MESSAGE_CACHE_ENTRY_MAX bytes; best effort). */
