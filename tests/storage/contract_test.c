@@ -11,14 +11,13 @@
  *
  * To add an adapter, add one line to CONTRACT_FACTORIES. */
 #include <criterion/criterion.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "do_sqlite_host.h"
-#include "streamsy/alloc.h"
+#include "fault_alloc.h"
 #include "streamsy/durable_object.h"
 #include "streamsy/memory.h"
 #include "streamsy/sqlite.h"
@@ -780,45 +779,15 @@ CONTRACT_CASE(listed_bytes_outlive_a_purge_of_their_stream_until_the_arena_goes)
 
 /* ---- the memory adapter's pins hold only what was read -------------------- */
 
-/* An allocator that counts the bytes it has out. */
-static size_t bytes_out;
-
-static void *count_malloc(void *ctx, size_t n) {
-    (void)ctx;
-    size_t *p = malloc(sizeof(max_align_t) + n);
-    if (!p)
-        return NULL;
-    *p = n;
-    bytes_out += n;
-    return (char *)p + sizeof(max_align_t);
-}
-
-static void count_free(void *ctx, void *q) {
-    (void)ctx;
-    size_t *p = (size_t *)((char *)q - sizeof(max_align_t));
-    bytes_out -= *p;
-    free(p);
-}
-
-static void *count_realloc(void *ctx, void *q, size_t n) {
-    void *fresh = count_malloc(ctx, n);
-    if (fresh && q) {
-        size_t had = *(size_t *)((char *)q - sizeof(max_align_t));
-        memcpy(fresh, q, had < n ? had : n);
-        count_free(ctx, q);
-    }
-    return fresh;
-}
-
 /* A reader of a purged stream keeps the blocks of its window alive, not the
  * whole stream: 8 messages of 64 KiB, one read of the last, then the purge
  * frees the other seven while the read's arena lives. */
 Test(memory_pins, a_read_of_a_purged_stream_holds_its_window_not_the_stream) {
-    ss_set_allocator(&(ss_allocator){count_malloc, count_realloc, count_free, NULL});
+    fault_alloc_install();
     env e = {0};
     cr_assert_eq(ss_memory_factory_new(NULL, &e.f), SS_OK);
     ss_arena_init(&e.a);
-    size_t empty = bytes_out;
+    size_t empty = fault_alloc_live_bytes();
     enum { BIG = 64 * 1024, N = 8 };
     char *payload = calloc(N, BIG + 1);
     ss_message m[N];
@@ -840,16 +809,16 @@ Test(memory_pins, a_read_of_a_purged_stream_holds_its_window_not_the_stream) {
     ss_storage_close(s);
     cr_assert_eq(b.n, 1);
     cr_assert_eq(delete_stream(&e, "big", SS_DELETE_USER), SS_DELETE_OUTCOME_PURGED);
-    size_t held = bytes_out - empty;
+    size_t held = fault_alloc_live_bytes() - empty;
     cr_assert(held >= BIG && held < 2 * BIG, "the purge left %zu bytes: the read's block and little else", held);
     cr_assert(b.msgs[0].data.len == BIG && b.msgs[0].data.p[0] == 'a' + N - 1 &&
               b.msgs[0].data.p[BIG - 1] == 'a' + N - 1);
     ss_arena_release(&mine);
-    cr_assert_lt(bytes_out - empty, BIG / 4, "the last pin freed the read's block");
+    cr_assert_lt(fault_alloc_live_bytes() - empty, BIG / 4, "the last pin freed the read's block");
     free(payload);
     ss_arena_release(&e.a);
     ss_storage_factory_free(e.f);
-    ss_set_allocator(NULL);
+    fault_alloc_uninstall();
 }
 
 CONTRACT_CASE(list_after_is_exclusive_and_until_is_inclusive) {

@@ -19,6 +19,7 @@ typedef struct header {
 static long countdown; /* 0: disarmed; 1: the next allocation fails */
 static bool failed;
 static long live;
+static size_t live_bytes;
 
 static bool fail_now(void) {
     if (countdown == 0)
@@ -48,6 +49,7 @@ static void *a_malloc(void *ctx, size_t n) {
         return NULL;
     *h = (header){MAGIC, n};
     live++;
+    live_bytes += n;
     return h + 1;
 }
 
@@ -57,9 +59,11 @@ static void *a_realloc(void *ctx, void *p, size_t n) {
     header *old = header_of(p);
     if (fail_now())
         return NULL;
+    size_t was = old->size;
     header *h = realloc(old, sizeof *h + n);
     if (!h)
         return NULL;
+    live_bytes = live_bytes - was + n;
     h->size = n;
     return h + 1;
 }
@@ -69,6 +73,7 @@ static void a_free(void *ctx, void *p) {
     header *h = header_of(p);
     h->magic = FREED;
     live--;
+    live_bytes -= h->size;
     free(h);
 }
 
@@ -76,6 +81,7 @@ void fault_alloc_install(void) {
     countdown = 0;
     failed = false;
     live = 0;
+    live_bytes = 0;
     ss_set_allocator(&(ss_allocator){a_malloc, a_realloc, a_free, NULL});
 }
 
@@ -89,3 +95,4 @@ void fault_alloc_arm(long nth) {
 bool fault_alloc_failed(void) { return failed; }
 
 long fault_alloc_live(void) { return live; }
+size_t fault_alloc_live_bytes(void) { return live_bytes; }
