@@ -88,6 +88,23 @@ static void remove_probe_db(sqlite3 *db, const char *path) {
     }
 }
 
+/* One append of the round-robin load, stepped (the caller reads what the
+ * statement returns, then resets it): append number `appends` goes to
+ * stream appends % streams at its next offset; id and off (32 and 40
+ * bytes) are left holding them. Returns the stream's number. */
+static unsigned step_append(sqlite3 *db, sqlite3_stmt *ins, unsigned long long appends, unsigned streams,
+                            unsigned long long *counter, char id[static 32], char off[static 40],
+                            const char data[static 100]) {
+    unsigned s = (unsigned)(appends % streams);
+    snprintf(id, 32, "stream-%u", s);
+    snprintf(off, 40, "0000000000000000_%016llu", ++counter[s]);
+    sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ins, 2, off, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(ins, 3, data, 100, SQLITE_STATIC);
+    check(db, sqlite3_step(ins), "insert");
+    return s;
+}
+
 /* Opens the database of an append run: checkpoints every 8,192 pages, the
  * streams table, and `streams` record rows as wide as the adapter's. */
 static sqlite3 *open_append_db(const char *dir, unsigned streams, const char *schema, char path[static 512]) {
@@ -148,13 +165,7 @@ static double run(layout l, unsigned streams, const char *dir, double seconds, d
         double x0 = now_s();
         check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "begin");
         for (int k = 0; k < 64; k++, appends++) {
-            unsigned s = (unsigned)(appends % streams);
-            snprintf(id, sizeof id, "stream-%u", s);
-            snprintf(off, sizeof off, "0000000000000000_%016llu", ++counter[s]);
-            sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 2, off, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_blob(ins, 3, data, sizeof data, SQLITE_STATIC);
-            check(db, sqlite3_step(ins), "insert");
+            step_append(db, ins, appends, streams, counter, id, off, data);
             sqlite3_reset(ins);
             if (l != CLUSTERED_NOREC) {
                 sqlite3_bind_text(upd, 1, id, -1, SQLITE_TRANSIENT);
@@ -267,13 +278,7 @@ static double run_chunked(unsigned streams, const char *dir, double seconds, dou
         double x0 = now_s();
         check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "begin");
         for (int k = 0; k < 64; k++, appends++) {
-            unsigned s = (unsigned)(appends % streams);
-            snprintf(id, sizeof id, "stream-%u", s);
-            snprintf(off, sizeof off, "0000000000000000_%016llu", ++counter[s]);
-            sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(ins, 2, off, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_blob(ins, 3, data, sizeof data, SQLITE_STATIC);
-            check(db, sqlite3_step(ins), "insert");
+            unsigned s = step_append(db, ins, appends, streams, counter, id, off, data);
             head = sqlite3_column_int64(ins, 0);
             sqlite3_reset(ins);
             sqlite3_bind_text(upd, 1, id, -1, SQLITE_TRANSIENT);
